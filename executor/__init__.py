@@ -1,0 +1,1 @@
+"""llmplan executor package."""

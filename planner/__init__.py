@@ -1,0 +1,1 @@
+"""llmplan planner package."""

@@ -1,0 +1,116 @@
+"""Reading and writing Goals and RunPlan files (YAML or JSON), and the canonical form for hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from planner.errors import PlanInputError, from_validation_error
+from planner.schema import SCHEMA_VERSION, Goals, RunPlan
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_text(text: str, source: str = "") -> dict:
+    """YAML (a superset of JSON) to a mapping, or a PlanInputError naming the line."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PlanInputError(f"malformed YAML{where}: {problem}", source=source) from None
+    if not isinstance(data, dict):
+        raise PlanInputError(
+            f"expected a mapping of fields at the top level, got {type(data).__name__}", source=source
+        )
+    return data
+
+
+def _check_version(data: dict, source: str) -> None:
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise PlanInputError(
+            "file is of a newer schema",
+            [f"schema_version: {version} is newer than this llmplan understands "
+             f"({SCHEMA_VERSION}); upgrade llmplan"],
+            source,
+        )
+
+
+def validate_as(model: type[M], data: dict, source: str = "") -> M:
+    _check_version(data, source)
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise from_validation_error(err, f"invalid {model.__name__}", source) from None
+
+
+def read_model(model: type[M], path: str | Path) -> M:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanInputError(f"no such file: {path}") from None
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
+        raise PlanInputError(f"cannot read {path}: {exc.__class__.__name__}") from None
+    return validate_as(model, parse_text(text, str(path)), str(path))
+
+
+def read_goals(path: str | Path) -> Goals:
+    return read_model(Goals, path)
+
+
+def read_plan(path: str | Path) -> RunPlan:
+    return read_model(RunPlan, path)
+
+
+def to_data(model: BaseModel) -> dict:
+    """Plain JSON-compatible data, fields in schema order, defaults included."""
+    return model.model_dump(mode="json")
+
+
+def to_yaml(model: BaseModel) -> str:
+    return yaml.safe_dump(to_data(model), sort_keys=False, allow_unicode=True, width=100)
+
+
+def to_json(model: BaseModel) -> str:
+    return json.dumps(to_data(model), indent=2, ensure_ascii=False) + "\n"
+
+
+def canonical_sha256(plan: RunPlan) -> str:
+    """sha256 of the plan without its approval block, as sorted compact JSON."""
+    data = to_data(plan)
+    data.pop("approval", None)
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write to a temp file in the same directory, fsync, then rename over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_model(model: BaseModel, path: str | Path) -> None:
+    """YAML for .yaml/.yml, JSON otherwise; written atomically."""
+    path = Path(path)
+    text = to_json(model) if path.suffix.lower() == ".json" else to_yaml(model)
+    atomic_write_text(path, text)

@@ -1,0 +1,1 @@
+"""llmplan presets package."""
