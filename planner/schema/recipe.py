@@ -38,6 +38,17 @@ class Recipe(StrictModel):
     eval_iters: PositiveInt = 10
     batch_size_rampup: bool = False
     choices: list[Choice] = Field(default_factory=list)
+    # Added by the recipe module (issue 5); all optional so older plans still validate.
+    global_batch_size: PositiveInt | None = Field(None, description="sequences per optimizer step")
+    optimal_batch_tokens: float | None = Field(
+        None, gt=0, description="DeepSeek LLM 2024 B_opt for this compute, before rounding to the layout")
+    lr_wsd_decay_steps: int | None = Field(
+        None, ge=0, description="steps of the final decay phase when lr_decay_style is wsd")
+    rampup_batch_size: list[int] | None = Field(
+        None, min_length=3, max_length=3,
+        description="Megatron --rampup-batch-size: start size, increment, ramp-up samples")
+    fp8_available: bool = Field(False, description="the GPU has FP8 tensor cores (Transformer Engine recipe)")
+    master_weights_fp32: bool = True
 
 
 class ReliabilityPlan(StrictModel):
@@ -51,3 +62,16 @@ class ReliabilityPlan(StrictModel):
     expected_interruptions: NonNegativeFloat
     lost_hours: NonNegativeFloat
     goodput: Fraction
+    # Added by the reliability module (issue 5); all optional so older plans still validate.
+    young_interval_s: float | None = Field(None, gt=0, description="Young 1974: sqrt(2 delta M)")
+    daly_interval_s: float | None = Field(None, gt=0, description="Daly 2006 higher-order optimum")
+    failure_free_hours: float | None = Field(None, gt=0, description="wall-clock hours with no failures")
+    adjusted_wallclock_days: float | None = Field(None, gt=0)
+    adjusted_gpu_hours: float | None = Field(None, gt=0)
+    adjusted_cost_usd: float | None = Field(None, ge=0, description="GPU time including failure overhead")
+    extra_cost_usd: float | None = Field(None, ge=0, description="adjusted minus failure-free GPU cost")
+    lost_gpu_hours: float | None = Field(None, ge=0)
+    interruptions_p10: float | None = Field(None, ge=0)
+    interruptions_p90: float | None = Field(None, ge=0)
+    storage: str = ""
+    sources: list[str] = Field(default_factory=list)
