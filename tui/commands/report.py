@@ -1,7 +1,104 @@
-"""`llmplan` commands for this area (see tui/cli.py)."""
+"""`llmplan sweep`: a table of scenarios over varied goals, with the Pareto front marked.
+
+pandas and the planner's sweep module are imported inside the command so `llmplan estimate` stays fast.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from planner.errors import PlanInputError
+
+SHOWN_COLUMNS = ("num_params", "num_tokens", "gpu", "num_gpus", "gpu_hours", "wallclock_days",
+                 "total_cost_usd", "co2_kg", "predicted_loss", "pareto", "error")
+
+
+@click.command("sweep")
+@click.option("--goals", "goals_path", type=click.Path(dir_okay=False), help="Base goals file (YAML/JSON).")
+@click.option("--preset", default=None, help="Base goals preset (default: the `default` preset).")
+@click.option("--vary", "varies", multiple=True, required=True, metavar="FIELD=VALUES",
+              help="A Goals field and its values: a list (gpu=A100-80GB,H100-SXM), a geometric range "
+                   "(num_gpus=64:512:x2) or an arithmetic one (pue=1.1:1.5:+0.1). Repeat for a grid.")
+@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write the table: .csv or .parquet.")
+@click.option("--full", is_flag=True, help="Derive the full plan (layout, recipe, failures) per scenario; slower.")
+@click.option("--pareto-only", is_flag=True, help="Print and write only the Pareto-optimal scenarios.")
+@click.option("--sort", "sort_by", default="total_cost_usd", show_default=True, help="Column to sort by.")
+def sweep_command(goals_path: str | None, preset: str | None, varies: tuple[str, ...], out_path: str | None,
+                  full: bool, pareto_only: bool, sort_by: str) -> None:
+    """Plan every combination of the varied goals; mark the Pareto front of cost, days and loss."""
+    from planner import sweep
+
+    if out_path and Path(out_path).suffix.lower() not in (".csv", ".parquet"):
+        raise PlanInputError(f"-o: {out_path!r} must end in .csv or .parquet")
+    base = _base_goals(goals_path, preset)
+    frame = sweep.run_sweep(base, sweep.parse_varies(varies), sweep.evaluate_plan if full else None)
+    if sort_by not in frame.columns:
+        raise PlanInputError(f"--sort: no column {sort_by!r}", [f"columns: {', '.join(frame.columns)}"])
+    frame = frame.sort_values(sort_by, kind="stable", na_position="last").reset_index(drop=True)
+    if pareto_only:
+        frame = frame[frame["pareto"]].reset_index(drop=True)
+    click.echo(format_table(frame, [name for name, _ in sweep.parse_varies(varies)]))
+    if out_path:
+        write_table(frame, Path(out_path))
+        click.echo(f"wrote {len(frame)} scenarios to {out_path}")
+
+
+def _base_goals(goals_path: str | None, preset: str | None):
+    if goals_path and preset:
+        raise PlanInputError("give --goals or --preset, not both")
+    if goals_path:
+        from planner.io import read_goals
+
+        return read_goals(goals_path)
+    try:
+        from presets.loader import load_goals_preset
+    except ImportError:
+        from planner.schema import Goals
+
+        return Goals()
+    return load_goals_preset(preset or "default")
+
+
+def format_table(frame, varied: list[str]) -> str:
+    """The scenario table as text: varied fields first, then the headline figures."""
+    varied_cols = [c for c in frame.columns if c in varied or c.removeprefix("vary.") in varied]
+    shown = varied_cols + [c for c in SHOWN_COLUMNS if c in frame.columns and c not in varied_cols]
+    if frame["error"].isna().all():
+        shown.remove("error")
+    view = frame.loc[:, shown].copy()
+    view["pareto"] = view["pareto"].map({True: "*", False: ""})
+    formatters = {c: "{:.4g}".format for c in ("num_params", "num_tokens", "gpu_hours", "co2_kg")
+                  if c in view.columns}
+    formatters.update({c: "{:,.0f}".format for c in ("total_cost_usd",) if c in view.columns})
+    formatters.update({c: "{:.2f}".format for c in ("wallclock_days",) if c in view.columns})
+    formatters.update({c: "{:.3f}".format for c in ("predicted_loss",) if c in view.columns})
+    safe = {c: (lambda f: (lambda v: "" if v is None or v != v else f(v)))(f) for c, f in formatters.items()}
+    front = int(frame["pareto"].sum())
+    return view.to_string(index=False, formatters=safe) + f"\n{len(frame)} scenarios, {front} on the Pareto front (*)"
+
+
+def write_table(frame, path: Path) -> None:
+    """CSV or Parquet, written to a temp file and renamed so a killed write leaves nothing half-written."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        if path.suffix.lower() == ".parquet":
+            try:
+                frame.to_parquet(tmp, index=False)
+            except ImportError:
+                raise PlanInputError("-o: writing Parquet needs pyarrow (pip install 'llmplan[dev]')") from None
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+COMMANDS: list[click.Command] = [sweep_command]

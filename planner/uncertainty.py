@@ -1,0 +1,132 @@
+"""p10-p90 ranges for a plan's headline figures: GPU-hours, days, dollars, energy and CO2.
+
+Method (lognormal error model, combined in log space):
+- Throughput: the log residuals r_i = ln(reported_i / predicted_i) of the planner's GPU-hour estimate
+  over the published whole runs (kind=run rows of presets/published_runs.csv, via helper A's
+  planner.calibrate) give a bias mu and spread sigma_tp (sample standard deviation, n-1).
+  The published GPU-hours include each run's own restarts, so the residuals already carry the
+  *average* failure overhead; the failure model adds its *variance* only.
+- Failures: the interruption rate is uncertain by x0.5..x2 (p10..p90, presets/reliability.yaml);
+  the wall-clock overhead it causes moves by sigma_fail = sigma_rate * f / (1 + f), f = 1/goodput - 1
+  (planner.reliability.failure_overhead_sigma).
+- Energy and CO2 add the spread of the energy model against published energy (sigma_energy, from the
+  calibration's energy residuals when there are at least three, else an interim constant).
+- sigma = sqrt(sigma_tp^2 + sigma_fail^2 [+ sigma_energy^2]);
+  p50 = point * e^mu, p10 = point * e^(mu - z sigma), p90 = point * e^(mu + z sigma), z = 1.2816.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from functools import lru_cache
+
+from planner.reliability import Z90, failure_overhead_sigma, resolve_inputs
+from planner.schema import Range, RunPlan
+
+INTERIM_SIGMA_TP = 0.15
+"""Used only when the calibration cannot be run: ~15% is the median absolute GPU-hour error that
+issue 2 requires of the throughput model, taken as one standard deviation in log space."""
+INTERIM_SIGMA_ENERGY = 0.10
+"""Used when fewer than three published runs report energy: 10% for GPU power vs TDP and PUE."""
+TIME_FIELDS = ("gpu_hours", "wallclock_days", "cost_usd", "total_cost_usd")
+ENERGY_FIELDS = ("energy_kwh", "energy_cost_usd", "co2_kg")
+
+
+@dataclass(frozen=True)
+class Residuals:
+    """Spread of log(reported / predicted) over published runs."""
+
+    mu: float
+    sigma: float
+    n: int
+    source: str
+
+
+def summarise(log_residuals: list[float], source: str, fallback_sigma: float) -> Residuals:
+    """Mean and sample standard deviation of log residuals; the fallback when there are under three."""
+    values = [r for r in log_residuals if math.isfinite(r)]
+    if len(values) < 3:
+        return Residuals(0.0, fallback_sigma, len(values), f"interim constant sigma={fallback_sigma} "
+                         f"({len(values)} residuals available)")
+    return Residuals(statistics.fmean(values), statistics.stdev(values), len(values), source)
+
+
+@lru_cache(maxsize=1)
+def calibration_residuals() -> tuple[Residuals, Residuals]:
+    """(GPU-hours, energy) residuals of the planner against the published runs, computed once."""
+    try:
+        tp, energy = _published_log_residuals()
+    except (ImportError, AttributeError, KeyError, ValueError) as exc:
+        why = f"calibration unavailable ({exc.__class__.__name__})"
+        return (Residuals(0.0, INTERIM_SIGMA_TP, 0, f"interim constant; {why}"),
+                Residuals(0.0, INTERIM_SIGMA_ENERGY, 0, f"interim constant; {why}"))
+    src = "log residuals of GPU-hours vs the kind=run rows of published_runs.csv"
+    return (summarise(tp, src, INTERIM_SIGMA_TP),
+            summarise(energy, "log residuals of energy vs published runs", INTERIM_SIGMA_ENERGY))
+
+
+def _published_log_residuals() -> tuple[list[float], list[float]]:
+    """ln(reported/predicted) for GPU-hours and energy over the calibration rows (helper A's calibrate)."""
+    from planner.calibrate import calibration_table  # imported late: it reads the CSV
+
+    rows = calibration_table()
+    tp, energy = [], []
+    for row in rows:
+        if row.get("kind", "run") != "run":
+            continue
+        tp.append(_log_ratio(row.get("reported_gpu_hours"), row.get("predicted_gpu_hours")))
+        energy.append(_log_ratio(row.get("reported_energy_kwh"), row.get("predicted_energy_kwh")))
+    return [r for r in tp if r is not None], [r for r in energy if r is not None]
+
+
+def _log_ratio(reported, predicted) -> float | None:
+    try:
+        reported, predicted = float(reported), float(predicted)
+    except (TypeError, ValueError):
+        return None
+    if not (reported > 0 and predicted > 0) or math.isnan(reported) or math.isnan(predicted):
+        return None
+    return math.log(reported / predicted)
+
+
+def lognormal_range(point: float, mu: float, sigma: float, method: str) -> Range:
+    """p10/p50/p90 of point * e^(mu + sigma Z) for a standard normal Z."""
+    return Range(
+        p10=point * math.exp(mu - Z90 * sigma),
+        p50=point * math.exp(mu),
+        p90=point * math.exp(mu + Z90 * sigma),
+        method=method,
+    )
+
+
+def failure_sigma(plan: RunPlan) -> float:
+    """Log-space spread that the failure model adds (0 without a reliability section)."""
+    if plan.reliability is None:
+        return 0.0
+    inputs = resolve_inputs(plan.estimate.num_gpus)
+    return failure_overhead_sigma(plan.reliability, inputs.rate_p10_factor, inputs.rate_p90_factor)
+
+
+def plan_ranges(plan: RunPlan, residuals: tuple[Residuals, Residuals] | None = None) -> dict[str, Range]:
+    """p10-p90 ranges for gpu_hours, wallclock_days, cost_usd, total_cost_usd, energy_kwh,
+    energy_cost_usd and co2_kg of `plan.estimate` (see the module docstring for the method)."""
+    tp, energy = residuals or calibration_residuals()
+    s_fail = failure_sigma(plan)
+    sigma_time = math.hypot(tp.sigma, s_fail)
+    sigma_energy = math.sqrt(tp.sigma**2 + s_fail**2 + energy.sigma**2)
+    method_time = (f"lognormal: throughput residuals mu={tp.mu:+.3f} sigma={tp.sigma:.3f} (n={tp.n}; "
+                   f"{tp.source}) and failure-rate sigma={s_fail:.3f}")
+    method_energy = f"{method_time}; energy model sigma={energy.sigma:.3f} ({energy.source})"
+    out: dict[str, Range] = {}
+    for name in TIME_FIELDS:
+        out[name] = lognormal_range(getattr(plan.estimate, name), tp.mu, sigma_time, method_time)
+    for name in ENERGY_FIELDS:
+        out[name] = lognormal_range(getattr(plan.estimate, name), tp.mu, sigma_energy, method_energy)
+    return out
+
+
+def relative_half_width(r: Range, point: float) -> float:
+    """The larger of (p90 - point) / point and (point - p10) / point."""
+    return max(r.p90 - point, point - r.p10) / point
