@@ -1,0 +1,286 @@
+"""3D-parallel layout search: every TP × PP × VPP × CP × DP × micro-batch × recompute × optimizer
+layout that obeys Megatron's divisibility rules and fits memory, ranked by predicted step time.
+
+Memory: planner.memory (Korthikanti et al. 2022; Megatron theoretical_memory_usage.py).
+Step time: planner.step_time (Narayanan et al. 2021). The search is analytic: no job is launched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from planner.cluster import ClusterSpec, cluster_from_gpu
+from planner.memory import RankMemory, per_rank_memory, stage_num_layers
+from planner.schema import GpuSpec, LayoutPlan, MemoryBreakdown, ModelShape, ParallelLayout
+from planner.step_time import (DEFAULT_STEP_MODEL, PEAK_FLOPS_FIELD, StepTime, StepTimeModel,
+                               model_flops_per_token, step_time)
+
+REASONS = {
+    "tp_heads": "tensor_model_parallel_size does not divide num_attention_heads",
+    "tp_query_groups": "tensor_model_parallel_size does not divide num_query_groups",
+    "tp_ffn": "tensor_model_parallel_size does not divide ffn_hidden_size",
+    "tp_node": "tensor_model_parallel_size does not divide gpus_per_node",
+    "pp_layers": "pipeline_model_parallel_size x virtual stages does not divide num_layers",
+    "cp_sequence": "2 x context_parallel_size does not divide seq_length",
+    "batch": "micro_batch_size x data_parallel_size does not divide global_batch_size",
+    "interleave_microbatches": "interleaved schedule needs num_microbatches to be a multiple of "
+                               "pipeline_model_parallel_size",
+    "out_of_memory": "does not fit in GPU memory with headroom",
+}
+"""Reasons a layout is rejected (keys of LayoutSearchResult.rejected)."""
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """What the search enumerates. Defaults cover what Megatron-Core offers for dense models."""
+
+    micro_batch_sizes: tuple[int, ...] = (1, 2, 4, 8)
+    recompute_modes: tuple[str, ...] = ("none", "selective", "full")
+    distributed_optimizer: tuple[bool, ...] = (True, False)
+    sequence_parallel: bool = True
+    """Turn on sequence parallelism whenever TP > 1 (same communication volume, less memory)."""
+    max_virtual_stages: int = 8
+    max_context_parallel: int = 32
+    allow_uneven_pipeline: bool = True
+    """Allow Llama-3-style stages: first and last stage one layer short (Llama Team 2024, §3.3.2)."""
+    headroom_fraction: float = 0.05
+    """Share of GPU memory left free (allocator fragmentation)."""
+    flash_attention: bool = True
+
+
+@dataclass
+class Alternative:
+    plan: LayoutPlan
+    why_lost: str
+
+
+@dataclass
+class LayoutSearchResult:
+    best: LayoutPlan | None
+    alternatives: list[Alternative]
+    rejected: dict[str, int]
+    evaluated: int
+    model: ModelShape
+    gpu: GpuSpec
+    num_gpus: int
+    global_batch_size: int
+    seq_length: int
+    min_memory_bytes: float = 0.0
+    """Smallest per-GPU memory among layouts that pass every divisibility rule (0 if none did)."""
+    context: dict = field(default_factory=dict)
+
+    def no_fit_message(self) -> str:
+        """Why nothing fits, by how much, and what would (see planner.layout_advice)."""
+        from planner.layout_advice import no_fit_message
+        return no_fit_message(self)
+
+
+def _divisors(n: int, limit: int | None = None) -> list[int]:
+    return [k for k in range(1, (limit or n) + 1) if n % k == 0]
+
+
+def _stage_splits(num_layers: int, p: int, space: SearchSpace) -> list[tuple[int | None, int | None]]:
+    """(first, last) stage layer counts: (None, None) for an even split; else Megatron's
+    --account-for-embedding/loss-in-pipeline-split, where the embedding and the loss each take a
+    layer's slot, so the first and last stage hold one layer less (Llama 3 405B: 126 layers on 16
+    stages as 7 + 14x8 + 7, Llama Team 2024, Sec. 3.3.2)."""
+    if num_layers % p == 0:
+        return [(None, None)]
+    if not space.allow_uneven_pipeline or p < 3 or (num_layers + 2) % p:
+        return []
+    per_stage = (num_layers + 2) // p
+    return [(per_stage - 1, per_stage - 1)] if per_stage >= 2 else []
+
+
+def _virtual_stages(num_layers: int, p: int, first: int | None, space: SearchSpace) -> list[int]:
+    if p == 1:
+        return [1]
+    slots = num_layers // p if first is None else first + 1
+    return _divisors(slots, min(slots, space.max_virtual_stages))
+
+
+@dataclass
+class _Search:
+    model: ModelShape
+    gpu: GpuSpec
+    cluster: ClusterSpec
+    num_gpus: int
+    global_batch_size: int
+    precision: str
+    space: SearchSpace
+    step_model: StepTimeModel
+    rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
+    evaluated: int = 0
+    fits: list[tuple[float, ParallelLayout, RankMemory, StepTime]] = field(default_factory=list)
+    min_memory_bytes: float = float("inf")
+
+    def reject(self, reason: str, count: int) -> None:
+        self.rejected[reason] += count
+        self.evaluated += count
+
+    def inner_count(self) -> int:
+        s = self.space
+        return len(s.micro_batch_sizes) * len(s.recompute_modes) * len(s.distributed_optimizer)
+
+    def run(self) -> None:
+        n, model, gpn = self.num_gpus, self.model, self.cluster.gpus_per_node
+        for t in _divisors(n, min(n, gpn)):
+            rest_t = n // t
+            num_p = len(_divisors(rest_t, model.num_layers))
+            reason = ("tp_node" if gpn % t else "tp_heads" if model.num_attention_heads % t else
+                      "tp_query_groups" if model.num_query_groups % t else
+                      "tp_ffn" if model.ffn_hidden_size % t else None)
+            if reason:
+                self.reject(reason, num_p * self.inner_count())
+                continue
+            for p in _divisors(rest_t, model.num_layers):
+                self.over_cp(t, p, rest_t // p)
+
+    def over_cp(self, t: int, p: int, rest: int) -> None:
+        s = self.model.seq_length
+        for cp in _divisors(rest, min(rest, self.space.max_context_parallel)):
+            if cp > 1 and s % (2 * cp):
+                self.reject("cp_sequence", self.inner_count())
+                continue
+            splits = _stage_splits(self.model.num_layers, p, self.space)
+            if not splits:
+                self.reject("pp_layers", self.inner_count())
+                continue
+            for first, last in splits:
+                for v in _virtual_stages(self.model.num_layers, p, first, self.space):
+                    self.over_inner(t, p, v, cp, rest // cp, first, last)
+
+    def over_inner(self, t: int, p: int, v: int, cp: int, d: int, first: int | None, last: int | None) -> None:
+        space = self.space
+        per_opt = len(space.recompute_modes) * len(space.distributed_optimizer)
+        for b in space.micro_batch_sizes:
+            if self.global_batch_size % (b * d):
+                self.reject("batch", per_opt)
+                continue
+            m = self.global_batch_size // (b * d)
+            if v > 1 and m % p:
+                self.reject("interleave_microbatches", per_opt)
+                continue
+            for recompute in space.recompute_modes:
+                for dist_opt in space.distributed_optimizer:
+                    layout = ParallelLayout(
+                        tensor_model_parallel_size=t, pipeline_model_parallel_size=p,
+                        virtual_pipeline_model_parallel_size=v, context_parallel_size=cp,
+                        data_parallel_size=d, micro_batch_size=b,
+                        global_batch_size=self.global_batch_size, recompute=recompute,
+                        sequence_parallel=space.sequence_parallel and t > 1,
+                        use_distributed_optimizer=dist_opt,
+                        num_layers_in_first_pipeline_stage=first,
+                        num_layers_in_last_pipeline_stage=last,
+                    )
+                    self.evaluate(layout)
+
+    def evaluate(self, layout: ParallelLayout) -> None:
+        self.evaluated += 1
+        mem = per_rank_memory(self.model, layout, precision=self.precision,
+                              overhead_bytes=self.gpu.framework_overhead_bytes,
+                              flash_attention=self.space.flash_attention)
+        self.min_memory_bytes = min(self.min_memory_bytes, mem.total_bytes)
+        if mem.total_bytes > usable_bytes(self.gpu, self.space):
+            self.rejected["out_of_memory"] += 1
+            return
+        timing = step_time(self.model, layout, self.gpu, self.cluster, precision=self.precision,
+                           params_per_gpu=mem.num_parameters, step_model=self.step_model)
+        self.fits.append((timing.step_time_s, layout, mem, timing))
+
+
+def usable_bytes(gpu: GpuSpec, space: SearchSpace) -> float:
+    return gpu.memory_bytes * (1 - space.headroom_fraction)
+
+
+def make_layout_plan(
+    model: ModelShape, layout: ParallelLayout, mem: RankMemory, timing: StepTime, gpu: GpuSpec,
+    *, gpus_per_node: int, precision: str, headroom_fraction: float,
+) -> LayoutPlan:
+    """The schema object for one evaluated layout."""
+    tokens_per_step = layout.global_batch_size * model.seq_length
+    model_flops = tokens_per_step * model_flops_per_token(model)
+    peak = getattr(gpu, PEAK_FLOPS_FIELD[precision])
+    flops_per_gpu = model_flops / timing.step_time_s / layout.num_gpus
+    return LayoutPlan(
+        layout=layout,
+        memory=MemoryBreakdown(
+            weights_bytes=mem.weights_bytes, gradients_bytes=mem.gradients_bytes,
+            optimizer_bytes=mem.optimizer_bytes, activations_bytes=mem.activations_bytes,
+            overhead_bytes=mem.overhead_bytes, total_bytes=mem.total_bytes,
+            capacity_bytes=gpu.memory_bytes, num_parameters_per_gpu=mem.num_parameters,
+            pipeline_stage=mem.pp_rank, headroom_fraction=headroom_fraction,
+        ),
+        step_time_s=timing.step_time_s,
+        tokens_per_s=tokens_per_step / timing.step_time_s,
+        mfu=min(1.0, flops_per_gpu / peak),
+        gpus_per_node=gpus_per_node,
+        num_microbatches=layout.num_microbatches,
+        bubble_fraction=timing.bubble_fraction,
+        tflops_per_gpu=flops_per_gpu / 1e12,
+        time_breakdown_s=timing.breakdown(),
+    )
+
+
+def _why_lost(plan: LayoutPlan, best: LayoutPlan) -> str:
+    slower = plan.step_time_s / best.step_time_s - 1
+    deltas = {k: plan.time_breakdown_s[k] - best.time_breakdown_s.get(k, 0.0)
+              for k in plan.time_breakdown_s}
+    key, worst = max(deltas.items(), key=lambda kv: kv[1])
+    if slower <= 1e-9:
+        return "ties with the best on step time; ranked after it on memory"
+    return (f"{slower:.1%} slower than the best: {key.replace('_', ' ')} "
+            f"+{worst:.3g} s per step")
+
+
+def search_layouts(
+    model: ModelShape, gpu: GpuSpec, num_gpus: int, *, global_batch_size: int, seq_length: int,
+    gpus_per_node: int, precision: str = "bf16", top_k: int = 5,
+    cluster: ClusterSpec | None = None, space: SearchSpace | None = None,
+    step_model: StepTimeModel = DEFAULT_STEP_MODEL,
+) -> LayoutSearchResult:
+    """Fastest layouts of `model` on `num_gpus` × `gpu` for batches of `global_batch_size`
+    sequences of `seq_length` tokens; `.best` is None when nothing fits (see no_fit_message).
+
+    Raises ValueError for non-positive sizes.
+    """
+    for name, value in (("num_gpus", num_gpus), ("global_batch_size", global_batch_size),
+                        ("seq_length", seq_length), ("gpus_per_node", gpus_per_node)):
+        if value < 1:
+            raise ValueError(f"{name} ({value}) must be a positive integer")
+    space = space or SearchSpace()
+    if model.seq_length != seq_length:
+        model = model.model_copy(update={"seq_length": seq_length})
+    if cluster is None:
+        cluster = cluster_from_gpu(gpu, gpus_per_node)
+    elif cluster.gpus_per_node != gpus_per_node:
+        cluster = cluster.model_copy(update={"gpus_per_node": gpus_per_node})
+    search = _Search(model, gpu, cluster, num_gpus, global_batch_size, precision, space, step_model)
+    search.run()
+    search.fits.sort(key=lambda item: (item[0], item[2].total_bytes))
+    plans, seen = [], set()
+    for _, layout, mem, timing in search.fits:
+        key = layout.model_dump(exclude={"use_distributed_optimizer"})
+        key = tuple(sorted(key.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        plans.append(make_layout_plan(model, layout, mem, timing, gpu, gpus_per_node=gpus_per_node,
+                                      precision=precision, headroom_fraction=space.headroom_fraction))
+        if len(plans) > top_k:
+            break
+    best = plans[0] if plans else None
+    alternatives = [Alternative(plan, _why_lost(plan, best)) for plan in plans[1:top_k + 1]]
+    return LayoutSearchResult(
+        best=best, alternatives=alternatives,
+        rejected={k: v for k, v in search.rejected.items() if v},
+        evaluated=search.evaluated, model=model, gpu=gpu, num_gpus=num_gpus,
+        global_batch_size=global_batch_size, seq_length=seq_length,
+        min_memory_bytes=0.0 if search.min_memory_bytes == float("inf") else search.min_memory_bytes,
+        context={"precision": precision, "gpus_per_node": gpus_per_node, "space": space,
+                 "cluster": cluster, "step_model": step_model},
+    )
+
+
+__all__ = ["Alternative", "LayoutSearchResult", "REASONS", "SearchSpace", "make_layout_plan",
+           "search_layouts", "stage_num_layers", "usable_bytes"]

@@ -1,0 +1,170 @@
+"""Step time of one parallel layout: compute, pipeline bubble and the communication left exposed.
+
+- FLOPs: Megatron-LM `megatron/training/training.py` `num_floating_point_operations`
+  (NVIDIA/Megatron-LM @ d98e8a6, l.1065-1309): forward = 2 FLOPs per multiply-add of every weight
+  matrix, causal attention 2·2·s·q/2 per token, logits 2·h·V; training = 3× forward (model FLOPs,
+  the MFU basis). Hardware FLOPs add the recomputed forward: all layers with full recompute
+  (Narayanan et al. 2021, eq. 3, the "96 = 24×4"), the attention core with selective recompute
+  (Korthikanti et al. 2022, §5).
+- Pipeline: 1F1B takes (m + p − 1) stage slots, interleaved (m + (p − 1)/v) (Narayanan et al. 2021,
+  §2.2.1-2.2.2: bubble fraction (p−1)/m and (p−1)/(v·m)); the slowest stage sets the slot.
+- Tensor parallel: 2 all-reduces forward and 2 backward per layer (+2 when the forward is
+  recomputed) of b·s·h activations (Narayanan et al. 2021, §3.2; Shoeybi et al. 2019, Fig. 4),
+  ring all-reduce time 2(t−1)/t · bytes / bandwidth (Patarasuk & Yuan 2009); with sequence parallel
+  the all-gather + reduce-scatter pair moves the same bytes (Korthikanti et al. 2022, §4.2.2).
+- Context parallel: ring exchange of K and V, (cp−1) chunks forward and twice that backward
+  (Liu et al. 2023, Ring Attention; Megatron-Core context parallel), partly hidden under attention.
+- Data parallel: reduce-scatter of fp32 gradients + all-gather of bf16 weights with the distributed
+  optimizer, an fp32 all-reduce without it, over the network when the group spans nodes, a
+  fraction overlapped with the backward pass (Megatron `--overlap-grad-reduce`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.cluster import ClusterSpec
+from planner.memory import sharding_group_size, stage_num_layers
+from planner.schema import GpuSpec, ModelShape, ParallelLayout
+
+PEAK_FLOPS_FIELD = {"bf16": "peak_bf16_flops", "fp16": "peak_fp16_flops", "fp8": "peak_bf16_flops",
+                    "fp32": "peak_fp32_flops"}
+"""Peak used per precision; fp8 runs are costed at the bf16 peak (conservative: not all GEMMs are fp8)."""
+
+
+@dataclass(frozen=True)
+class StepTimeModel:
+    """Efficiencies of the step-time model, calibrated on Narayanan et al. 2021, Table 1 (A100,
+    full recompute, 1.7B-1T): see tests/planner/test_layout.py and docs/layout.md."""
+
+    kernel_efficiency: float = 0.65
+    """Fraction of peak FLOP/s the transformer's GEMMs and attention kernels reach on large work."""
+    half_efficiency_flops: float = 1e12
+    """Per-GPU FLOPs of one layer's micro-batch at which kernels reach half of `kernel_efficiency`:
+    small micro-batches and thin TP shards run below peak (Narayanan et al. 2021, Fig. 7 and 16:
+    throughput grows with micro-batch size); efficiency = kernel_efficiency · w / (w + this)."""
+    comm_efficiency: float = 0.75
+    """Fraction of link bandwidth NCCL collectives and p2p sends reach (NCCL tests bus bandwidth)."""
+    tp_overlap_fraction: float = 0.0
+    """Share of tensor-parallel collectives hidden under compute (Megatron 2021: none)."""
+    cp_overlap_fraction: float = 0.5
+    dp_overlap_fraction: float = 0.5
+    optimizer_bytes_per_param: float = 30.0
+    """HBM bytes the Adam update reads and writes per parameter of its shard (grad, master, m, v)."""
+
+
+DEFAULT_STEP_MODEL = StepTimeModel()
+
+
+def layer_forward_flops_per_token(model: ModelShape) -> tuple[float, float]:
+    """(weight GEMMs, causal attention core) forward FLOPs per token of one layer (Megatron training.py)."""
+    h, f, q = model.hidden_size, model.ffn_hidden_size, model.hidden_size
+    kv = model.num_query_groups * model.head_dim
+    mlp_mats = 3 if model.activation == "swiglu" else 2
+    gemm = 2 * (h * q + 2 * h * kv + q * h + mlp_mats * h * f)
+    attention = 2 * 2 * model.seq_length * q / 2  # QK^T and AV, causal half
+    return gemm, attention
+
+
+def model_flops_per_token(model: ModelShape) -> float:
+    """Training model FLOPs per token: 3 × forward, logits included, no recompute (MFU basis)."""
+    gemm, attention = layer_forward_flops_per_token(model)
+    return 3 * (model.num_layers * (gemm + attention) + 2 * model.hidden_size * model.vocab_size)
+
+
+def _layer_hardware_flops_per_token(model: ModelShape, recompute: str) -> float:
+    gemm, attention = layer_forward_flops_per_token(model)
+    extra = {"none": 0.0, "selective": attention, "full": gemm + attention}[recompute]
+    return 3 * (gemm + attention) + extra
+
+
+def _allreduce_s(num_bytes: float, group: int, bandwidth: float, latency_s: float) -> float:
+    if group <= 1:
+        return 0.0
+    return 2 * (group - 1) / group * num_bytes / bandwidth + latency_s
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """Seconds per optimizer step and where they go."""
+
+    step_time_s: float
+    compute_s: float
+    bubble_s: float
+    tp_comm_s: float
+    cp_comm_s: float
+    pp_comm_s: float
+    dp_comm_s: float
+    optimizer_s: float
+    bubble_fraction: float
+
+    def breakdown(self) -> dict[str, float]:
+        return {"compute": self.compute_s, "pipeline_bubble": self.bubble_s,
+                "tensor_parallel_comm": self.tp_comm_s, "context_parallel_comm": self.cp_comm_s,
+                "pipeline_p2p": self.pp_comm_s, "data_parallel_comm": self.dp_comm_s,
+                "optimizer": self.optimizer_s}
+
+
+def step_time(
+    model: ModelShape, layout: ParallelLayout, gpu: GpuSpec, cluster: ClusterSpec, *,
+    precision: str = "bf16", params_per_gpu: float, step_model: StepTimeModel = DEFAULT_STEP_MODEL,
+) -> StepTime:
+    """Predicted seconds per optimizer step of `layout` (see module docstring for the terms)."""
+    t, p, v = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,
+               layout.virtual_pipeline_model_parallel_size)
+    cp, d, gpn = layout.context_parallel_size, layout.data_parallel_size, cluster.gpus_per_node
+    m = layout.num_microbatches
+    peak = getattr(gpu, PEAK_FLOPS_FIELD[precision])
+    intra = cluster.intra_node_bandwidth_bytes_per_s * step_model.comm_efficiency
+    inter = cluster.inter_node_bandwidth_bytes_per_s * step_model.comm_efficiency
+    lat = cluster.collective_latency_s
+    act_bytes = 4 if precision == "fp32" else 2
+    tokens = layout.micro_batch_size * model.seq_length / cp  # per GPU per micro-batch
+
+    layer_work = tokens * _layer_hardware_flops_per_token(model, layout.recompute) / t
+    eff_flops = peak * step_model.kernel_efficiency * layer_work / (layer_work + step_model.half_efficiency_flops)
+    layer_compute = layer_work / eff_flops
+    logits_compute = tokens * 3 * 2 * model.hidden_size * model.vocab_size / (t * eff_flops)
+    num_tp_collectives = 6 if layout.recompute == "full" else 4
+    tp_bw = intra if t <= gpn else inter
+    layer_tp = num_tp_collectives * _allreduce_s(tokens * model.hidden_size * act_bytes, t, tp_bw, lat)
+    layer_tp *= 1 - step_model.tp_overlap_fraction
+    kv_bytes = tokens * 2 * model.num_query_groups * model.head_dim * act_bytes
+    cp_bw = intra if t * cp <= gpn else inter
+    cp_passes = 4 if layout.recompute == "full" else 3
+    layer_cp = cp_passes * (cp - 1) * kv_bytes / cp_bw * (1 - step_model.cp_overlap_fraction) if cp > 1 else 0.0
+    p2p_bw = intra if t * cp * d * p <= gpn else inter
+    p2p = 2 * v * tokens * model.hidden_size * act_bytes / t / p2p_bw if p > 1 else 0.0
+
+    layers = stage_num_layers(model.num_layers, layout)
+    slots = []
+    for rank, n_layers in enumerate(layers):
+        if 0 < rank < p - 1 and rank != 1:
+            continue  # middle stages are alike
+        c = n_layers * layer_compute + (logits_compute if rank == p - 1 else 0.0)
+        slots.append((c + n_layers * (layer_tp + layer_cp) + p2p, c, n_layers))
+    slot, compute_slot, n_slot = max(slots)
+    slot_tp, slot_cp = n_slot * layer_tp, n_slot * layer_cp
+    bubble_slots = (p - 1) / v
+    pipeline_s = (m + bubble_slots) * slot
+
+    grad_bytes, weight_bytes = (4, 4) if precision == "fp32" else (4, 2)
+    dp_bw = intra if t * cp * d <= gpn else inter
+    g = sharding_group_size(layout)  # gradients are reduced over DP x CP
+    if g > 1:
+        if layout.use_distributed_optimizer:
+            dp = (g - 1) / g * params_per_gpu * (grad_bytes + weight_bytes) / dp_bw + 2 * lat
+        else:
+            dp = _allreduce_s(params_per_gpu * grad_bytes, g, dp_bw, lat)
+        dp *= 1 - step_model.dp_overlap_fraction
+    else:
+        dp = 0.0
+    shard = params_per_gpu / g if layout.use_distributed_optimizer else params_per_gpu
+    optimizer = shard * step_model.optimizer_bytes_per_param / gpu.memory_bandwidth_bytes_per_s
+    return StepTime(
+        step_time_s=pipeline_s + dp + optimizer,
+        compute_s=m * compute_slot, bubble_s=bubble_slots * slot,
+        tp_comm_s=m * slot_tp, cp_comm_s=m * slot_cp, pp_comm_s=m * p2p,
+        dp_comm_s=dp, optimizer_s=optimizer,
+        bubble_fraction=bubble_slots / m,
+    )
