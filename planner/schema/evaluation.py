@@ -16,3 +16,6 @@ class EvalSpec(StrictModel):
     batch_size: PositiveInt = 8
     offline: bool = Field(True, description="use the bundled task YAMLs and local data files")
     task_dir: str | None = Field(None, description="extra directory of lm-eval task YAMLs")
+    validation_max_tokens: PositiveInt = Field(
+        200_000, description="held-out tokens scored for the validation perplexity (first documents first)"
+    )
