@@ -1,0 +1,122 @@
+"""PII redaction with placeholders: e-mail addresses, phone numbers, IPv4/IPv6 addresses,
+credit-card numbers (Luhn-checked), IBANs (ISO 13616 mod-97 checked) and secrets (AWS access keys,
+PEM private-key blocks, HTTP bearer tokens).
+
+Patterns are regular expressions in the spirit of datatrove's `PIIFormatter` and dolma's
+`pii_regex_v2` tagger; numbers are validated (Luhn for cards, mod-97 for IBANs, `ipaddress` for IPs)
+so dates, versions and long numbers in ordinary text are left alone. Redaction is deterministic:
+the same text always gives the same output, so shards and re-runs agree.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Callable
+
+from planner.schema.data import PIISpec
+
+PLACEHOLDERS = {
+    "private_key": "<PRIVATE_KEY>",
+    "aws_access_key": "<AWS_ACCESS_KEY>",
+    "bearer_token": "<BEARER_TOKEN>",
+    "email": "<EMAIL>",
+    "iban": "<IBAN>",
+    "credit_card": "<CREDIT_CARD>",
+    "ipv6": "<IP_ADDRESS>",
+    "ipv4": "<IP_ADDRESS>",
+    "phone": "<PHONE>",
+}
+"""Redaction kinds in the order they are applied (longest, most specific patterns first)."""
+
+KIND_GROUPS = {
+    "secret": ("private_key", "aws_access_key", "bearer_token"),
+    "email": ("email",),
+    "iban": ("iban",),
+    "credit_card": ("credit_card",),
+    "ip": ("ipv6", "ipv4"),
+    "phone": ("phone",),
+}
+"""Plan-level kinds (`PIISpec.kinds`) to the kinds counted in stats.json."""
+
+PATTERNS = {
+    "private_key": re.compile(
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----"),
+    "aws_access_key": re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|ANPA|AIPA)[0-9A-Z]{16}\b"),
+    "bearer_token": re.compile(r"(?<=\bBearer )[A-Za-z0-9\-._~+/]{16,}=*", re.IGNORECASE),
+    "email": re.compile(r"\b[A-Za-z0-9._%+\-]+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}\b"),
+    "iban": re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"),
+    "credit_card": re.compile(r"(?<![\d.\-])\d(?:[ \-]?\d){12,18}(?![\d\-]|\.\d)"),
+    "ipv6": re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|\d+\.\d+\.\d+\.\d+)(?![\w:])"),
+    "ipv4": re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"),
+    "phone": re.compile(
+        r"(?<![\w+\-])(?:\+\d{1,3}[ .\-]?)?(?:\(\d{2,4}\)[ .\-]?|\d{2,4}[ .\-])\d{3,4}[ .\-]\d{3,4}(?![\w\-]|\.\d)"),
+}
+
+
+def luhn_valid(number: str) -> bool:
+    """Luhn (mod 10) checksum, ISO/IEC 7812-1 Annex B."""
+    digits = [int(c) for c in number if c.isdigit()]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_valid(candidate: str) -> bool:
+    """ISO 13616: move the first four characters to the end, letters to 10..35, mod 97 == 1."""
+    s = candidate.replace(" ", "")
+    if not 15 <= len(s) <= 34:
+        return False
+    digits = "".join(str(int(c, 36)) for c in s[4:] + s[:4])
+    return int(digits) % 97 == 1
+
+
+def _ip_ok(public_only: bool) -> Callable[[str], bool]:
+    def check(text: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(text)
+        except ValueError:
+            return False
+        return addr.is_global if public_only else True
+    return check
+
+
+def _card_ok(text: str) -> bool:
+    digits = re.sub(r"\D", "", text)
+    return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_valid(digits)
+
+
+def _phone_ok(text: str) -> bool:
+    return 9 <= sum(c.isdigit() for c in text) <= 15
+
+
+class PIIRedactor:
+    """Replaces each PII match with its placeholder; `counts` tallies redactions by kind."""
+
+    name = "pii"
+
+    def __init__(self, spec: PIISpec) -> None:
+        wanted = {k for group in spec.kinds for k in KIND_GROUPS[group]} if spec.enabled else set()
+        validators: dict[str, Callable[[str], bool]] = {
+            "iban": iban_valid, "credit_card": _card_ok, "phone": _phone_ok,
+            "ipv4": _ip_ok(spec.public_ip_only), "ipv6": _ip_ok(spec.public_ip_only),
+        }
+        self.rules = [(kind, PATTERNS[kind], validators.get(kind)) for kind in PLACEHOLDERS if kind in wanted]
+        self.counts: Counter[str] = Counter()
+
+    def apply(self, text: str) -> str:
+        for kind, pattern, valid in self.rules:
+            placeholder = PLACEHOLDERS[kind]
+
+            def replace(m: re.Match, kind: str = kind, valid=valid, placeholder: str = placeholder) -> str:
+                if valid is not None and not valid(m.group(0)):
+                    return m.group(0)
+                self.counts[kind] += 1
+                return placeholder
+
+            text = pattern.sub(replace, text)
+        return text
