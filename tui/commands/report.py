@@ -64,8 +64,8 @@ def _base_goals(goals_path: str | None, preset: str | None):
 
 def format_table(frame, varied: list[str]) -> str:
     """The scenario table as text: varied fields first, then the headline figures."""
-    varied_cols = [c for c in frame.columns if c in varied or c.removeprefix("vary.") in varied]
-    shown = varied_cols + [c for c in SHOWN_COLUMNS if c in frame.columns and c not in varied_cols]
+    varied_cols = [f"vary.{n}" if f"vary.{n}" in frame.columns else n for n in varied]
+    shown = varied_cols + [c for c in SHOWN_COLUMNS if c in frame.columns and c not in varied]
     if frame["error"].isna().all():
         shown.remove("error")
     view = frame.loc[:, shown].copy()
@@ -75,6 +75,9 @@ def format_table(frame, varied: list[str]) -> str:
     formatters.update({c: "{:,.0f}".format for c in ("total_cost_usd",) if c in view.columns})
     formatters.update({c: "{:.2f}".format for c in ("wallclock_days",) if c in view.columns})
     formatters.update({c: "{:.3f}".format for c in ("predicted_loss",) if c in view.columns})
+    for c in varied_cols:
+        if view[c].dtype.kind == "f":
+            formatters.setdefault(c, "{:.4g}".format)
     safe = {c: (lambda f: (lambda v: "" if v is None or v != v else f(v)))(f) for c, f in formatters.items()}
     front = int(frame["pareto"].sum())
     return view.to_string(index=False, formatters=safe) + f"\n{len(frame)} scenarios, {front} on the Pareto front (*)"

@@ -1,0 +1,41 @@
+"""Benchmark: a sweep of 1,000 scenarios in-process (target: under 2 s).
+
+5 GPU types x 20 model sizes x 10 GPU counts, each sized and estimated by the planner's fast path
+(planner.sweep.evaluate_estimate), with the Pareto front of cost, days and loss marked.
+Run: .venv/bin/python benchmarks/bench_sweep.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from planner.schema import Goals
+from planner.sweep import parse_varies, run_sweep
+
+VARIES = [
+    "gpu=A100-80GB,H100-SXM,H200,MI300X,B200",
+    "target_params=1e9:1.3e11:x1.29",
+    "num_gpus=8:4096:x2",
+]
+
+
+def main(repeats: int = 3) -> None:
+    varies = parse_varies(VARIES)
+    base = Goals(objective="rule-of-thumb-20x")
+    run_sweep(base, parse_varies(["gpu=H100-SXM", "target_params=1e9"]))  # warm imports (pandas, presets)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        frame = run_sweep(base, varies)
+        times.append(time.perf_counter() - start)
+    assert len(frame) == 1000, len(frame)
+    errors = int(frame["error"].notna().sum())
+    print(f"scenarios: {len(frame)} (errors: {errors}, on the Pareto front: {int(frame['pareto'].sum())})")
+    print(f"sweep time: median {statistics.median(times):.3f} s, best {min(times):.3f} s over {repeats} runs "
+          f"(target < 2 s)")
+    print(f"per scenario: {statistics.median(times) / len(frame) * 1e3:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
