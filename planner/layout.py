@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from planner.cluster import ClusterSpec, cluster_from_gpu
-from planner.memory import RankMemory, per_rank_memory, stage_num_layers
+from planner.memory import (RankMemory, activation_bytes, per_rank_parameter_count,
+                            sharding_group_size, stage_num_layers, state_bytes_per_parameter)
 from planner.schema import GpuSpec, LayoutPlan, MemoryBreakdown, ModelShape, ParallelLayout
 from planner.step_time import (DEFAULT_STEP_MODEL, PEAK_FLOPS_FIELD, StepTime, StepTimeModel,
                                model_flops_per_token, step_time)
@@ -99,6 +100,32 @@ def _virtual_stages(num_layers: int, p: int, first: int | None, space: SearchSpa
     return _divisors(slots, min(slots, space.max_virtual_stages))
 
 
+@dataclass(slots=True)
+class _Candidate:
+    """A ParallelLayout without pydantic validation, for the search's inner loop (same attribute
+    names, so planner.memory and planner.step_time accept it); winners become ParallelLayouts."""
+
+    tensor_model_parallel_size: int
+    pipeline_model_parallel_size: int
+    virtual_pipeline_model_parallel_size: int
+    context_parallel_size: int
+    data_parallel_size: int
+    micro_batch_size: int
+    global_batch_size: int
+    recompute: str
+    sequence_parallel: bool
+    use_distributed_optimizer: bool
+    num_layers_in_first_pipeline_stage: int | None
+    num_layers_in_last_pipeline_stage: int | None
+
+    @property
+    def num_microbatches(self) -> int:
+        return self.global_batch_size // (self.micro_batch_size * self.data_parallel_size)
+
+    def to_layout(self) -> ParallelLayout:
+        return ParallelLayout(**{name: getattr(self, name) for name in self.__slots__})
+
+
 @dataclass
 class _Search:
     model: ModelShape
@@ -113,6 +140,7 @@ class _Search:
     evaluated: int = 0
     fits: list[tuple[float, ParallelLayout, RankMemory, StepTime]] = field(default_factory=list)
     min_memory_bytes: float = float("inf")
+    param_cache: dict = field(default_factory=dict)
 
     def reject(self, reason: str, count: int) -> None:
         self.rejected[reason] += count
@@ -153,40 +181,60 @@ class _Search:
     def over_inner(self, t: int, p: int, v: int, cp: int, d: int, first: int | None, last: int | None) -> None:
         space = self.space
         per_opt = len(space.recompute_modes) * len(space.distributed_optimizer)
+        micro_batches = []
         for b in space.micro_batch_sizes:
             if self.global_batch_size % (b * d):
                 self.reject("batch", per_opt)
-                continue
-            m = self.global_batch_size // (b * d)
-            if v > 1 and m % p:
+            elif v > 1 and (self.global_batch_size // (b * d)) % p:
                 self.reject("interleave_microbatches", per_opt)
-                continue
-            for recompute in space.recompute_modes:
-                for dist_opt in space.distributed_optimizer:
-                    layout = ParallelLayout(
-                        tensor_model_parallel_size=t, pipeline_model_parallel_size=p,
-                        virtual_pipeline_model_parallel_size=v, context_parallel_size=cp,
-                        data_parallel_size=d, micro_batch_size=b,
-                        global_batch_size=self.global_batch_size, recompute=recompute,
-                        sequence_parallel=space.sequence_parallel and t > 1,
-                        use_distributed_optimizer=dist_opt,
-                        num_layers_in_first_pipeline_stage=first,
-                        num_layers_in_last_pipeline_stage=last,
-                    )
-                    self.evaluate(layout)
+            else:
+                micro_batches.append(b)
+        usable = usable_bytes(self.gpu, space)
+        for recompute in space.recompute_modes:
+            activations: dict[int, dict[int, float]] = {}  # the same with or without dist. optimizer
+            for dist_opt in space.distributed_optimizer:
+                too_big = False  # activations never shrink as the micro-batch grows
+                for b in micro_batches:
+                    self.evaluated += 1
+                    if too_big:
+                        self.rejected["out_of_memory"] += 1
+                        continue
+                    layout = _Candidate(t, p, v, cp, d, b, self.global_batch_size, recompute,
+                                        space.sequence_parallel and t > 1, dist_opt, first, last)
+                    if b not in activations:
+                        activations[b] = self.activations(layout)
+                    mem = max((self.rank_memory(layout, rank, act) for rank, act in activations[b].items()),
+                              key=lambda r: r.total_bytes)
+                    self.min_memory_bytes = min(self.min_memory_bytes, mem.total_bytes)
+                    if mem.total_bytes > usable:
+                        self.rejected["out_of_memory"] += 1
+                        too_big = True
+                        continue
+                    timing = step_time(self.model, layout, self.gpu, self.cluster,
+                                       precision=self.precision, params_per_gpu=mem.num_parameters,
+                                       step_model=self.step_model)
+                    self.fits.append((timing.step_time_s, layout, mem, timing))
 
-    def evaluate(self, layout: ParallelLayout) -> None:
-        self.evaluated += 1
-        mem = per_rank_memory(self.model, layout, precision=self.precision,
-                              overhead_bytes=self.gpu.framework_overhead_bytes,
-                              flash_attention=self.space.flash_attention)
-        self.min_memory_bytes = min(self.min_memory_bytes, mem.total_bytes)
-        if mem.total_bytes > usable_bytes(self.gpu, self.space):
-            self.rejected["out_of_memory"] += 1
-            return
-        timing = step_time(self.model, layout, self.gpu, self.cluster, precision=self.precision,
-                           params_per_gpu=mem.num_parameters, step_model=self.step_model)
-        self.fits.append((timing.step_time_s, layout, mem, timing))
+    def activations(self, layout: "_Candidate") -> dict[int, float]:
+        """Activation bytes of the first and the last pipeline rank (the two candidates for the peak)."""
+        p = layout.pipeline_model_parallel_size
+        return {rank: activation_bytes(self.model, layout, rank, precision=self.precision,
+                                       flash_attention=self.space.flash_attention)
+                for rank in ((0,) if p == 1 else (0, p - 1))}
+
+    def rank_memory(self, layout: ParallelLayout, rank: int, activations: float) -> RankMemory:
+        key = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,
+               layout.num_layers_in_first_pipeline_stage, rank)
+        if key not in self.param_cache:
+            self.param_cache[key] = per_rank_parameter_count(self.model, layout, 0, rank,
+                                                             make_vocab_size_divisible_by=128)
+        params = self.param_cache[key]
+        zero = 1 if layout.use_distributed_optimizer else 0
+        w, g, o = state_bytes_per_parameter(self.precision, zero, sharding_group_size(layout))
+        return RankMemory(pp_rank=rank, num_parameters=params, weights_bytes=params * w,
+                          gradients_bytes=params * g, optimizer_bytes=params * o,
+                          activations_bytes=activations,
+                          overhead_bytes=self.gpu.framework_overhead_bytes)
 
 
 def usable_bytes(gpu: GpuSpec, space: SearchSpace) -> float:
@@ -260,8 +308,8 @@ def search_layouts(
     search.fits.sort(key=lambda item: (item[0], item[2].total_bytes))
     plans, seen = [], set()
     for _, layout, mem, timing in search.fits:
-        key = layout.model_dump(exclude={"use_distributed_optimizer"})
-        key = tuple(sorted(key.items()))
+        layout = layout.to_layout()
+        key = tuple(sorted(layout.model_dump(exclude={"use_distributed_optimizer"}).items()))
         if key in seen:
             continue
         seen.add(key)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from planner.schema import ModelShape, ParallelLayout
 
@@ -83,13 +84,17 @@ def stage_num_layers(num_layers: int, layout: ParallelLayout) -> list[int]:
     (the Llama 3 405B run: 126 layers on 16 stages as 7 + 14×8 + 7, Llama Team 2024, §3.3.2).
     Raises ValueError when the layers cannot be split that way.
     """
-    p = layout.pipeline_model_parallel_size
-    first = layout.num_layers_in_first_pipeline_stage
-    last = layout.num_layers_in_last_pipeline_stage
+    return list(_stage_num_layers(num_layers, layout.pipeline_model_parallel_size,
+                                  layout.num_layers_in_first_pipeline_stage,
+                                  layout.num_layers_in_last_pipeline_stage))
+
+
+@lru_cache(maxsize=4096)
+def _stage_num_layers(num_layers: int, p: int, first: int | None, last: int | None) -> tuple[int, ...]:
     if first is None and last is None:
         if num_layers % p:
             raise ValueError(f"pipeline_model_parallel_size ({p}) must divide num_layers ({num_layers})")
-        return [num_layers // p] * p
+        return (num_layers // p,) * p
     if p == 1:
         raise ValueError("num_layers_in_first/last_pipeline_stage need pipeline_model_parallel_size > 1")
     first = first if first is not None else 0
@@ -107,7 +112,7 @@ def stage_num_layers(num_layers: int, layout: ParallelLayout) -> list[int]:
         counts[0] = first
     if last:
         counts[-1] = last
-    return counts
+    return tuple(counts)
 
 
 def _layer_parameters(model: ModelShape, tp: int) -> tuple[int, int]:
@@ -195,6 +200,7 @@ class RankMemory:
 
 def layer_activation_bytes_per_token(
     model: ModelShape, layout: ParallelLayout, *, precision: str = "bf16", flash_attention: bool = True,
+    recompute: str | None = None,
 ) -> float:
     """Activation bytes one transformer layer keeps per token of one micro-batch (Korthikanti
     et al. 2022, Table 2, generalised to GQA/SwiGLU as in the module docstring); multiply by the
@@ -202,21 +208,23 @@ def layer_activation_bytes_per_token(
 
     recompute "none": all terms; "selective": without the 5·a·s/h attention-core term;
     "full": only the layer input (2h, ÷t with SP). FlashAttention also drops the 5·a·s/h term.
+    `recompute` overrides layout.recompute.
     """
+    recompute = recompute or layout.recompute
     _check_precision(precision)
     t = layout.tensor_model_parallel_size
     sp_div = t if layout.sequence_parallel else 1
     unit = ACTIVATION_BYTES[precision] / 2  # the paper counts 2-byte activations, 1-byte masks
     h, q = model.hidden_size, model.hidden_size
     kv = model.num_query_groups * model.head_dim
-    if layout.recompute == "full":
+    if recompute == "full":
         return 2 * h * unit / sp_div
     f = model.ffn_hidden_size
     act_in = 4 * f if model.activation == "swiglu" else 2 * f
     inside_tp = (2 * q + 4 * kv + 2 * q + act_in + 2 * f) * unit  # Q, K, V, proj input, MLP inner
     outside_tp = (4 * h + 2 * h + 2 * h) * unit + 2 * h  # norms, QKV and fc1 inputs; dropout masks
     per_token = inside_tp / t + outside_tp / sp_div
-    if layout.recompute == "none" and not flash_attention:
+    if recompute == "none" and not flash_attention:
         s_local = model.seq_length / layout.context_parallel_size
         per_token += 5 * model.num_attention_heads * s_local * unit / t
     return per_token
@@ -248,8 +256,7 @@ def activation_bytes(
                                                  flash_attention=flash_attention)
     total = per_layer * tokens * layers * in_flight
     if layout.recompute == "full":
-        working = layout.model_copy(update={"recompute": "selective"})
-        total += layer_activation_bytes_per_token(model, working, precision=precision,
+        total += layer_activation_bytes_per_token(model, layout, precision=precision, recompute="selective",
                                                   flash_attention=flash_attention) * tokens
     if pp_rank == 0:
         embed_in_flight = p * (1 + (p - 1) / (p * v)) if v > 1 else min(m, p)

@@ -45,15 +45,24 @@ class StepTimeModel:
     throughput grows with micro-batch size); efficiency = kernel_efficiency · w / (w + this)."""
     comm_efficiency: float = 0.75
     """Fraction of link bandwidth NCCL collectives and p2p sends reach (NCCL tests bus bandwidth)."""
-    tp_overlap_fraction: float = 0.0
-    """Share of tensor-parallel collectives hidden under compute (Megatron 2021: none)."""
+    tp_overlap_fraction: float = 0.5
+    """Share of tensor-parallel collectives hidden under GEMMs (Megatron-Core `--tp-comm-overlap`,
+    Transformer Engine userbuffers); an assumption, not calibrated (MEGATRON_2021 has none)."""
     cp_overlap_fraction: float = 0.5
+    """Share of the ring-attention K/V exchange hidden under attention compute (assumption)."""
     dp_overlap_fraction: float = 0.5
+    """Share of gradient reduce-scatter / weight all-gather hidden under backward and forward
+    (Megatron `--overlap-grad-reduce --overlap-param-gather`); an assumption, not calibrated."""
     optimizer_bytes_per_param: float = 30.0
     """HBM bytes the Adam update reads and writes per parameter of its shard (grad, master, m, v)."""
 
 
 DEFAULT_STEP_MODEL = StepTimeModel()
+"""Megatron-Core today: calibrated kernel efficiency, communication overlap on."""
+
+MEGATRON_2021 = StepTimeModel(tp_overlap_fraction=0.0, cp_overlap_fraction=0.0, dp_overlap_fraction=0.0)
+"""The software of Narayanan et al. 2021 (no TP or DP overlap), used to calibrate kernel_efficiency
+and half_efficiency_flops on their Table 1."""
 
 
 def layer_forward_flops_per_token(model: ModelShape) -> tuple[float, float]:
@@ -138,9 +147,8 @@ def step_time(
 
     layers = stage_num_layers(model.num_layers, layout)
     slots = []
-    for rank, n_layers in enumerate(layers):
-        if 0 < rank < p - 1 and rank != 1:
-            continue  # middle stages are alike
+    for rank in {0, min(1, p - 1), p - 1}:  # middle stages are alike
+        n_layers = layers[rank]
         c = n_layers * layer_compute + (logits_compute if rank == p - 1 else 0.0)
         slots.append((c + n_layers * (layer_tp + layer_cp) + p2p, c, n_layers))
     slot, compute_slot, n_slot = max(slots)
