@@ -1,1 +1,26 @@
-"""llmplan presets package."""
+"""llmplan presets: GPUs, grid regions, reference models, published runs and goal presets.
+
+Data lives in the YAML/CSV files beside this module; `presets.loader` validates it into planner
+schema types. Import the functions from here.
+"""
+
+from presets.loader import (
+    PUBLISHED_RUNS_CSV,
+    find_gpu,
+    find_model,
+    find_region,
+    goals_preset_names,
+    gpu_names,
+    load_energy_defaults,
+    load_goals_preset,
+    load_gpus,
+    load_mfu_model,
+    load_models,
+    load_pins,
+    load_regions,
+)
+
+__all__ = [
+    "PUBLISHED_RUNS_CSV", "find_gpu", "find_model", "find_region", "goals_preset_names", "gpu_names",
+    "load_energy_defaults", "load_goals_preset", "load_gpus", "load_mfu_model", "load_models", "load_pins", "load_regions",
+]

@@ -1,7 +1,266 @@
-"""`llmplan` commands for this area (see tui/cli.py)."""
+"""Planning commands: plan, estimate, validate, show, export, schema, presets, calibrate.
+
+Heavy imports (pandas) happen inside the commands that need them; `llmplan estimate` loads only
+click, pydantic, yaml and the planner.
+"""
 
 from __future__ import annotations
 
+import importlib
+import json
+import re
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from planner.errors import PlanInputError
+
+_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+EXPORTERS: dict[str, str] = {
+    "yaml": "planner.io:to_yaml",
+    "json": "planner.io:to_json",
+    "markdown": "planner.report_basic:render_markdown",
+    "megatron-args": "planner.megatron_args:render_megatron_args",
+    "sbatch": "executor.backends.slurm_render:render_sbatch_bundle",
+}
+"""Export formats: `module:function` taking a RunPlan and returning text (resolved on use)."""
+
+
+def parse_count(text: str, field: str) -> float:
+    """`7e9`, `7B`, `2T`, `1.5M`, `70_000` -> a number, or PlanInputError naming the flag."""
+    match = re.fullmatch(r"\s*([0-9][0-9_.]*(?:e[+-]?\d+)?)\s*([kmbgt]?)\s*", str(text).lower())
+    if not match:
+        raise PlanInputError(f"{field}: {text!r} is not a count; use a number such as 7e9, 7B, 2T or 1.5M")
+    try:
+        return float(match.group(1).replace("_", "")) * _SUFFIX.get(match.group(2), 1.0)
+    except ValueError:
+        raise PlanInputError(f"{field}: {text!r} is not a count; use a number such as 7e9, 7B or 2T") from None
+
+
+def _goals_from_flags(base: dict, flags: dict, source: str):
+    from planner.io import validate_as
+    from planner.schema import Goals
+
+    data = dict(base)
+    data.update({k: v for k, v in flags.items() if v is not None})
+    return validate_as(Goals, data, source)
+
+
+def _flag_goals(params, tokens, **flags) -> dict:
+    out = dict(flags)
+    out["target_params"] = parse_count(params, "--params") if params is not None else None
+    out["target_tokens"] = parse_count(tokens, "--tokens") if tokens is not None else None
+    return out
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2))
+
+
+@click.command()
+@click.option("--goals", "goals_file", type=click.Path(dir_okay=False), help="Goals file (YAML or JSON).")
+@click.option("--preset", help="Goals preset: default, tiny-cpu.")
+@click.option("--params", help="Model parameters (7e9, 7B).")
+@click.option("--tokens", help="Training tokens (2e12, 2T).")
+@click.option("--objective", type=click.Choice(["rule-of-thumb-20x", "compute-optimal", "inference-optimal", "fixed-size"]))
+@click.option("--budget-usd", type=float)
+@click.option("--budget-gpu-hours", type=float)
+@click.option("--deadline-days", type=float)
+@click.option("--gpu", help="GPU name or alias (see `llmplan presets gpus`).")
+@click.option("--gpus", "num_gpus", type=int)
+@click.option("--seq-len", type=int)
+@click.option("--unique-tokens", help="Unique tokens in the corpus (1e12, 1T).")
+@click.option("--inference-tokens", help="Tokens to be served over the model's life.")
+@click.option("--price", "price_per_gpu_hour_usd", type=float, help="USD per GPU-hour.")
+@click.option("--region")
+@click.option("--name")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (.yaml or .json).")
+def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, output, **flags) -> None:
+    """Derive a run plan from goals (a file, a preset or flags; default: the `default` preset)."""
+    import presets
+    from planner.derive import derive_plan
+    from planner.io import read_goals, to_data, to_yaml, write_model
+    from planner.report_basic import render_text
+
+    if goals_file and preset:
+        raise PlanInputError("--goals and --preset: give one of them, not both")
+    pins = None
+    if goals_file:
+        base = to_data(read_goals(goals_file))
+    else:
+        name = preset or "default"
+        base, pins = to_data(presets.load_goals_preset(name)), presets.load_pins(name)
+    extra = _flag_goals(params, tokens, **flags)
+    extra["unique_tokens_available"] = parse_count(unique_tokens, "--unique-tokens") if unique_tokens else None
+    extra["inference_tokens"] = parse_count(inference_tokens, "--inference-tokens") if inference_tokens else None
+    goals = _goals_from_flags(base, extra, goals_file or "flags")
+    result = derive_plan(goals, pins=pins)
+    if output:
+        write_model(result, output)
+        click.echo(render_text(result) + f"written to {output}")
+    else:
+        click.echo(to_yaml(result), nl=False)
+
+
+def estimate_figures(goals, model, num_tokens: float) -> dict:
+    """The `llmplan estimate --json` mapping for a shape and token count under goals."""
+    from planner.estimate import estimate_run, resolve_context
+
+    ctx = resolve_context(goals)
+    est = estimate_run(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available)
+    return {
+        "params": model.num_params, "tokens": num_tokens, "flops": est.model_flops,
+        "flops_per_token": est.flops_per_token, "hardware_flops": est.hardware_flops,
+        "gpu": est.gpu, "num_gpus": est.num_gpus, "gpu_hours": est.gpu_hours,
+        "wallclock_days": est.wallclock_days, "mfu": est.mfu, "tokens_per_s": est.tokens_per_s,
+        "cost_usd": est.cost_usd, "energy_kwh": est.energy_kwh, "energy_cost_usd": est.energy_cost_usd,
+        "co2_kg": est.co2_kg, "total_cost_usd": est.total_cost_usd, "predicted_loss": est.predicted_loss,
+        "price_per_gpu_hour_usd": next((a.value for a in ctx.assumptions if a.name == "price_per_gpu_hour_usd"), None),
+        "shape": model.model_dump(),
+    }
+
+
+@click.command()
+@click.option("--params", help="Model parameters (7e9, 7B); a shape within 2% is derived.")
+@click.option("--model", "model_name", help="A reference model instead of --params (see `llmplan presets models`).")
+@click.option("--tokens", required=True, help="Training tokens (2e12, 2T).")
+@click.option("--gpu", required=True, help="GPU name or alias.")
+@click.option("--gpus", "num_gpus", type=int, help="GPU count (default: a fleet finishing in about 30 days).")
+@click.option("--seq-len", type=int, default=4096, show_default=True)
+@click.option("--vocab-size", type=int, default=32000, show_default=True)
+@click.option("--price", "price_per_gpu_hour_usd", type=float, help="USD per GPU-hour (default: the GPU preset's).")
+@click.option("--electricity-price", "electricity_price_usd_per_kwh", type=float, help="USD per kWh.")
+@click.option("--pue", type=float)
+@click.option("--region")
+@click.option("--mfu", type=float, help="Override the calibrated MFU model.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def estimate(params, model_name, tokens, as_json, **flags) -> None:
+    """GPU-hours, days, dollars, energy and CO2 of training a model on a number of tokens."""
+    import presets
+    from planner.architecture import derive_shape
+
+    if (params is None) == (model_name is None):
+        raise PlanInputError("estimate needs exactly one of --params and --model")
+    num_params = parse_count(params, "--params") if params is not None else None
+    flags = {"seq_len": flags.pop("seq_len"), **flags}
+    goals = _goals_from_flags({"name": "estimate"}, _flag_goals(params, tokens, **flags), "flags")
+    if model_name:
+        model = presets.find_model(model_name).model_copy(update={"seq_length": goals.seq_len})
+    else:
+        try:
+            model = derive_shape(num_params, vocab_size=goals.vocab_size, seq_length=goals.seq_len)
+        except ValueError as exc:
+            raise PlanInputError(f"--params: {exc}") from None
+    figures = estimate_figures(goals, model, goals.target_tokens)
+    if as_json:
+        _echo_json(figures)
+        return
+    click.echo(
+        f"{figures['params']:,} parameters x {figures['tokens']:.3g} tokens = {figures['flops']:.3g} FLOPs\n"
+        f"{figures['num_gpus']} x {figures['gpu']} at MFU {figures['mfu']:.1%}: "
+        f"{figures['gpu_hours']:,.0f} GPU-hours, {figures['wallclock_days']:.1f} days\n"
+        f"cost ${figures['cost_usd']:,.0f} (at ${figures['price_per_gpu_hour_usd']}/GPU-hour); energy "
+        f"{figures['energy_kwh']:,.0f} kWh = ${figures['energy_cost_usd']:,.0f}; CO2 {figures['co2_kg'] / 1000:,.1f} t"
+    )
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def validate(file) -> None:
+    """Check a plan file: schema, exact parameter count and the arithmetic of its estimate."""
+    from planner.derive import plan_problems
+    from planner.io import read_plan
+
+    result = read_plan(file)
+    problems = plan_problems(result)
+    if problems:
+        raise PlanInputError("plan is inconsistent", problems, file)
+    click.echo(f"ok: {file} is a valid plan '{result.name}' (schema_version {result.schema_version})")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def show(file) -> None:
+    """Print the headline figures of a plan file."""
+    from planner.io import read_plan
+    from planner.report_basic import render_text
+
+    click.echo(render_text(read_plan(file)), nl=False)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(sorted(EXPORTERS)), default="yaml", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+def export(file, fmt, output) -> None:
+    """Export a plan as YAML, JSON, Markdown, Megatron arguments or an sbatch bundle."""
+    from planner.io import atomic_write_text, read_plan
+
+    module_name, func_name = EXPORTERS[fmt].split(":")
+    try:
+        render = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError):
+        raise PlanInputError(f"--format {fmt}: not available in this installation ({EXPORTERS[fmt]})") from None
+    text = render(read_plan(file))
+    if output:
+        atomic_write_text(output, text)
+        click.echo(f"written to {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@click.argument("which", type=click.Choice(["runplan", "goals"]), default="runplan")
+@click.option("--out-dir", type=click.Path(file_okay=False), help="Write runplan.schema.json and goals.schema.json here.")
+def schema(which, out_dir) -> None:
+    """Print the JSON Schema of a plan (or of goals); --out-dir writes both files."""
+    from planner.io import atomic_write_text
+    from planner.schema_export import schema_texts
+
+    texts = schema_texts()
+    if out_dir:
+        for name, text in texts.items():
+            atomic_write_text(Path(out_dir) / f"{name}.schema.json", text)
+        click.echo(f"written to {out_dir}")
+    else:
+        click.echo(texts[which], nl=False)
+
+
+@click.command(name="presets")
+@click.argument("kind", type=click.Choice(["gpus", "models", "regions", "runs", "goals"]), default="gpus")
+@click.option("--json", "as_json", is_flag=True)
+def presets_cmd(kind, as_json) -> None:
+    """List the presets: GPUs (with aliases), reference models, grid regions, published runs, goals."""
+    from tui.commands.planning_presets import preset_rows
+
+    rows = preset_rows(kind)
+    if as_json:
+        _echo_json(rows)
+        return
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60, "display.max_rows", 500):
+        click.echo(pd.DataFrame(rows).to_string(index=False))
+
+
+@click.command()
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, exists=True), help="Published runs CSV.")
+@click.option("--json", "as_json", is_flag=True)
+def calibrate(csv_path, as_json) -> None:
+    """Predicted vs reported GPU-hours, energy and CO2 of every published run."""
+    from planner.calibrate import calibration_table, summary
+
+    try:
+        rows = calibration_table(csv_path)
+    except (KeyError, ValueError) as exc:
+        raise PlanInputError(f"--csv: cannot read the runs table: {exc.__class__.__name__}: {exc}", source=csv_path or "") from None
+    stats = summary(rows)
+    if as_json:
+        _echo_json({"rows": rows, "summary": stats})
+        return
+    from tui.commands.planning_presets import calibration_text
+
+    click.echo(calibration_text(rows, stats))
+
+
+COMMANDS: list[click.Command] = [plan, estimate, validate, show, export, schema, presets_cmd, calibrate]

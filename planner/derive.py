@@ -1,0 +1,357 @@
+"""From goals to a validated run plan: `derive_plan(goals) -> RunPlan`.
+
+The flow (docs/planner.md): resolve presets -> decide which constraint binds and size the model
+and its tokens (planner.sizing) -> an exact shape (planner.architecture) -> the global batch
+(DeepSeek B_opt, planner.recipe) -> the parallel layout (planner.layout) -> the recipe -> the
+estimate (planner.estimate) -> the failure plan (planner.reliability) -> p10-p90 ranges
+(planner.uncertainty). Constraints that cannot all hold raise PlanInputError naming them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from planner import architecture, flops, sizing, throughput
+from planner.errors import PlanInputError
+from planner.estimate import Context, cost_per_gpu_hour, estimate_run, gpu_hours_and_fleet, resolve_context
+from planner.schema import SCHEMA_VERSION, Goals, ModelShape, RunPlan, TokenBudget
+
+MAX_FREE_EPOCHS = 4.0
+"""Muennighoff et al. 2023 §5: up to ~4 epochs repeated data is nearly as good as unique data."""
+MIN_TRAIN_STEPS = 200
+"""Fewest optimizer steps the planner allows: the batch shrinks (by halves) below B_opt if needed,
+so warmup, decay, evaluation and checkpoints have room (the tiny CPU demo has exactly 200)."""
+LLMPLAN_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A cap on GPU-hours coming from one goal (or a pair of goals)."""
+
+    fields: str
+    value_text: str
+    gpu_hours: float
+
+
+@dataclass(frozen=True)
+class Sizing:
+    model: ModelShape
+    num_tokens: float
+    binding: str
+
+
+def compute_limits(goals: Goals, ctx: Context) -> list[Limit]:
+    """Every GPU-hour cap the goals state, tightest first."""
+    limits = []
+    if goals.budget_gpu_hours is not None:
+        limits.append(Limit("budget_gpu_hours", f"{goals.budget_gpu_hours:,.0f}", goals.budget_gpu_hours))
+    if goals.budget_usd is not None:
+        per_hour = cost_per_gpu_hour(goals, ctx)
+        hours = goals.budget_usd / per_hour if per_hour > 0 else math.inf
+        limits.append(Limit("budget_usd", f"${goals.budget_usd:,.0f} at ${per_hour:.3g}/GPU-hour", hours))
+    if goals.deadline_days is not None and goals.num_gpus is not None:
+        hours = goals.deadline_days * 24 * goals.num_gpus
+        limits.append(Limit("deadline_days x num_gpus", f"{goals.deadline_days:g} days x {goals.num_gpus} GPUs", hours))
+    return sorted(limits, key=lambda lim: lim.gpu_hours)
+
+
+def _shape(goals: Goals, num_params: float) -> ModelShape:
+    try:
+        return architecture.derive_shape(num_params, vocab_size=goals.vocab_size, seq_length=goals.seq_len)
+    except ValueError as exc:
+        raise PlanInputError("no model shape fits the goals", [f"target_params ({num_params:,.0f}): {exc}"]) from None
+
+
+def _objective_tokens(goals: Goals, num_params: float) -> float:
+    if goals.objective == "compute-optimal":
+        return sizing.compute_optimal_tokens_for_params(num_params)
+    if goals.objective == "inference-optimal":
+        return sizing.inference_optimal_tokens_for_params(num_params, goals.inference_tokens)
+    return sizing.rule_of_thumb_tokens(num_params)
+
+
+def _objective_params_for_tokens(goals: Goals, num_tokens: float) -> float:
+    if goals.objective == "compute-optimal":
+        return sizing._params_optimal_for_tokens(num_tokens, sizing.DEFAULT_FIT)
+    if goals.objective == "inference-optimal":
+        lo, hi = math.log(1e3), math.log(num_tokens)
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            d = sizing.inference_optimal_tokens_for_params(math.exp(mid), goals.inference_tokens)
+            lo, hi = (mid, hi) if d < num_tokens else (lo, mid)
+        return math.exp((lo + hi) / 2)
+    return num_tokens / sizing.TOKENS_PER_PARAM_RULE
+
+
+def _objective_params_for_compute(goals: Goals, compute_flops: float) -> float:
+    if goals.objective == "compute-optimal":
+        return sizing.compute_optimal(compute_flops)[0]
+    if goals.objective == "inference-optimal":
+        return sizing.inference_optimal_for_compute(compute_flops, goals.inference_tokens)[0]
+    return sizing.rule_of_thumb_params_for_compute(compute_flops)
+
+
+def _affordable_tokens(goals: Goals, ctx: Context, model: ModelShape, limit: Limit) -> float:
+    """Tokens that `limit` buys for `model` (MFU at the fleet the run would use)."""
+    num_gpus = goals.num_gpus or throughput.fleet_for_days(
+        limit.gpu_hours, goals.deadline_days or ctx.default_run_days, goals.gpus_per_node, ctx.max_gpus)
+    mfu = goals.mfu or throughput.predict_mfu(ctx.mfu_model, ctx.gpu, num_params=model.num_params,
+                                              seq_length=goals.seq_len, num_gpus=num_gpus, precision=ctx.precision)
+    compute = limit.gpu_hours * 3600 * throughput.peak_flops(ctx.gpu, ctx.precision) * mfu
+    return compute / flops.model_flops_per_token(model, goals.seq_len)
+
+
+def _cap_epochs(goals: Goals, num_tokens: float) -> tuple[float, bool]:
+    unique = goals.unique_tokens_available
+    if unique is not None and num_tokens > MAX_FREE_EPOCHS * unique:
+        return MAX_FREE_EPOCHS * unique, True
+    return num_tokens, False
+
+
+def _size_from_params(goals: Goals, ctx: Context, limit: Limit | None) -> Sizing:
+    model = _shape(goals, goals.target_params)
+    if goals.target_tokens is not None:
+        return Sizing(model, goals.target_tokens, "target_params and target_tokens")
+    if goals.objective == "fixed-size" and limit is not None:
+        tokens, capped = _cap_epochs(goals, _affordable_tokens(goals, ctx, model, limit))
+        binding = "unique_tokens_available (4 epochs)" if capped else f"{limit.fields} (fixed-size: tokens from the budget)"
+        return Sizing(model, tokens, binding)
+    tokens, capped = _cap_epochs(goals, _objective_tokens(goals, model.num_params))
+    binding = "unique_tokens_available (4 epochs)" if capped else f"target_params ({goals.objective})"
+    return Sizing(model, tokens, binding)
+
+
+def _size_from_tokens(goals: Goals) -> Sizing:
+    model = _shape(goals, _objective_params_for_tokens(goals, goals.target_tokens))
+    return Sizing(model, goals.target_tokens, f"target_tokens ({goals.objective})")
+
+
+def _size_from_budget(goals: Goals, ctx: Context, limit: Limit) -> Sizing:
+    """Spend the whole budget: N from the objective's compute split, then D = C / FLOPs per token."""
+    num_params = 1e9
+    for _ in range(3):
+        num_gpus = goals.num_gpus or throughput.fleet_for_days(
+            limit.gpu_hours, goals.deadline_days or ctx.default_run_days, goals.gpus_per_node, ctx.max_gpus)
+        mfu = goals.mfu or throughput.predict_mfu(ctx.mfu_model, ctx.gpu, num_params=num_params,
+                                                  seq_length=goals.seq_len, num_gpus=num_gpus, precision=ctx.precision)
+        compute = limit.gpu_hours * 3600 * throughput.peak_flops(ctx.gpu, ctx.precision) * mfu
+        num_params = _objective_params_for_compute(goals, compute)
+        unique = goals.unique_tokens_available
+        if unique is not None and compute / (6 * num_params) > MAX_FREE_EPOCHS * unique:
+            num_params = compute / (6 * MAX_FREE_EPOCHS * unique)
+    model = _shape(goals, num_params)
+    tokens, capped = _cap_epochs(goals, _affordable_tokens(goals, ctx, model, limit))
+    return Sizing(model, tokens, "unique_tokens_available (4 epochs)" if capped else f"{limit.fields} ({goals.objective})")
+
+
+def size_run(goals: Goals, ctx: Context) -> Sizing:
+    """Which constraint binds, and the model and token count it gives (PlanInputError on conflict)."""
+    limits = compute_limits(goals, ctx)
+    limit = limits[0] if limits else None
+    if goals.objective == "fixed-size" and goals.target_params is None:
+        raise PlanInputError("objective fixed-size needs a size",
+                             ["target_params: missing; state the parameter count, or pick another objective"])
+    if goals.target_params is not None:
+        sized = _size_from_params(goals, ctx, limit)
+    elif goals.target_tokens is not None:
+        sized = _size_from_tokens(goals)
+    elif limit is not None:
+        sized = _size_from_budget(goals, ctx, limit)
+    else:
+        raise PlanInputError("nothing to size the run from", [
+            "state one of: target_params, target_tokens, budget_usd, budget_gpu_hours, "
+            "or deadline_days together with num_gpus"])
+    if limit is not None:
+        _check_limit(goals, ctx, sized, limit)
+    return sized
+
+
+def _check_limit(goals: Goals, ctx: Context, sized: Sizing, limit: Limit) -> None:
+    hours, _, _ = gpu_hours_and_fleet(goals, ctx, sized.model, sized.num_tokens)
+    if hours <= limit.gpu_hours * 1.001:
+        return
+    fixed = [f"target_params: {goals.target_params:,.0f}"] if goals.target_params is not None else []
+    if goals.target_tokens is not None:
+        fixed.append(f"target_tokens: {goals.target_tokens:,.0f}")
+    fixed.append(f"objective: {goals.objective} ({sized.num_tokens:,.3g} tokens for "
+                 f"{sized.model.num_params:,} parameters)")
+    raise PlanInputError("conflicting goals: the size and the budget cannot both hold", [
+        *fixed,
+        f"{limit.fields}: {limit.value_text} allows {limit.gpu_hours:,.0f} GPU-hours; the run needs {hours:,.0f}",
+        "raise the budget, lower target_params/target_tokens, or use objective fixed-size "
+        "(tokens from the budget)",
+    ])
+
+
+def token_budget(goals: Goals, model: ModelShape, num_tokens: float) -> TokenBudget:
+    unique = goals.unique_tokens_available or num_tokens
+    return TokenBudget(
+        num_tokens=num_tokens,
+        unique_tokens=unique,
+        epochs=num_tokens / unique,
+        tokens_per_param=num_tokens / model.num_params,
+        effective_tokens=sizing.effective_tokens(num_tokens, unique),
+    )
+
+
+def derive_plan(goals: Goals, *, pins: dict | None = None) -> RunPlan:
+    """The run plan for `goals` (see the module docstring); PlanInputError when the goals conflict.
+
+    `pins` (presets/pins.yaml) fixes layout, recipe or reliability values after derivation.
+    """
+    ctx = resolve_context(goals)
+    sized = size_run(goals, ctx)
+    return assemble_plan(goals, ctx, sized.model, sized.num_tokens, sized.binding, pins)
+
+
+def derive_preset(name: str) -> RunPlan:
+    """The plan of a goals preset (`default`, `tiny-cpu`) with the preset's pins applied."""
+    import presets
+
+    return derive_plan(presets.load_goals_preset(name), pins=presets.load_pins(name))
+
+
+def choose_global_batch_size(total_flops: float, num_tokens: float, seq_length: int) -> int:
+    """Sequences per step: DeepSeek's B_opt (planner.recipe.global_batch_tokens) rounded to a power
+    of two, halved while the run would have fewer than MIN_TRAIN_STEPS steps."""
+    from planner.recipe import global_batch_tokens
+
+    sequences = max(1.0, global_batch_tokens(total_flops) / seq_length)
+    gbs = 2 ** round(math.log2(sequences))
+    while gbs > 1 and num_tokens / (gbs * seq_length) < MIN_TRAIN_STEPS:
+        gbs //= 2
+    return gbs
+
+
+def _layout(goals: Goals, ctx: Context, model: ModelShape, num_gpus: int, gbs: int, warnings: list[str],
+            pins: dict | None = None):
+    """The fastest layout that fits (planner.layout), or the fastest one matching `pins`."""
+    from planner.layout import SearchSpace, search_layouts
+
+    space = SearchSpace(sequence_parallel=bool((pins or {}).get("sequence_parallel", True)))
+    result = search_layouts(model, ctx.gpu, num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
+                            gpus_per_node=goals.gpus_per_node, precision=ctx.precision,
+                            top_k=1000 if pins else 5, space=space)
+    if result.best is None:
+        warnings.append(f"no parallel layout fits: {result.no_fit_message()}")
+        return None
+    if not pins:
+        return result.best
+    # the search keeps one of each layout regardless of the optimizer flag, which with DP=1 changes nothing
+    match = {k: v for k, v in pins.items() if k != "use_distributed_optimizer"}
+    for candidate in [result.best, *(alt.plan for alt in result.alternatives)]:
+        if all(getattr(candidate.layout, key) == value for key, value in match.items()):
+            layout = candidate.layout.model_copy(update=pins)
+            return candidate.model_copy(update={"layout": layout})
+    raise PlanInputError("the pinned layout does not fit or does not divide the run",
+                         [f"layout.{key}: {value}" for key, value in pins.items()])
+
+
+def _recipe(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, total_flops: float, gbs: int, warnings):
+    from planner.recipe import derive_recipe
+
+    recipe = derive_recipe(model, num_tokens, total_flops, gbs, goals, gpu=ctx.gpu)
+    if recipe.precision != ctx.precision and not (recipe.precision == "fp8"):
+        warnings.append(f"recipe precision {recipe.precision} replaced by {ctx.precision}: "
+                        f"{ctx.gpu.name} has no fast {recipe.precision}")
+        recipe = recipe.model_copy(update={"precision": ctx.precision})
+    return recipe
+
+
+def _reliability(goals: Goals, ctx: Context, model: ModelShape, estimate, step_time_s: float):
+    from planner.reliability import plan_reliability
+
+    return plan_reliability(
+        estimate.num_gpus, ctx.gpu, model, estimate.wallclock_days * 24, step_time_s, model.num_params,
+        gpus_per_node=goals.gpus_per_node, price_per_gpu_hour_usd=goals.price_per_gpu_hour_usd,
+    )
+
+
+def _sizing_assumptions(ctx: Context, goals: Goals, binding: str) -> None:
+    ctx.note("binding_constraint", binding, "", "planner.derive.size_run", "model size and tokens")
+    ctx.note("objective", goals.objective, "", "goals.objective", "model size and tokens")
+    ctx.note("loss_fit", sizing.DEFAULT_FIT.name, "", sizing.DEFAULT_FIT.source,
+             "compute-optimal and inference-optimal sizing, predicted_loss")
+    if goals.objective == "rule-of-thumb-20x":
+        ctx.note("tokens_per_param_rule", sizing.TOKENS_PER_PARAM_RULE, "tokens/param",
+                 "Hoffmann et al. 2022, Table 3 (approaches 1 and 2)", "tokens")
+    if goals.objective == "inference-optimal":
+        ctx.note("inference_tokens", goals.inference_tokens, "tokens", "goals.inference_tokens; Sardana & Frankle 2023 eq. 2", "size")
+
+
+def _apply_pins(recipe, reliability, pins: dict, ctx: Context):
+    """Recipe and reliability values a preset pins (presets/pins.yaml), noted as assumptions."""
+    recipe = recipe.model_copy(update=pins.get("recipe", {}))
+    steps = pins.get("reliability", {}).get("checkpoint_interval_steps")
+    if steps is not None and reliability is not None:
+        per_step_s = reliability.checkpoint_interval_s / reliability.checkpoint_interval_steps
+        reliability = reliability.model_copy(update={
+            "checkpoint_interval_steps": steps, "checkpoint_interval_s": steps * per_step_s})
+    for section in ("layout", "recipe", "reliability"):
+        for key, value in pins.get(section, {}).items():
+            ctx.note(f"pinned.{section}.{key}", value, "", f"presets/pins.yaml: {pins.get('reason', '')}")
+    return recipe, reliability
+
+
+def assemble_plan(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, binding: str,
+                  pins: dict | None = None) -> RunPlan:
+    """Batch, layout, recipe, estimate, reliability and ranges around a sized model."""
+    from planner.uncertainty import plan_ranges
+
+    warnings: list[str] = []
+    tokens = token_budget(goals, model, num_tokens)
+    if goals.unique_tokens_available is not None:
+        epochs_note = sizing.epochs_warning(num_tokens, goals.unique_tokens_available)
+        warnings += [epochs_note] if epochs_note else []
+    if model.num_params < 7e7:
+        warnings.append(f"{model.num_params:,} parameters is below the smallest model of the loss fits "
+                        "(~70M, Hoffmann et al. 2022): predicted_loss is an extrapolation")
+    total_flops = flops.training_flops(model, num_tokens, goals.seq_len)
+    gbs = choose_global_batch_size(total_flops, num_tokens, goals.seq_len)
+    estimate = estimate_run(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available)
+    pins = pins or {}
+    layout = _layout(goals, ctx, model, estimate.num_gpus, gbs, warnings, pins.get("layout"))
+    if layout is not None:
+        estimate = estimate_run(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available,
+                                recompute=layout.layout.recompute)
+    recipe = _recipe(goals, ctx, model, num_tokens, total_flops, gbs, warnings)
+    step_time_s = gbs * goals.seq_len / estimate.tokens_per_s
+    reliability = _reliability(goals, ctx, model, estimate, step_time_s)
+    if pins:
+        recipe, reliability = _apply_pins(recipe, reliability, pins, ctx)
+    _sizing_assumptions(ctx, goals, binding)
+    plan = RunPlan(
+        schema_version=SCHEMA_VERSION, name=goals.name, description=goals.description,
+        llmplan_version=LLMPLAN_VERSION, goals=goals, binding_constraint=binding, model=model,
+        tokens=tokens, estimate=estimate, layout=layout, recipe=recipe, reliability=reliability,
+        data=goals.data, evaluation=goals.evaluation, assumptions=list(ctx.assumptions), warnings=warnings,
+    )
+    return plan.model_copy(update={"ranges": plan_ranges(plan)})
+
+
+__all__ = ["Limit", "Sizing", "assemble_plan", "compute_limits", "derive_plan", "derive_preset", "size_run", "token_budget"]
+
+
+def plan_problems(plan: RunPlan) -> list[str]:
+    """Arithmetic a valid plan must satisfy, as `field: message` lines (empty when consistent)."""
+    from planner import architecture as arch
+
+    problems = []
+    exact = arch.shape_params(plan.model)
+    if exact != plan.model.num_params:
+        problems.append(f"model.num_params: {plan.model.num_params:,} but the shape holds {exact:,}")
+    e = plan.estimate
+    expected = flops.model_flops_per_token(plan.model, plan.goals.seq_len) * plan.tokens.num_tokens
+    if abs(e.model_flops / expected - 1) > 1e-6:
+        problems.append(f"estimate.model_flops: {e.model_flops:.6g} but shape x tokens gives {expected:.6g}")
+    if abs(e.gpu_hours / (e.wallclock_days * 24 * e.num_gpus) - 1) > 1e-6:
+        problems.append(f"estimate.wallclock_days: {e.wallclock_days:.6g} x 24 x {e.num_gpus} GPUs != "
+                        f"gpu_hours {e.gpu_hours:.6g}")
+    if plan.layout is not None and plan.layout.layout.num_gpus != e.num_gpus:
+        problems.append(f"layout: uses {plan.layout.layout.num_gpus} GPUs but estimate.num_gpus is {e.num_gpus}")
+    trained = plan.recipe.train_steps * plan.recipe.global_batch_tokens
+    if trained < plan.tokens.num_tokens * (1 - 1e-9):
+        problems.append(f"recipe.train_steps: {plan.recipe.train_steps} steps x {plan.recipe.global_batch_tokens:,.0f} "
+                        f"tokens < tokens.num_tokens {plan.tokens.num_tokens:,.0f}")
+    return problems

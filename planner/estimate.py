@@ -1,0 +1,155 @@
+"""Compute, time, dollars, energy and CO2 of training a given shape on a given number of tokens.
+
+One function, `estimate_run`, used by `llmplan estimate`, by derive_plan and by calibrate, so the
+three can never disagree. Presets are resolved by the caller (`resolve_context`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from planner import cost, flops, sizing, throughput
+from planner.schema import Assumption, Estimate, Goals, GpuSpec, ModelShape, RegionSpec
+
+
+@dataclass
+class Context:
+    """The presets a plan draws on, resolved once from the goals."""
+
+    gpu: GpuSpec
+    region: RegionSpec
+    mfu_model: throughput.MfuModel
+    power: cost.PowerModel
+    energy_sources: dict[str, str]
+    default_run_days: float
+    max_gpus: int
+    precision: str
+    assumptions: list[Assumption] = field(default_factory=list)
+
+    def note(self, name: str, value, unit: str, source: str, used_for: str = "") -> None:
+        self.assumptions = [a for a in self.assumptions if a.name != name]
+        self.assumptions.append(Assumption(name=name, value=value, unit=unit, source=source, used_for=used_for))
+
+
+def resolve_context(goals: Goals) -> Context:
+    """GPU, region, MFU model and energy defaults for the goals (PlanInputError on unknown names)."""
+    import presets
+
+    gpu = presets.find_gpu(goals.gpu)
+    region = presets.find_region(goals.region)
+    energy = presets.load_energy_defaults()
+    return Context(
+        gpu=gpu,
+        region=region,
+        mfu_model=throughput.MfuModel.from_preset(presets.load_mfu_model()),
+        power=cost.PowerModel(
+            gpu_power_utilisation=energy["gpu_power_utilisation"]["value"],
+            node_overhead_fraction=energy["node_overhead_fraction"]["value"],
+        ),
+        energy_sources={k: v["source"] for k, v in energy.items()},
+        default_run_days=float(energy["default_run_days"]["value"]),
+        max_gpus=int(energy["max_gpus"]["value"]),
+        precision=throughput.default_precision(gpu),
+    )
+
+
+def price_per_gpu_hour(goals: Goals, ctx: Context) -> float:
+    return goals.price_per_gpu_hour_usd if goals.price_per_gpu_hour_usd is not None else ctx.gpu.price_per_hour_usd
+
+
+def purchase_per_gpu(goals: Goals, ctx: Context) -> float:
+    return goals.gpu_purchase_usd if goals.gpu_purchase_usd is not None else ctx.gpu.purchase_usd
+
+
+def cost_per_gpu_hour(goals: Goals, ctx: Context) -> float:
+    """All-in dollars per GPU-hour (rental, or amortisation + electricity when owned)."""
+    return cost.cost_per_gpu_hour_usd(
+        goals.ownership, price_per_gpu_hour(goals, ctx), purchase_per_gpu(goals, ctx),
+        goals.gpu_lifetime_years, ctx.gpu.tdp_w, ctx.power, goals.pue, goals.electricity_price_usd_per_kwh,
+    )
+
+
+def mfu_for(goals: Goals, ctx: Context, num_params: float, num_gpus: int) -> float:
+    if goals.mfu is not None:
+        return goals.mfu
+    return throughput.predict_mfu(
+        ctx.mfu_model, ctx.gpu, num_params=num_params, seq_length=goals.seq_len,
+        num_gpus=num_gpus, precision=ctx.precision,
+    )
+
+
+def gpu_hours_and_fleet(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float) -> tuple[float, int, float]:
+    """(GPU-hours, GPU count, MFU). Without goals.num_gpus the fleet finishes in deadline_days or
+    the default run length; MFU depends on the fleet, so the two are solved by a few fixed-point steps."""
+    total = flops.training_flops(model, num_tokens, goals.seq_len)
+    days = goals.deadline_days or ctx.default_run_days
+    num_gpus = goals.num_gpus or goals.gpus_per_node
+    for _ in range(4):
+        mfu = mfu_for(goals, ctx, model.num_params, num_gpus)
+        hours = throughput.gpu_hours_for(total, ctx.gpu, mfu, ctx.precision)
+        if goals.num_gpus:
+            break
+        num_gpus = throughput.fleet_for_days(hours, days, goals.gpus_per_node, ctx.max_gpus)
+    mfu = mfu_for(goals, ctx, model.num_params, num_gpus)
+    return throughput.gpu_hours_for(total, ctx.gpu, mfu, ctx.precision), num_gpus, mfu
+
+
+def estimate_run(
+    goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, *,
+    unique_tokens: float | None = None, recompute: str = "none",
+) -> Estimate:
+    """The Estimate section of a plan for `model` trained on `num_tokens` (see the module docstring)."""
+    gpu_hours, num_gpus, mfu = gpu_hours_and_fleet(goals, ctx, model, num_tokens)
+    days = throughput.wallclock_days_for(gpu_hours, num_gpus)
+    if goals.ownership == "owned":
+        cost_usd = cost.owned_cost_usd(gpu_hours, purchase_per_gpu(goals, ctx), goals.gpu_lifetime_years)
+    else:
+        cost_usd = cost.rented_cost_usd(gpu_hours, price_per_gpu_hour(goals, ctx))
+    kwh = cost.energy_kwh(gpu_hours, ctx.gpu.tdp_w, ctx.power, goals.pue)
+    energy_usd = cost.energy_cost_usd(kwh, goals.electricity_price_usd_per_kwh)
+    fpt = flops.model_flops_per_token(model, goals.seq_len)
+    _note_estimate_inputs(goals, ctx, mfu, num_gpus)
+    return Estimate(
+        gpu=ctx.gpu.name,
+        num_gpus=num_gpus,
+        flops_per_token=fpt,
+        model_flops=fpt * num_tokens,
+        hardware_flops=flops.hardware_flops_per_token(model, recompute, goals.seq_len) * num_tokens,
+        mfu=mfu,
+        tokens_per_s=throughput.tokens_per_s_for(num_tokens, gpu_hours, num_gpus),
+        gpu_hours=gpu_hours,
+        wallclock_days=days,
+        cost_usd=cost_usd,
+        energy_kwh=kwh,
+        energy_cost_usd=energy_usd,
+        co2_kg=cost.co2_kg(kwh, ctx.region.grid_kg_co2_per_kwh),
+        total_cost_usd=cost.total_cost_usd(cost_usd, energy_usd, goals.ownership),
+        predicted_loss=sizing.predicted_loss(model.num_params, num_tokens, unique_tokens),
+    )
+
+
+def _note_estimate_inputs(goals: Goals, ctx: Context, mfu: float, num_gpus: int) -> None:
+    g = ctx.gpu
+    mfu_src = "goals.mfu" if goals.mfu is not None else f"planner.throughput MFU model; {ctx.mfu_model.source.strip()}"
+    ctx.note("gpu", g.name, "", f"presets/gpus.yaml: {g.source} ({g.date})", "peak FLOP/s, TDP, price")
+    ctx.note("precision", ctx.precision, "", "planner.throughput.default_precision (bf16 where the GPU has it)", "peak FLOP/s")
+    ctx.note("peak_flops", throughput.peak_flops(g, ctx.precision), "FLOP/s", f"presets/gpus.yaml ({g.date}), dense", "GPU-hours")
+    ctx.note("mfu", round(mfu, 4), "fraction", mfu_src, "GPU-hours = model FLOPs / (peak x MFU) / 3600")
+    ctx.note("num_gpus", num_gpus, "GPUs", "goals.num_gpus" if goals.num_gpus else
+             f"derived: whole nodes of {goals.gpus_per_node} finishing in "
+             f"{goals.deadline_days or ctx.default_run_days:g} days ({'goals.deadline_days' if goals.deadline_days else ctx.energy_sources['default_run_days']})",
+             "wall-clock days, MFU scale factor")
+    if goals.ownership == "owned":
+        ctx.note("gpu_purchase_usd", purchase_per_gpu(goals, ctx), "USD/GPU",
+                 "goals.gpu_purchase_usd" if goals.gpu_purchase_usd is not None else f"presets/gpus.yaml ({g.date})", "amortised cost")
+        ctx.note("gpu_lifetime_years", goals.gpu_lifetime_years, "years", "goals.gpu_lifetime_years", "straight-line amortisation")
+    else:
+        ctx.note("price_per_gpu_hour_usd", price_per_gpu_hour(goals, ctx), "USD/GPU-hour",
+                 "goals.price_per_gpu_hour_usd" if goals.price_per_gpu_hour_usd is not None else f"presets/gpus.yaml typical price ({g.date})",
+                 "cost_usd (rental includes electricity)")
+    ctx.note("gpu_power_utilisation", ctx.power.gpu_power_utilisation, "fraction of TDP", ctx.energy_sources["gpu_power_utilisation"], "energy_kwh")
+    ctx.note("node_overhead_fraction", ctx.power.node_overhead_fraction, "fraction of TDP", ctx.energy_sources["node_overhead_fraction"], "energy_kwh")
+    ctx.note("pue", goals.pue, "", "goals.pue", "energy_kwh")
+    ctx.note("electricity_price_usd_per_kwh", goals.electricity_price_usd_per_kwh, "USD/kWh", "goals.electricity_price_usd_per_kwh", "energy_cost_usd")
+    ctx.note("grid_kg_co2_per_kwh", ctx.region.grid_kg_co2_per_kwh, "kg/kWh",
+             f"presets/regions.yaml {ctx.region.name}: {ctx.region.source} ({ctx.region.date})", "co2_kg")

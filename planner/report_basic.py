@@ -1,0 +1,62 @@
+"""Plain-text and basic Markdown views of a plan (`llmplan show`, `llmplan export --format markdown`).
+
+The full report (charts, ranges, comparisons) lives in planner/report.py; this module keeps the
+short summary every command can print without heavy imports.
+"""
+
+from __future__ import annotations
+
+from planner.schema import RunPlan
+
+
+def _si(value: float, unit: str = "") -> str:
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}{unit}"
+    return f"{value:.3g}{unit}"
+
+
+def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
+    """(label, value) pairs of the headline figures of a plan."""
+    m, t, e = plan.model, plan.tokens, plan.estimate
+    rows = [
+        ("binding constraint", plan.binding_constraint),
+        ("parameters", f"{m.num_params:,} ({m.num_layers} layers, hidden {m.hidden_size}, "
+                       f"{m.num_attention_heads} heads, {m.num_query_groups} KV groups, ffn {m.ffn_hidden_size})"),
+        ("tokens", f"{_si(t.num_tokens)} ({t.tokens_per_param:.1f} per parameter, {t.epochs:.2f} epochs)"),
+        ("training FLOPs", f"{e.model_flops:.3g} model, {e.hardware_flops:.3g} hardware"),
+        ("GPUs", f"{e.num_gpus} x {e.gpu} at MFU {e.mfu:.1%}"),
+        ("GPU-hours", f"{e.gpu_hours:,.0f}"),
+        ("wall-clock", f"{e.wallclock_days:.3g} days"),
+        ("cost", f"${e.cost_usd:,.0f} GPU time; total ${e.total_cost_usd:,.0f}"),
+        ("energy", f"{e.energy_kwh:,.0f} kWh (${e.energy_cost_usd:,.0f}); {e.co2_kg / 1000:,.3g} t CO2"),
+        ("predicted loss", f"{e.predicted_loss:.3f} nats/token (Chinchilla-style fit)"),
+    ]
+    if plan.layout is not None:
+        lay = plan.layout.layout
+        rows.append(("layout", f"TP {lay.tensor_model_parallel_size} PP {lay.pipeline_model_parallel_size} "
+                               f"CP {lay.context_parallel_size} DP {lay.data_parallel_size}, micro-batch "
+                               f"{lay.micro_batch_size}, global {lay.global_batch_size}, recompute {lay.recompute}"))
+    r = plan.recipe
+    rows.append(("recipe", f"{r.precision}, lr {r.lr:.3g}, {r.train_steps:,} steps, warmup {r.warmup_steps:,}"))
+    return rows
+
+
+def render_text(plan: RunPlan) -> str:
+    width = max(len(label) for label, _ in summary_rows(plan))
+    lines = [f"plan {plan.name}"]
+    lines += [f"  {label:<{width}}  {value}" for label, value in summary_rows(plan)]
+    lines += [f"  warning: {w}" for w in plan.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(plan: RunPlan) -> str:
+    """A basic Markdown report: headline figures, warnings and the assumptions with their sources."""
+    out = [f"# Plan `{plan.name}`", "", plan.description or "", "", "| | |", "|---|---|"]
+    out += [f"| {label} | {value} |" for label, value in summary_rows(plan)]
+    if plan.warnings:
+        out += ["", "## Warnings", ""] + [f"- {w}" for w in plan.warnings]
+    out += ["", "## Assumptions", "", "| name | value | unit | source |", "|---|---|---|---|"]
+    for a in plan.assumptions:
+        out.append(f"| {a.name} | {a.value} | {a.unit} | {a.source.replace('|', '/')} |")
+    return "\n".join(out) + "\n"

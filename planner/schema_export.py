@@ -1,0 +1,15 @@
+"""JSON Schema of the plan and goals files (`llmplan schema`; committed under schema/)."""
+
+from __future__ import annotations
+
+import json
+
+from planner.schema import Goals, RunPlan
+
+
+def schema_texts() -> dict[str, str]:
+    """{'runplan': ..., 'goals': ...}: the JSON Schemas as stable, indented text."""
+    return {
+        "runplan": json.dumps(RunPlan.model_json_schema(), indent=2, sort_keys=True) + "\n",
+        "goals": json.dumps(Goals.model_json_schema(), indent=2, sort_keys=True) + "\n",
+    }
