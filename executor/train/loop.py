@@ -1,0 +1,186 @@
+"""The training job: plan -> parallel state, model, optimizer, scheduler, data -> steps, checkpoints.
+
+Launched once per rank by `torchrun` (see executor/train/__main__.py and `llmplan train`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from executor.train import checkpoint, data
+from executor.train.metrics import MetricsLog, print_progress, progress_line
+from planner.errors import PlanInputError
+
+
+@dataclass
+class TrainArgs:
+    plan_path: Path
+    data_dir: Path
+    out_dir: Path
+    resume: bool = True
+    max_steps: int | None = None
+
+
+class StopSignal:
+    """SIGTERM / SIGUSR1 set a flag; every rank agrees on it at the end of each step."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        self.received = signum
+
+    def agreed(self) -> bool:
+        flag = torch.tensor([1 if self.received else 0], dtype=torch.int32)
+        if torch.cuda.is_available():
+            flag = flag.cuda()
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+
+def init_parallel(plan) -> bool:
+    """Process group (nccl on GPU, gloo on CPU), Megatron parallel state and seeds; -> on_gpu."""
+    from megatron.core import parallel_state
+    from megatron.core.tensor_parallel.random import model_parallel_cuda_manual_seed
+
+    from executor.train import cpu_compat
+
+    lay = plan.layout.layout
+    on_gpu = torch.cuda.is_available()
+    if on_gpu:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    else:
+        cpu_compat.install_cpu_shim()
+        cpu_compat.refuse_unsupported_on_cpu(lay)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if on_gpu else "gloo")
+    world = dist.get_world_size()
+    if world != lay.num_gpus:
+        raise PlanInputError(f"layout.layout: the layout needs {lay.num_gpus} processes (TP x PP x CP x DP), torchrun started {world}")
+    parallel_state.initialize_model_parallel(
+        tensor_model_parallel_size=lay.tensor_model_parallel_size,
+        pipeline_model_parallel_size=lay.pipeline_model_parallel_size,
+        virtual_pipeline_model_parallel_size=(lay.virtual_pipeline_model_parallel_size
+                                              if lay.virtual_pipeline_model_parallel_size > 1 else None),
+        context_parallel_size=lay.context_parallel_size,
+    )
+    torch.manual_seed(plan.recipe.seed)
+    model_parallel_cuda_manual_seed(plan.recipe.seed)
+    return on_gpu
+
+
+def build_engine(plan, vocab_size: int, on_gpu: bool):
+    from executor.train.engine import CpuEngine, MegatronEngine
+    from executor.train.model import build_model
+
+    vpp = plan.layout.layout.virtual_pipeline_model_parallel_size
+    if not on_gpu:
+        return CpuEngine(plan, build_model(plan, vocab_size, on_gpu=False))
+    stages = [None] if vpp == 1 else list(range(vpp))
+    return MegatronEngine(plan, [build_model(plan, vocab_size, on_gpu=True, vp_stage=s) for s in stages])
+
+
+def build_scheduler(plan, optimizer):
+    from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
+
+    r = plan.recipe
+    wsd = r.lr_decay_style == "wsd"
+    return OptimizerParamScheduler(
+        optimizer, init_lr=0.0, max_lr=r.lr, min_lr=r.min_lr, lr_warmup_steps=r.warmup_steps,
+        lr_decay_steps=r.train_steps, lr_decay_style=r.lr_decay_style,
+        start_wd=r.weight_decay, end_wd=r.weight_decay, wd_incr_steps=r.train_steps,
+        wd_incr_style="constant",
+        # WSD: the last 20% of steps decay (Hu et al. 2024, MiniCPM, section 4)
+        wsd_decay_steps=max(r.train_steps // 5, 1) if wsd else None,
+        lr_wsd_decay_style="linear" if wsd else None,
+    )
+
+
+def micro_batches(dataset, step: int, plan, *, train: bool = True) -> list[dict]:
+    from megatron.core import parallel_state
+
+    lay = plan.layout.layout
+    dp, dp_rank = parallel_state.get_data_parallel_world_size(), parallel_state.get_data_parallel_rank()
+    return [data.collate(dataset, data.microbatch_indices(
+        step, m, global_batch=lay.global_batch_size, micro_batch=lay.micro_batch_size,
+        dp_size=dp, dp_rank=dp_rank)) for m in range(lay.num_microbatches)]
+
+
+def validate(engine, valid, plan) -> float | None:
+    """Mean loss over the first eval_iters global batches of the validation split (fixed set)."""
+    if valid is None:
+        return None
+    losses = [engine.eval_loss(micro_batches(valid, i, plan)) for i in range(plan.recipe.eval_iters)]
+    return sum(losses) / len(losses)
+
+
+def run(args: TrainArgs) -> int:
+    """Train to plan.recipe.train_steps (or --max-steps); returns the process exit code."""
+    from executor.train.cpu_compat import sync_save_strategy
+    from planner.io import read_plan
+
+    plan = read_plan(args.plan_path)
+    on_gpu = init_parallel(plan)
+    rank0 = dist.get_rank() == 0
+    tokenizer = data.read_tokenizer_meta(args.data_dir)
+    engine = build_engine(plan, tokenizer.vocab_size, on_gpu)
+    scheduler = build_scheduler(plan, engine.optimizer)
+    ckpt_root = args.out_dir / "checkpoints"
+    if rank0:
+        ckpt_root.mkdir(parents=True, exist_ok=True)
+        checkpoint.write_meta(ckpt_root, args.plan_path, tokenizer)
+    dist.barrier()
+    train, valid = data.build_datasets(plan, args.data_dir, tokenizer, args.out_dir / "data_cache",
+                                       build_on_rank=lambda: True)
+    step = 0
+    if args.resume and checkpoint.latest_iteration(ckpt_root) is not None:
+        step = checkpoint.load(ckpt_root, engine.chunks, engine.optimizer, scheduler)["iteration"]
+        print_progress(f"resumed from step {step}", rank0)
+    strategy = None if on_gpu else sync_save_strategy()
+    return _loop(args, plan, engine, scheduler, (train, valid), step, strategy, ckpt_root)
+
+
+def _save(ckpt_root, step, engine, scheduler, plan, strategy) -> None:
+    consumed = step * plan.layout.layout.global_batch_size
+    checkpoint.save(ckpt_root, step, engine.chunks, engine.optimizer, scheduler,
+                    consumed_samples=consumed, strategy=strategy)
+
+
+def _loop(args, plan, engine, scheduler, datasets, step, strategy, ckpt_root) -> int:
+    train, valid = datasets
+    r, lay = plan.recipe, plan.layout.layout
+    last = min(r.train_steps, args.max_steps or r.train_steps)
+    rank0 = dist.get_rank() == 0
+    log = MetricsLog(args.out_dir / "metrics.jsonl", enabled=rank0, estimate=plan.estimate,
+                     num_devices=dist.get_world_size(), resume_step=step,
+                     tokens_per_step=lay.global_batch_size * plan.model.seq_length)
+    stop = StopSignal()
+    interval = plan.reliability.checkpoint_interval_steps if plan.reliability else r.eval_interval_steps
+    while step < last:
+        log.start_step()
+        loss, grad_norm, ok = engine.train_step(micro_batches(train, step, plan))
+        lr = engine.optimizer.param_groups[0]["lr"]
+        scheduler.step(1)
+        step += 1
+        log.stop_step()
+        extra = {}
+        if step % r.eval_interval_steps == 0 or step == last:
+            extra["val_loss"] = validate(engine, valid, plan)
+        record = log.log(step, loss=loss, lr=lr, grad_norm=grad_norm, skipped=not ok, extra=extra)
+        print_progress(progress_line(record, last), rank0)
+        if stop.agreed():
+            _save(ckpt_root, step, engine, scheduler, plan, strategy)
+            print_progress(f"signal {stop.received or 'peer'}: checkpoint at step {step}, exiting", rank0)
+            return 0
+        if step % interval == 0 or step == last:
+            _save(ckpt_root, step, engine, scheduler, plan, strategy)
+    dist.barrier()
+    return 0
