@@ -16,6 +16,11 @@ def _si(value: float, unit: str = "") -> str:
     return f"{value:.3g}{unit}"
 
 
+def _num(value: float) -> str:
+    """Thousands separators for large figures, three significant digits for small ones."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
     """(label, value) pairs of the headline figures of a plan."""
     m, t, e = plan.model, plan.tokens, plan.estimate
@@ -26,10 +31,10 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
         ("tokens", f"{_si(t.num_tokens)} ({t.tokens_per_param:.1f} per parameter, {t.epochs:.2f} epochs)"),
         ("training FLOPs", f"{e.model_flops:.3g} model, {e.hardware_flops:.3g} hardware"),
         ("GPUs", f"{e.num_gpus} x {e.gpu} at MFU {e.mfu:.1%}"),
-        ("GPU-hours", f"{e.gpu_hours:,.0f}"),
+        ("GPU-hours", _num(e.gpu_hours)),
         ("wall-clock", f"{e.wallclock_days:.3g} days"),
-        ("cost", f"${e.cost_usd:,.0f} GPU time; total ${e.total_cost_usd:,.0f}"),
-        ("energy", f"{e.energy_kwh:,.0f} kWh (${e.energy_cost_usd:,.0f}); {e.co2_kg / 1000:,.3g} t CO2"),
+        ("cost", f"${_num(e.cost_usd)} GPU time; total ${_num(e.total_cost_usd)}"),
+        ("energy", f"{_num(e.energy_kwh)} kWh (${_num(e.energy_cost_usd)}); {_num(e.co2_kg / 1000)} t CO2"),
         ("predicted loss", f"{e.predicted_loss:.3f} nats/token (Chinchilla-style fit)"),
     ]
     if plan.layout is not None:
