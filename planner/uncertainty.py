@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from planner.reliability import Z90, failure_overhead_sigma, resolve_inputs
-from planner.schema import Range, RunPlan
+from planner.errors import PlanInputError
+from planner.schema import Goals, Range, RunPlan
 
 INTERIM_SIGMA_TP = 0.15
 """Used only when the calibration cannot be run: ~15% is the median absolute GPU-hour error that
@@ -58,7 +59,7 @@ def calibration_residuals() -> tuple[Residuals, Residuals]:
     """(GPU-hours, energy) residuals of the planner against the published runs, computed once."""
     try:
         tp, energy = _published_log_residuals()
-    except (ImportError, AttributeError, KeyError, ValueError) as exc:
+    except (ImportError, AttributeError, KeyError, ValueError, OSError) as exc:
         why = f"calibration unavailable ({exc.__class__.__name__})"
         return (Residuals(0.0, INTERIM_SIGMA_TP, 0, f"interim constant; {why}"),
                 Residuals(0.0, INTERIM_SIGMA_ENERGY, 0, f"interim constant; {why}"))
@@ -68,17 +69,56 @@ def calibration_residuals() -> tuple[Residuals, Residuals]:
 
 
 def _published_log_residuals() -> tuple[list[float], list[float]]:
-    """ln(reported/predicted) for GPU-hours and energy over the calibration rows (helper A's calibrate)."""
-    from planner.calibrate import calibration_table  # imported late: it reads the CSV
-
-    rows = calibration_table()
-    tp, energy = [], []
-    for row in rows:
-        if row.get("kind", "run") != "run":
-            continue
-        tp.append(_log_ratio(row.get("reported_gpu_hours"), row.get("predicted_gpu_hours")))
-        energy.append(_log_ratio(row.get("reported_energy_kwh"), row.get("predicted_energy_kwh")))
+    """ln(reported/predicted) of GPU-hours and energy over the kind=run published runs."""
+    pairs = published_run_predictions()
+    tp = [_log_ratio(p["reported_gpu_hours"], p["predicted_gpu_hours"]) for p in pairs]
+    energy = [_log_ratio(p["reported_energy_kwh"], p["predicted_energy_kwh"]) for p in pairs]
     return [r for r in tp if r is not None], [r for r in energy if r is not None]
+
+
+def published_run_predictions(names: tuple[str, ...] | None = None) -> list[dict]:
+    """For each kind=run row of presets/published_runs.csv with reported GPU-hours: the planner's
+    prediction for the same model, tokens, sequence length, GPU and GPU count (helper A's
+    planner.estimate.estimate_run, the function `llmplan estimate` and calibrate use)."""
+    import csv
+
+    import presets
+    from planner.estimate import estimate_run, resolve_context
+
+    out = []
+    with presets.PUBLISHED_RUNS_CSV.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["kind"] != "run" or not row["gpu_hours"] or (names and row["name"] not in names):
+                continue
+            goals = _goals_for_row(row)
+            model = _shape_for_row(row)
+            e = estimate_run(goals, resolve_context(goals), model, float(row["tokens"]))
+            out.append({
+                "name": row["name"], "goals": goals, "reported_gpu_hours": float(row["gpu_hours"]),
+                "predicted_gpu_hours": e.gpu_hours,
+                "reported_energy_kwh": float(row["energy_mwh"]) * 1000 if row["energy_mwh"] else None,
+                "predicted_energy_kwh": e.energy_kwh,
+            })
+    return out
+
+
+def _goals_for_row(row: dict) -> Goals:
+    return Goals(
+        name="calibration", objective="fixed-size", target_params=float(row["params"]),
+        target_tokens=float(row["tokens"]), seq_len=int(row["seq_len"]), gpu=row["gpu"],
+        num_gpus=int(row["n_gpus"]) if row["n_gpus"] else None,
+        pue=float(row["pue"]) if row["pue"] else 1.1,
+    )
+
+
+def _shape_for_row(row: dict):
+    import presets
+    from planner.architecture import derive_shape
+
+    try:
+        return presets.find_model(row["name"])
+    except PlanInputError:
+        return derive_shape(float(row["params"]), vocab_size=32_000, seq_length=int(row["seq_len"]))
 
 
 def _log_ratio(reported, predicted) -> float | None:

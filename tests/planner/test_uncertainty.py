@@ -1,0 +1,88 @@
+"""p10-p90 ranges (planner/uncertainty.py).
+
+Method: lognormal errors whose spread is the sample standard deviation of ln(reported / predicted)
+GPU-hours over the kind=run rows of published_runs.csv (LLaMA: Touvron et al. 2023 Table 15;
+Llama 2: Touvron et al. 2023 Table 2; BLOOM; Pythia), combined in quadrature with the failure
+model's rate uncertainty (x0.5..x2 around the Llama 3 rate, Llama Team 2024 Sec 3.3.4); p10/p90 are
+exp(mu -/+ 1.2816 sigma) (1.2816 = the standard normal 90% quantile).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from planner.uncertainty import (
+    Residuals,
+    calibration_residuals,
+    lognormal_range,
+    plan_ranges,
+    published_run_predictions,
+    relative_half_width,
+    summarise,
+)
+
+LLAMA_ROWS = ("LLaMA-7B", "LLaMA-13B", "LLaMA-33B", "LLaMA-65B",
+              "Llama-2-7B", "Llama-2-13B", "Llama-2-34B", "Llama-2-70B")
+
+
+def test_lognormal_range_uses_the_90_percent_normal_quantile():
+    r = lognormal_range(100.0, 0.0, 0.1, "m")
+    assert r.p50 == 100.0
+    assert r.p10 == pytest.approx(100 * math.exp(-0.128155), rel=1e-5)
+    assert r.p90 == pytest.approx(100 * math.exp(0.128155), rel=1e-5)
+
+
+def test_summarise_takes_mean_and_sample_standard_deviation():
+    s = summarise([0.1, -0.1, 0.3], "src", 0.5)
+    # mean 0.3 / 3 = 0.1; sample sd sqrt((0 + 0.04 + 0.04) / 2) = 0.2
+    assert s.mu == pytest.approx(0.1)
+    assert s.sigma == pytest.approx(0.2)
+    assert summarise([0.2], "src", 0.5) == Residuals(0.0, 0.5, 1, "interim constant sigma=0.5 (1 residuals available)")
+
+
+def test_calibration_residuals_come_from_the_published_runs():
+    tp, energy = calibration_residuals()
+    assert tp.n >= 12 and "published_runs" in tp.source
+    assert 0.03 < tp.sigma < 0.25
+    assert energy.n >= 3
+
+
+def test_llama_and_llama2_gpu_hours_fall_inside_p10_p90_for_at_least_7_of_8():
+    tp, _ = calibration_residuals()
+    inside, widths = 0, []
+    rows = published_run_predictions(LLAMA_ROWS)
+    assert sorted(p["name"] for p in rows) == sorted(LLAMA_ROWS)
+    for p in rows:
+        r = lognormal_range(p["predicted_gpu_hours"], tp.mu, tp.sigma, "")
+        inside += r.p10 <= p["reported_gpu_hours"] <= r.p90
+        widths.append(relative_half_width(r, p["predicted_gpu_hours"]))
+    assert inside >= 7
+    assert max(widths) <= 0.40
+
+
+def test_plan_ranges_cover_every_headline_figure_and_bracket_the_point(tiny_plan_path):
+    from planner.io import read_plan
+
+    plan = read_plan(tiny_plan_path)
+    ranges = plan_ranges(plan)
+    assert set(ranges) == {"gpu_hours", "wallclock_days", "cost_usd", "total_cost_usd", "energy_kwh",
+                           "energy_cost_usd", "co2_kg"}
+    for name, r in ranges.items():
+        point = getattr(plan.estimate, name)
+        assert r.p10 < point < r.p90, name
+        assert relative_half_width(r, point) <= 0.40, name
+        assert "lognormal" in r.method
+    # energy and CO2 carry the energy model's spread on top of the throughput spread
+    assert ranges["energy_kwh"].p90 / ranges["energy_kwh"].p10 > ranges["gpu_hours"].p90 / ranges["gpu_hours"].p10
+
+
+def test_failure_variance_widens_the_ranges_of_a_failure_prone_run(tiny_plan_path):
+    from planner.io import read_plan
+
+    plan = read_plan(tiny_plan_path)
+    calm = plan_ranges(plan)["wallclock_days"]
+    plan.reliability.goodput = 0.5  # half the wall-clock lost to failures
+    stormy = plan_ranges(plan)["wallclock_days"]
+    assert stormy.p90 / stormy.p10 > calm.p90 / calm.p10
