@@ -13,8 +13,8 @@ from planner.cluster import ClusterSpec, cluster_from_gpu
 from planner.memory import (RankMemory, activation_bytes, per_rank_parameter_count,
                             sharding_group_size, stage_num_layers, state_bytes_per_parameter)
 from planner.schema import GpuSpec, LayoutPlan, MemoryBreakdown, ModelShape, ParallelLayout
-from planner.step_time import (DEFAULT_STEP_MODEL, PEAK_FLOPS_FIELD, StepTime, StepTimeModel,
-                               model_flops_per_token, step_time)
+from planner.flops import model_flops_per_token
+from planner.step_time import DEFAULT_STEP_MODEL, PEAK_FLOPS_FIELD, StepTime, StepTimeModel, step_time
 
 REASONS = {
     "tp_heads": "tensor_model_parallel_size does not divide num_attention_heads",

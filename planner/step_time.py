@@ -1,6 +1,6 @@
 """Step time of one parallel layout: compute, pipeline bubble and the communication left exposed.
 
-- FLOPs: Megatron-LM `megatron/training/training.py` `num_floating_point_operations`
+- FLOPs: planner.flops (Megatron-LM `megatron/training/training.py` `num_floating_point_operations`)
   (NVIDIA/Megatron-LM @ d98e8a6, l.1065-1309): forward = 2 FLOPs per multiply-add of every weight
   matrix, causal attention 2·2·s·q/2 per token, logits 2·h·V; training = 3× forward (model FLOPs,
   the MFU basis). Hardware FLOPs add the recomputed forward: all layers with full recompute
@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.cluster import ClusterSpec
+from planner.flops import forward_flops_per_token
 from planner.memory import sharding_group_size, stage_num_layers
 from planner.schema import GpuSpec, ModelShape, ParallelLayout
 
@@ -65,24 +66,10 @@ MEGATRON_2021 = StepTimeModel(tp_overlap_fraction=0.0, cp_overlap_fraction=0.0, 
 and half_efficiency_flops on their Table 1."""
 
 
-def layer_forward_flops_per_token(model: ModelShape) -> tuple[float, float]:
-    """(weight GEMMs, causal attention core) forward FLOPs per token of one layer (Megatron training.py)."""
-    h, f, q = model.hidden_size, model.ffn_hidden_size, model.hidden_size
-    kv = model.num_query_groups * model.head_dim
-    mlp_mats = 3 if model.activation == "swiglu" else 2
-    gemm = 2 * (h * q + 2 * h * kv + q * h + mlp_mats * h * f)
-    attention = 2 * 2 * model.seq_length * q / 2  # QK^T and AV, causal half
-    return gemm, attention
-
-
-def model_flops_per_token(model: ModelShape) -> float:
-    """Training model FLOPs per token: 3 × forward, logits included, no recompute (MFU basis)."""
-    gemm, attention = layer_forward_flops_per_token(model)
-    return 3 * (model.num_layers * (gemm + attention) + 2 * model.hidden_size * model.vocab_size)
-
-
 def _layer_hardware_flops_per_token(model: ModelShape, recompute: str) -> float:
-    gemm, attention = layer_forward_flops_per_token(model)
+    """Forward + backward (+ recomputed forward) FLOPs per token of one layer (planner.flops)."""
+    fwd = forward_flops_per_token(model)
+    gemm, attention = fwd.layer_matmul / model.num_layers, fwd.core_attention / model.num_layers
     extra = {"none": 0.0, "selective": attention, "full": gemm + attention}[recompute]
     return 3 * (gemm + attention) + extra
 
