@@ -1,0 +1,20 @@
+"""Backends that run a job graph: `local` (subprocesses) and `slurm` (sbatch)."""
+
+from __future__ import annotations
+
+from planner.errors import PlanInputError
+
+BACKENDS = ("local", "slurm")
+
+
+def get_backend(name: str):
+    """The backend called `name` (`local` or `slurm`)."""
+    if name == "local":
+        from executor.backends.local import LocalBackend
+
+        return LocalBackend()
+    if name == "slurm":
+        from executor.backends.slurm import SlurmBackend
+
+        return SlurmBackend()
+    raise PlanInputError("unknown backend", [f"backend: {name!r}; allowed: {', '.join(BACKENDS)}"])

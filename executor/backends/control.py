@@ -1,0 +1,105 @@
+"""What `llmplan execute | status | cancel | resume` do, independent of the command line.
+
+`execute` gates on approval and budget (executor.approval), validates every path and renders every
+script before it creates anything, makes the run directory, writes run.json and submits all three
+stages. `resume` re-checks the run's own plan.yaml, then re-submits only the stages that did not
+complete; the trainer picks up its latest checkpoint by itself, and a completed stage never reruns.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from executor.approval import check_executable
+from executor.backends import get_backend
+from executor.backends.base import python_executable
+from executor.backends.safety import check_path
+from executor.jobs import JobGraph, compile_job_graph, is_cpu_plan
+from executor.rundir import (
+    FINAL, RunState, StageState, create_run_dir, read_state, utc_now, write_state,
+)
+from planner.errors import PlanInputError
+from planner.io import canonical_sha256, read_plan
+from planner.schema import RunPlan
+
+
+@dataclass(frozen=True)
+class DryRun:
+    run_dir: str
+    graph: JobGraph
+    scripts: dict[str, str]  # stage -> sbatch script or local command line
+
+
+def default_run_dir(plan: RunPlan, runs_root: str | Path) -> str:
+    return str(Path(runs_root).absolute() / f"{plan.name}-{utc_now().strftime('%Y%m%d-%H%M%S')}")
+
+
+def render_all(graph: JobGraph, plan: RunPlan, backend: str) -> dict[str, str]:
+    """Every stage's script (slurm) or command line (local); validates every value on the way."""
+    from executor.backends.slurm_render import quote_argv, render_sbatch, safe_args
+
+    out = {}
+    for job in graph.order():
+        if backend == "slurm":
+            fake_after = ["1"] * len(job.depends_on)  # ids are known only at submission
+            out[job.stage] = render_sbatch(job, graph, plan, python_executable(), fake_after)
+        else:
+            safe_args(job, graph.run_dir)
+            out[job.stage] = quote_argv(job.command(check_path(python_executable(), "python")))
+    return out
+
+
+def initial_state(plan: RunPlan, graph: JobGraph, backend: str, overrides: list[str]) -> RunState:
+    cpu = is_cpu_plan(plan)
+    stages = {}
+    for job in graph.order():
+        res = job.resources
+        devices = res.num_nodes * res.procs_per_node * res.array_size if cpu else res.num_gpus
+        stages[job.stage] = StageState(stage=job.stage, num_devices=devices, depends_on=list(job.depends_on))
+    return RunState(
+        name=Path(graph.run_dir).name, plan_name=plan.name, plan_sha256=canonical_sha256(plan),
+        backend=backend, run_dir=graph.run_dir, created_at=utc_now(),
+        approved_by=plan.approval.approved_by if plan.approval else "", overrides=overrides, stages=stages,
+    )
+
+
+def execute(plan_file: str, backend: str, run_dir: str | None = None, runs_root: str = "runs",
+            dry_run: bool = False, overrides: tuple[str, ...] = ()) -> RunState | DryRun:
+    plan = read_plan(plan_file)
+    used = check_executable(plan, overrides, str(plan_file))
+    target = check_path(os.path.abspath(run_dir) if run_dir else default_run_dir(plan, runs_root), "--run-dir")
+    graph = compile_job_graph(plan, target)
+    get_backend(backend)
+    scripts = render_all(graph, plan, backend)
+    if dry_run:
+        return DryRun(target, graph, scripts)
+    create_run_dir(plan_file, target)
+    write_state(initial_state(plan, graph, backend, used))
+    return get_backend(backend).submit(graph, [j.stage for j in graph.order()])
+
+
+def status(run_dir: str) -> RunState:
+    return get_backend(read_state(run_dir).backend).status(str(Path(run_dir).absolute()))
+
+
+def cancel(run_dir: str) -> RunState:
+    return get_backend(read_state(run_dir).backend).cancel(str(Path(run_dir).absolute()))
+
+
+def resume(run_dir: str) -> tuple[RunState, list[str]]:
+    """Re-submit the stages that did not complete; returns the new state and those stages."""
+    run_dir = str(Path(run_dir).absolute())
+    state = status(run_dir)
+    busy = [s.stage for s in state.stages.values() if s.status not in FINAL]
+    if busy:
+        raise PlanInputError("run is still active",
+                             [f"stages {', '.join(busy)} are pending or running; `llmplan cancel {run_dir}` first"])
+    plan = read_plan(Path(run_dir) / "plan.yaml")
+    check_executable(plan, state.overrides, f"{run_dir}/plan.yaml")
+    graph = compile_job_graph(plan, run_dir)
+    todo = [j.stage for j in graph.order() if state.stages[j.stage].status != "COMPLETED"]
+    if not todo:
+        return state, []
+    return get_backend(state.backend).submit(graph, todo), todo

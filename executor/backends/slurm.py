@@ -1,0 +1,153 @@
+"""The Slurm backend: sbatch scripts in RUN_DIR/jobs/, submitted with `sbatch --parsable`.
+
+State comes from `scontrol show job -o` (which also covers finished jobs for MinJobAge seconds), with
+`sacct` as the fallback where accounting exists. Cancelling uses `scancel`; the trainer gets SIGTERM,
+checkpoints and exits within Slurm's KillWait. The scripts themselves are rendered by the pure
+functions in `executor.backends.slurm_render`.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from executor.backends.base import python_executable
+from executor.backends.slurm_render import render_sbatch, render_sbatch_bundle, sbatch_argv
+from executor.jobs import JobGraph
+from executor.rundir import FINAL, Attempt, RunState, locked, read_state, update_state, write_state
+from planner.io import atomic_write_text, read_plan
+
+__all__ = ["SlurmBackend", "SlurmError", "parse_scontrol", "render_sbatch_bundle", "slurm_status"]
+
+CANCEL_WAIT_S = 150.0
+_STATE_MAP = {
+    "PENDING": "PENDING", "CONFIGURING": "PENDING", "REQUEUED": "PENDING", "REQUEUE_HOLD": "PENDING",
+    "REQUEUE_FED": "PENDING", "RESV_DEL_HOLD": "PENDING", "SUSPENDED": "RUNNING", "PREEMPTED": "PENDING",
+    "RUNNING": "RUNNING", "COMPLETING": "RUNNING", "STAGE_OUT": "RUNNING", "SIGNALING": "RUNNING",
+    "RESIZING": "RUNNING", "COMPLETED": "COMPLETED", "CANCELLED": "CANCELLED", "FAILED": "FAILED",
+    "TIMEOUT": "FAILED", "NODE_FAIL": "FAILED", "OUT_OF_MEMORY": "FAILED", "BOOT_FAIL": "FAILED",
+    "DEADLINE": "FAILED", "SPECIAL_EXIT": "FAILED",
+}
+
+
+class SlurmError(RuntimeError):
+    """A Slurm command failed; the message carries the command and its stderr."""
+
+
+def run_cmd(argv: list[str], timeout_s: float = 60.0) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except FileNotFoundError:
+        raise SlurmError(f"{argv[0]} not found: is this a Slurm login node? (scripts/local-slurm.sh start "
+                         "runs a one-node cluster for tests)") from None
+    if done.returncode != 0:
+        raise SlurmError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+def parse_scontrol(text: str) -> list[dict[str, str]]:
+    """`scontrol show job -o` output: one record (key=value words) per line."""
+    return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in text.splitlines() if "JobId=" in line]
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value or value in ("Unknown", "None", "N/A"):
+        return None
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def slurm_status(records: list[dict[str, str]]) -> tuple[str, datetime | None, datetime | None, int | None]:
+    """(status, started, ended, exit code) of a job from its records (several for an array)."""
+    states = [_STATE_MAP.get(r.get("JobState", ""), "PENDING") for r in records] or ["PENDING"]
+    if "RUNNING" in states:
+        status = "RUNNING"
+    elif "PENDING" in states:
+        status = "PENDING"
+    else:
+        status = next((s for s in ("FAILED", "CANCELLED") if s in states), "COMPLETED")
+    begun = [r for r in records if _STATE_MAP.get(r.get("JobState", "")) in ("RUNNING", *FINAL)]
+    starts = [t for t in (_time(r.get("StartTime")) for r in begun) if t]
+    ends = [t for t in (_time(r.get("EndTime")) for r in begun) if t] if status in FINAL else []
+    codes = [int(r["ExitCode"].split(":")[0]) for r in records if r.get("ExitCode", "").split(":")[0].isdigit()]
+    return status, min(starts, default=None), max(ends, default=None), max(codes, default=None) if status in FINAL else None
+
+
+def query_job(job_id: str) -> list[dict[str, str]] | None:
+    """Records from scontrol, or from sacct when scontrol has forgotten the job; None if neither knows."""
+    try:
+        return parse_scontrol(run_cmd(["scontrol", "show", "job", "-o", job_id]))
+    except SlurmError as err:
+        if "Invalid job id" not in str(err):
+            raise
+    try:
+        out = run_cmd(["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State,Start,End,ExitCode"])
+    except SlurmError:
+        return None
+    rows = [line.split("|") for line in out.splitlines() if line.count("|") == 3]
+    return [{"JobState": s.split()[0], "StartTime": a, "EndTime": b, "ExitCode": c} for s, a, b, c in rows] or None
+
+
+class SlurmBackend:
+    name = "slurm"
+
+    def __init__(self, python: str | None = None) -> None:
+        self.python = python or python_executable()
+
+    def submit(self, graph: JobGraph, stages: list[str]) -> RunState:
+        plan = read_plan(graph.plan_path)
+        with locked(graph.run_dir):
+            state = read_state(graph.run_dir)
+            for job in graph.order():
+                if job.stage not in stages:
+                    continue
+                after = []
+                for dep in job.depends_on:
+                    dep_state = state.stages[dep]
+                    if dep_state.status != "COMPLETED" and dep_state.current:
+                        after.append(dep_state.current.job_id)
+                script = Path(graph.run_dir) / "jobs" / f"{job.stage}.sbatch"
+                atomic_write_text(script, render_sbatch(job, graph, plan, self.python, after))
+                job_id = run_cmd(sbatch_argv(str(script), graph.run_dir)).strip().split(";")[0]
+                stage = state.stages[job.stage]
+                stage.status, stage.log = "PENDING", f"{graph.run_dir}/logs/{job.stage}.log"
+                stage.attempts.append(Attempt(job_id=job_id, status="PENDING"))
+                write_state(state)
+        return state
+
+    def status(self, run_dir: str) -> RunState:
+        def refresh(state: RunState) -> None:
+            for stage in state.stages.values():
+                attempt = stage.current
+                if attempt is None or not attempt.job_id or (stage.status in FINAL and attempt.ended_at):
+                    continue
+                records = query_job(attempt.job_id)
+                if not records:
+                    continue
+                status, started, ended, code = slurm_status(records)
+                stage.status = attempt.status = status
+                attempt.started_at = started or attempt.started_at
+                attempt.ended_at, attempt.exit_code = ended, code
+
+        return update_state(run_dir, refresh)
+
+    def cancel(self, run_dir: str) -> RunState:
+        state = self.status(run_dir)
+        ids = [s.current.job_id for s in state.stages.values() if s.status not in FINAL and s.current]
+        if ids:
+            run_cmd(["scancel", *ids])
+            deadline = time.monotonic() + CANCEL_WAIT_S
+            while time.monotonic() < deadline:
+                state = self.status(run_dir)
+                if all(s.status in FINAL for s in state.stages.values() if s.current):
+                    break
+                time.sleep(0.5)
+
+        def settle(state: RunState) -> None:
+            for stage in state.stages.values():
+                if stage.status not in FINAL:
+                    stage.status = "CANCELLED"
+
+        return update_state(run_dir, settle)

@@ -1,0 +1,181 @@
+"""sbatch scripts rendered from a job graph by pure functions (golden-tested).
+
+One script per stage in RUN_DIR/jobs/:
+- `#SBATCH` headers from the plan: nodes, one task per node, CPUs, memory, GPUs per node, time
+  limit, log file, `--dependency=afterok:<ids>` with `--kill-on-invalid-dep=yes`;
+- prepare is an array job (one task per shard; the shard index reaches `llmplan prepare` through
+  `SLURM_ARRAY_TASK_ID`, also exported as `LLMPLAN_SHARD_INDEX`/`LLMPLAN_NUM_SHARDS`);
+- train runs one `srun` task per node, each launching torchrun with c10d rendezvous on the first
+  node's address, and has `--requeue` with `--signal=B:USR1@<s>`: the batch shell traps USR1, sends
+  SIGTERM to every process of the srun step (`scancel --signal=TERM JOB.0`; signalling srun itself
+  makes it kill the step at once) so the trainer checkpoints and exits, then requeues the job: a time
+  limit or a preemption loses at most the work since the signal. Slurm holds a requeued batch job
+  for about two minutes (BeginTime) before it runs again; the afterok dependents keep waiting.
+
+Every value placed in a script is validated (executor.backends.safety) and shell-quoted; free text
+(plan description, approval note) appears only as a single-quoted shell string assigned to a
+variable, never as code. `#SBATCH` lines are read by sbatch, not a shell, so only validated values
+appear there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+
+from executor.backends.safety import NAME_RE, check_inside, check_int, check_name, check_path
+from executor.jobs import Job, JobGraph, SiteOptions
+from planner.errors import PlanInputError
+from planner.io import to_yaml
+from planner.schema import RunPlan
+
+JOB_ID_RE = re.compile(r"^[0-9]{1,12}$")
+
+
+def format_time(seconds: int) -> str:
+    """Slurm's D-HH:MM:SS, rounded up to whole minutes (Slurm's own granularity)."""
+    minutes = -(-check_int(seconds, "time_limit_s", 60, 366 * 86400) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    return f"{days}-{rest // 60:02d}:{rest % 60:02d}:00"
+
+
+def quote_argv(argv: list[str]) -> str:
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def safe_args(job: Job, run_dir: str) -> list[str]:
+    """The job's llmplan arguments, each a plain word or a path inside the run directory."""
+    out = []
+    for i, arg in enumerate(job.args):
+        out.append(arg if NAME_RE.fullmatch(arg) else check_inside(arg, run_dir, f"{job.stage}.args[{i}]"))
+    return out
+
+
+def log_path(job: Job, run_dir: str) -> str:
+    suffix = "-%a" if job.resources.array_size > 1 else ""
+    return check_inside(f"{run_dir}/logs/{job.stage}{suffix}.log", run_dir, "log")
+
+
+def header(job: Job, graph: JobGraph, site: SiteOptions, after: list[str]) -> list[str]:
+    res = job.resources
+    name = check_name(f"{graph.plan_name[:48]}-{job.stage}", "job_name")
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={name}"]
+    if site.partition:
+        lines.append(f"#SBATCH --partition={check_name(site.partition, 'partition')}")
+    if site.account:
+        lines.append(f"#SBATCH --account={check_name(site.account, 'account')}")
+    lines += [
+        f"#SBATCH --nodes={check_int(res.num_nodes, 'num_nodes', 1, 100_000)}",
+        "#SBATCH --ntasks-per-node=1",
+        f"#SBATCH --cpus-per-task={check_int(res.cpus_per_task, 'cpus_per_task', 1, 4096)}",
+        f"#SBATCH --mem={check_int(res.mem_gib, 'mem_gib', 0, 1_000_000)}G" if res.mem_gib else "#SBATCH --mem=0",
+    ]
+    if res.gpus_per_node:
+        lines.append(f"#SBATCH --gpus-per-node={check_int(res.gpus_per_node, 'gpus_per_node', 1, 64)}")
+    lines += [f"#SBATCH --time={format_time(res.time_limit_s)}",
+              f"#SBATCH --output={log_path(job, graph.run_dir)}", "#SBATCH --open-mode=append"]
+    if job.stage == "prepare":
+        lines.append(f"#SBATCH --array=0-{check_int(res.array_size, 'array_size', 1, 10_000) - 1}")
+    if job.requeue:
+        lines += ["#SBATCH --requeue",
+                  f"#SBATCH --signal=B:USR1@{check_int(job.signal_before_end_s, 'signal_before_end_s', 1, 86400)}"]
+    else:
+        lines.append("#SBATCH --no-requeue")
+    for job_id in after:
+        if not JOB_ID_RE.fullmatch(job_id):
+            raise PlanInputError("bad dependency", [f"after: Slurm job id {job_id!r} is not a number"])
+    ids = list(after)
+    if ids:
+        lines += [f"#SBATCH --dependency=afterok:{':'.join(ids)}", "#SBATCH --kill-on-invalid-dep=yes"]
+    return lines
+
+
+def preamble(job: Job, graph: JobGraph, plan: RunPlan) -> list[str]:
+    env = [("LLMPLAN_STAGE", job.stage), ("PYTHONUNBUFFERED", "1"), *job.env]
+    note = plan.approval.note if plan.approval else ""
+    lines = [
+        f"# llmplan {job.stage} stage of plan {graph.plan_name}; rendered from {graph.plan_path}",
+        "set -uo pipefail",
+        f"cd {shlex.quote(check_path(graph.run_dir, 'run_dir'))}",
+        *(f"export {check_name(k, 'env')}={shlex.quote(v)}" for k, v in env),
+        f"LLMPLAN_PLAN_DESCRIPTION={shlex.quote(plan.description)}",
+        f"LLMPLAN_APPROVAL_NOTE={shlex.quote(note)}",
+    ]
+    return lines
+
+
+def body(job: Job, graph: JobGraph, python: str) -> list[str]:
+    python = check_path(python, "python")
+    args = safe_args(job, graph.run_dir)
+    if not job.distributed:
+        lines = []
+        if job.stage == "prepare":
+            lines.append('export LLMPLAN_SHARD_INDEX="${SLURM_ARRAY_TASK_ID:-0}" '
+                         f"LLMPLAN_NUM_SHARDS={job.resources.array_size}")
+        return [*lines, "exec " + quote_argv([python, "-m", "tui.cli", *args])]
+    torchrun = [python, "-m", "torch.distributed.run", "--nnodes=$SLURM_NNODES",
+                f"--nproc_per_node={job.resources.procs_per_node}", "--rdzv_backend=c10d",
+                "--rdzv_endpoint=$head_node:$rdzv_port", "--rdzv_id=$SLURM_JOB_ID", "-m", "tui.cli", *args]
+    launch = " ".join(a if "$" in a else shlex.quote(a) for a in torchrun)
+    return [
+        'nodes=( $(scontrol show hostnames "$SLURM_JOB_NODELIST") )',
+        "head_node=${nodes[0]}",
+        "rdzv_port=$(( 29500 + SLURM_JOB_ID % 1000 ))",
+        "requeue=0",
+        "on_usr1() {",
+        '  echo "llmplan: time limit or preemption near: checkpointing, then requeue"',
+        "  requeue=1",
+        '  scancel --signal=TERM "$SLURM_JOB_ID.0"  # the srun step: torchrun and every trainer rank',
+        "}",
+        "trap on_usr1 USR1",
+        f'srun --ntasks-per-node=1 --kill-on-bad-exit=1 --wait=60 {launch} &',
+        "step_pid=$!",
+        "while :; do",
+        '  wait "$step_pid"; rc=$?',
+        '  kill -0 "$step_pid" 2>/dev/null || break',
+        "done",
+        'if [ "$requeue" = 1 ]; then scontrol requeue "$SLURM_JOB_ID"; exit 0; fi',
+        'exit "$rc"',
+    ]
+
+
+def render_sbatch(job: Job, graph: JobGraph, plan: RunPlan, python: str,
+                  after: list[str] | None = None, site: SiteOptions | None = None) -> str:
+    """The sbatch script of one stage; `after` are the Slurm job ids it must follow (afterok)."""
+    site = site or SiteOptions()
+    lines = header(job, graph, site, list(after or [])) + preamble(job, graph, plan) + body(job, graph, python)
+    return "\n".join(lines) + "\n"
+
+
+def sbatch_argv(script_path: str, run_dir: str) -> list[str]:
+    return ["sbatch", "--parsable", check_inside(script_path, run_dir, "script")]
+
+
+def _heredoc(path: str, text: str) -> list[str]:
+    tag = "LLMPLAN_EOF_" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    assert tag not in text  # noqa: S101 - a sha256 prefix of the text cannot occur in it
+    return [f"cat > {shlex.quote(path)} <<'{tag}'", text.rstrip("\n"), tag]
+
+
+def render_sbatch_bundle(plan: RunPlan, run_dir: str | None = None, python: str = "/usr/bin/python3",
+                         site: SiteOptions | None = None) -> str:
+    """One shell script that writes the run directory (plan + sbatch files) and submits the chain."""
+    from executor.jobs import compile_job_graph
+
+    run_dir = check_path(run_dir or f"/scratch/llmplan/runs/{check_name(plan.name, 'name')}", "run_dir")
+    graph = compile_job_graph(plan, run_dir, site)
+    lines = ["#!/bin/bash", f"# llmplan sbatch bundle for plan {graph.plan_name}: writes {run_dir}",
+             "# and submits prepare -> train -> evaluate with afterok dependencies.", "set -euo pipefail",
+             f"mkdir -p {' '.join(shlex.quote(f'{run_dir}/{d}') for d in ('data', 'checkpoints', 'eval', 'logs', 'jobs'))}"]
+    lines += _heredoc(graph.plan_path, to_yaml(plan))
+    previous = ""
+    for job in graph.order():
+        script = f"{run_dir}/jobs/{job.stage}.sbatch"
+        text = render_sbatch(job, graph, plan, python, site=site)
+        lines += _heredoc(script, text)
+        dep = f' --dependency=afterok:"${previous}" --kill-on-invalid-dep=yes' if previous else ""
+        lines.append(f"{job.stage}_id=$(sbatch --parsable{dep} {shlex.quote(script)})")
+        lines.append(f'echo "{job.stage}: ${job.stage}_id"')
+        previous = f"{job.stage}_id"
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# local-slurm.sh start|stop|status - a REAL single-node Slurm cluster on localhost for the tests.
+#
+# munged + slurmctld + slurmd from Debian's packages (munge slurmctld slurmd slurm-client), started
+# by hand (no systemd, no cgroups). Must run as root. Idempotent: `start` skips what is already
+# installed, configured or running; `stop` cancels every job, then stops the daemons by the PID in
+# their pid files (TERM, then KILL after 20 s). Written from ../shared/reference/slurm_local/,
+# whose README lists the pitfalls handled here:
+#   - no systemd: nothing creates /run/munge, so we do, and start munged as the munge user;
+#   - DefMemPerCPU is required with CR_Core_Memory, or each job takes the whole node's memory;
+#   - batch_sched_delay=0: a job submitted just after another ended starts in ~1 s, not ~3 s;
+#   - kill_invalid_depend: an afterok dependent of a failed job is CANCELLED, not PENDING for ever;
+#   - killed daemons linger as zombies until PID 1 reaps them: state Z counts as dead;
+#   - slurmctld -c keeps counting job ids: a fresh start wipes StateSaveLocation (SLURM_FRESH=1).
+# Knobs: SLURM_FRESH=0 keeps saved state across restarts; SLURM_WAIT_S (default 60) bounds the
+# wait for the node to become idle. No accounting (sacct): job state comes from scontrol/squeue.
+set -euo pipefail
+SLURM_FRESH=${SLURM_FRESH:-1}
+SLURM_WAIT_S=${SLURM_WAIT_S:-60}
+T0=$(date +%s%N)
+log() { local ms=$(( ($(date +%s%N) - T0) / 1000000 )); printf '[local-slurm %d.%03ds] %s\n' $((ms/1000)) $((ms%1000)) "$*"; }
+die() { log "ERROR: $*"; exit 1; }
+
+# alive PIDFILE COMM -> 0 if the pid in PIDFILE is a live (non-zombie) process named COMM
+alive() {
+  local pidfile=$1 comm=$2 pid
+  [ -s "$pidfile" ] || return 1
+  pid=$(cat "$pidfile" 2>/dev/null) || return 1
+  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] || return 1
+  ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
+}
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+cancel_all_jobs() {
+  alive /run/slurmctld.pid slurmctld && command -v squeue >/dev/null || return 0
+  local jobs; jobs=$(squeue -h -o %i 2>/dev/null || true)
+  [ -n "$jobs" ] || return 0
+  log "cancelling jobs: $(echo $jobs)"
+  # shellcheck disable=SC2086
+  scancel $jobs 2>/dev/null || true
+  for _ in $(seq 1 150); do [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break; sleep 0.2; done
+}
+
+stop_pidfile() {  # PIDFILE COMM: TERM, wait up to 20 s, then KILL
+  local pidfile=$1 comm=$2 pid
+  alive "$pidfile" "$comm" || { rm -f "$pidfile"; return 0; }
+  pid=$(cat "$pidfile"); kill -TERM "$pid"
+  for _ in $(seq 1 200); do alive "$pidfile" "$comm" || break; sleep 0.1; done
+  if alive "$pidfile" "$comm"; then log "$comm still alive after 20 s: KILL"; kill -KILL "$pid"; sleep 0.5; fi
+  rm -f "$pidfile"; log "$comm (pid $pid) stopped"
+}
+
+install_packages() {
+  local missing=() p own_policy=0
+  for p in munge slurmctld slurmd slurm-client; do pkg_installed "$p" || missing+=("$p"); done
+  [ ${#missing[@]} -gt 0 ] || { log "packages already installed"; return 0; }
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # without systemd, postinst would start the daemons through invoke-rc.d before slurm.conf exists
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; own_policy=1
+  fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/local-slurm.apt.log 2>&1 \
+    || { tail -30 /tmp/local-slurm.apt.log; [ $own_policy = 1 ] && rm -f /usr/sbin/policy-rc.d; die "apt-get install failed"; }
+  [ $own_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+  log "installed"
+}
+
+start_munge() {
+  if [ ! -s /etc/munge/munge.key ]; then
+    mungekey --create --keyfile=/etc/munge/munge.key --force 2>/dev/null \
+      || dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 status=none
+  fi
+  chown munge:munge /etc/munge /etc/munge/munge.key
+  chmod 700 /etc/munge; chmod 400 /etc/munge/munge.key
+  install -d -o munge -g munge -m 755 /run/munge     # systemd's RuntimeDirectory= normally does this
+  install -d -o munge -g munge -m 700 /var/log/munge
+  install -d -o munge -g munge -m 711 /var/lib/munge
+  if ! alive /run/munge/munged.pid munged; then
+    rm -f /run/munge/munged.pid
+    runuser -u munge -- /usr/sbin/munged
+    log "munged started (pid $(cat /run/munge/munged.pid))"
+  fi
+  munge -n | unmunge >/dev/null || die "munge round trip failed"
+}
+
+render_conf() {  # HOST -> slurm.conf on stdout, node line from what slurmd detects
+  local host=$1 hw cpus mem topo
+  hw=$(slurmd -C | head -1)
+  cpus=$(sed -n 's/.*CPUs=\([0-9]*\).*/\1/p' <<<"$hw")
+  mem=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$hw")
+  topo=$(grep -o 'Boards=[0-9]* SocketsPerBoard=[0-9]* CoresPerSocket=[0-9]* ThreadsPerCore=[0-9]*' <<<"$hw" || true)
+  cat <<EOF
+# generated by llmplan scripts/local-slurm.sh
+ClusterName=llmplanci
+SlurmctldHost=$host
+SlurmUser=slurm
+AuthType=auth/munge
+CryptoType=crypto/munge
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+ReturnToService=2
+SlurmctldPidFile=/run/slurmctld.pid
+SlurmdPidFile=/run/slurmd.pid
+SlurmctldPort=6817
+SlurmdPort=6818
+StateSaveLocation=/var/spool/slurmctld
+SlurmdSpoolDir=/var/spool/slurmd
+SchedulerType=sched/backfill
+SchedulerParameters=batch_sched_delay=0
+DependencyParameters=kill_invalid_depend
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=1024
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=/var/log/slurm/jobcomp.log
+MinJobAge=3600
+KillWait=60
+SlurmctldDebug=info
+SlurmctldLogFile=/var/log/slurm/slurmctld.log
+SlurmdDebug=info
+SlurmdLogFile=/var/log/slurm/slurmd.log
+NodeName=$host CPUs=$cpus $topo RealMemory=$(( mem * 95 / 100 )) State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+EOF
+}
+
+start_daemon() {  # NAME: start slurmctld or slurmd unless running
+  local d=$1
+  alive "/run/$d.pid" "$d" && return 0
+  rm -f "/run/$d.pid"
+  if [ "$d" = slurmctld ] && [ "$SLURM_FRESH" = 1 ]; then
+    find /var/spool/slurmctld -mindepth 1 -delete   # also resets the job-id counter
+  fi
+  "/usr/sbin/$d"
+  for _ in $(seq 1 100); do alive "/run/$d.pid" "$d" && break; sleep 0.1; done
+  alive "/run/$d.pid" "$d" || { tail -20 "/var/log/slurm/$d.log"; die "$d did not start"; }
+  log "$d started (pid $(cat "/run/$d.pid"))"
+}
+
+do_start() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  install_packages
+  local host conf; host=$(hostname -s)
+  [ -n "$host" ] || die "empty hostname"
+  getent hosts "$host" >/dev/null || echo "127.0.0.1 $host" >> /etc/hosts
+  start_munge
+  conf=$(render_conf "$host")
+  install -d -o slurm -g slurm -m 755 /var/spool/slurmctld /var/log/slurm
+  install -d -o root -g root -m 755 /var/spool/slurmd
+  if [ ! -f /etc/slurm/slurm.conf ] || [ "$(cat /etc/slurm/slurm.conf)" != "$conf" ]; then
+    # running daemons with an outdated slurm.conf are restarted (jobs cancelled first)
+    cancel_all_jobs; stop_pidfile /run/slurmd.pid slurmd; stop_pidfile /run/slurmctld.pid slurmctld
+    printf '%s\n' "$conf" > /etc/slurm/slurm.conf; chmod 644 /etc/slurm/slurm.conf
+    log "wrote /etc/slurm/slurm.conf"
+  fi
+  start_daemon slurmctld
+  start_daemon slurmd
+  local deadline=$(( $(date +%s) + SLURM_WAIT_S )) state=
+  while :; do
+    state=$(sinfo -h -N -n "$host" -o %T 2>/dev/null | head -1 || true)
+    case "$state" in
+      idle|mixed|allocated) break ;;
+      down*|drain*|fail*) scontrol update nodename="$host" state=resume 2>/dev/null || true ;;
+    esac
+    [ "$(date +%s)" -lt "$deadline" ] || die "node $host not idle after ${SLURM_WAIT_S}s (state '$state')"
+    sleep 0.2
+  done
+  log "node $host is $state"
+}
+
+do_stop() {
+  cancel_all_jobs
+  stop_pidfile /run/slurmd.pid slurmd
+  stop_pidfile /run/slurmctld.pid slurmctld
+  stop_pidfile /run/munge/munged.pid munged
+}
+
+do_status() {
+  alive /run/slurmctld.pid slurmctld && alive /run/slurmd.pid slurmd && alive /run/munge/munged.pid munged \
+    && sinfo -h -o %T 2>/dev/null | grep -qE 'idle|mixed|allocated'
+}
+
+case "${1:-}" in
+  start) do_start ;;
+  stop) do_stop ;;
+  status) if do_status; then echo running; else echo stopped; exit 1; fi ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
