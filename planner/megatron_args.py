@@ -1,0 +1,141 @@
+"""A plan as Megatron-LM `pretrain_gpt.py` arguments, to take it to one's own Megatron-LM checkout.
+
+Argument names follow megatron/training/arguments.py and the argparse metadata of
+megatron/core/transformer/transformer_config.py (NVIDIA/Megatron-LM @ d98e8a6). Data, tokenizer
+and checkpoint paths are left to the user (placeholders at the end).
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from planner.schema import RunPlan
+
+LR_DECAY_STYLE = {"cosine": "cosine", "linear": "linear", "constant": "constant", "wsd": "WSD"}
+WSD_DECAY_FRACTION = 0.2
+"""Share of the steps a WSD schedule spends decaying (Hägele et al. 2024, "Scaling Laws and
+Compute-Optimal Training Beyond Fixed Training Durations": 10-20% cooldown)."""
+
+
+def _shape_args(plan: RunPlan) -> list[tuple[str, object]]:
+    m = plan.model
+    args: list[tuple[str, object]] = [
+        ("--num-layers", m.num_layers), ("--hidden-size", m.hidden_size),
+        ("--num-attention-heads", m.num_attention_heads), ("--ffn-hidden-size", m.ffn_hidden_size),
+        ("--seq-length", m.seq_length), ("--max-position-embeddings", m.seq_length),
+        ("--vocab-size", m.vocab_size), ("--make-vocab-size-divisible-by", 128),
+        ("--position-embedding-type", "rope" if m.position_embedding == "rope" else "learned_absolute"),
+        ("--normalization", m.normalization),
+    ]
+    if m.num_query_groups != m.num_attention_heads:
+        args += [("--group-query-attention", None), ("--num-query-groups", m.num_query_groups)]
+    if m.activation == "swiglu":
+        args.append(("--swiglu", None))
+    if not m.add_bias_linear:
+        args.append(("--disable-bias-linear", None))
+    if not m.tied_embeddings:
+        args.append(("--untie-embeddings-and-output-weights", None))
+    return args
+
+
+def _pipeline_args(plan: RunPlan) -> list[tuple[str, object]]:
+    lay, L = plan.layout.layout, plan.model.num_layers
+    p, v = lay.pipeline_model_parallel_size, lay.virtual_pipeline_model_parallel_size
+    first, last = lay.num_layers_in_first_pipeline_stage, lay.num_layers_in_last_pipeline_stage
+    args: list[tuple[str, object]] = [("--pipeline-model-parallel-size", p)]
+    if first is not None and first == last and (L + 2) % p == 0 and first == (L + 2) // p - 1:
+        args += [("--account-for-embedding-in-pipeline-split", None),
+                 ("--account-for-loss-in-pipeline-split", None)]
+        if v > 1:
+            args.append(("--num-virtual-stages-per-pipeline-rank", v))
+        return args
+    if first is not None:
+        args.append(("--decoder-first-pipeline-num-layers", first))
+    if last is not None:
+        args.append(("--decoder-last-pipeline-num-layers", last))
+    if v > 1:
+        args.append(("--num-layers-per-virtual-pipeline-stage", L // (p * v)))
+    return args
+
+
+def _parallel_args(plan: RunPlan) -> list[tuple[str, object]]:
+    lay = plan.layout.layout
+    args: list[tuple[str, object]] = [("--tensor-model-parallel-size", lay.tensor_model_parallel_size)]
+    args += _pipeline_args(plan)
+    args.append(("--context-parallel-size", lay.context_parallel_size))
+    if lay.sequence_parallel:
+        args.append(("--sequence-parallel", None))
+    if lay.use_distributed_optimizer:
+        args += [("--use-distributed-optimizer", None), ("--overlap-grad-reduce", None),
+                 ("--overlap-param-gather", None)]
+    if lay.recompute == "selective":
+        args.append(("--recompute-activations", None))
+    elif lay.recompute == "full":
+        args += [("--recompute-granularity", "full"), ("--recompute-method", "uniform"),
+                 ("--recompute-num-layers", 1)]
+    args += [("--micro-batch-size", lay.micro_batch_size), ("--global-batch-size", lay.global_batch_size)]
+    return args
+
+
+def _precision_args(precision: str) -> list[tuple[str, object]]:
+    return {"bf16": [("--bf16", None)], "fp16": [("--fp16", None)],
+            "fp8": [("--bf16", None), ("--fp8-format", "hybrid")], "fp32": []}[precision]
+
+
+def _recipe_args(plan: RunPlan) -> list[tuple[str, object]]:
+    r = plan.recipe
+    args: list[tuple[str, object]] = [
+        ("--train-iters", r.train_steps), ("--lr", r.lr), ("--min-lr", r.min_lr),
+        ("--lr-decay-style", LR_DECAY_STYLE[r.lr_decay_style]), ("--lr-warmup-iters", r.warmup_steps),
+        ("--lr-decay-iters", r.train_steps),
+    ]
+    if r.lr_decay_style == "wsd":
+        args += [("--lr-wsd-decay-style", "linear"),
+                 ("--lr-wsd-decay-iters", max(1, round(WSD_DECAY_FRACTION * r.train_steps)))]
+    args += [
+        ("--adam-beta1", r.adam_beta1), ("--adam-beta2", r.adam_beta2), ("--adam-eps", r.adam_eps),
+        ("--weight-decay", r.weight_decay), ("--clip-grad", r.clip_grad),
+        ("--hidden-dropout", r.hidden_dropout), ("--attention-dropout", r.attention_dropout),
+        ("--init-method-std", r.init_method_std), ("--seed", r.seed),
+        ("--eval-interval", r.eval_interval_steps), ("--eval-iters", r.eval_iters),
+    ]
+    return args
+
+
+def megatron_argv(plan: RunPlan) -> list[str]:
+    """The arguments as an argv list (flags without a value stand alone)."""
+    if plan.layout is None:
+        raise ValueError("plan.layout is missing: derive the plan with a GPU count so a layout is chosen")
+    pairs = (_shape_args(plan) + _parallel_args(plan) + _precision_args(plan.recipe.precision)
+             + _recipe_args(plan))
+    argv: list[str] = []
+    for flag, value in pairs:
+        argv.append(flag)
+        if value is not None:
+            argv.append(repr(value) if isinstance(value, float) and value < 1e-3 else str(value))
+    return argv
+
+
+def render_megatron_args(plan: RunPlan) -> str:
+    """A shell snippet: `pretrain_gpt.py` with one argument per line, ready to paste after torchrun."""
+    argv = megatron_argv(plan)
+    lines, i = [], 0
+    while i < len(argv):
+        if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+            lines.append(f"{argv[i]} {shlex.quote(argv[i + 1])}")
+            i += 2
+        else:
+            lines.append(argv[i])
+            i += 1
+    lay = plan.layout
+    header = [
+        f"# Megatron-LM pretrain_gpt.py arguments for plan '{plan.name}' (llmplan)",
+        f"# {lay.layout.num_gpus} GPUs ({plan.estimate.gpu}), {lay.gpus_per_node} per node; predicted step "
+        f"{lay.step_time_s:.3g} s, {lay.tokens_per_s:,.0f} tokens/s, MFU {lay.mfu:.1%}",
+        "# Add your data, tokenizer and checkpoint arguments where marked.",
+        "pretrain_gpt.py \\",
+    ]
+    body = [f"    {line} \\" for line in lines]
+    footer = ["    --data-path DATA_PREFIX --tokenizer-type HuggingFaceTokenizer --tokenizer-model TOKENIZER \\",
+              "    --save CHECKPOINT_DIR --load CHECKPOINT_DIR"]
+    return "\n".join(header + body + footer) + "\n"

@@ -1,0 +1,139 @@
+"""Check a plan's parallel layout: every Megatron divisibility rule and the memory fit.
+
+Each problem is one `field: message` line naming the rule, the numbers and the nearest valid values,
+e.g. `layout.layout.tensor_model_parallel_size: tensor_model_parallel_size (8) must divide
+num_attention_heads (12); try 1, 2, 3, 4, 6 or 12`. `llmplan validate` prints them.
+"""
+
+from __future__ import annotations
+
+from planner.memory import per_rank_memory, stage_num_layers
+from planner.schema import ModelShape, ParallelLayout, RunPlan
+
+FIELD = "layout.layout"
+GIB = 1024**3
+
+
+def _choices(values: list[int]) -> str:
+    values = sorted(set(values))[:12]
+    if len(values) == 1:
+        return str(values[0])
+    return ", ".join(str(v) for v in values[:-1]) + f" or {values[-1]}"
+
+
+def _divisors(n: int) -> list[int]:
+    return [k for k in range(1, n + 1) if n % k == 0]
+
+
+def _tensor_rules(model: ModelShape, lay: ParallelLayout, gpus_per_node: int) -> list[str]:
+    t, out = lay.tensor_model_parallel_size, []
+    for name in ("num_attention_heads", "num_query_groups", "ffn_hidden_size"):
+        value = getattr(model, name)
+        if value % t:
+            fits = [k for k in _divisors(value) if k <= max(gpus_per_node, t)] if value > 64 else _divisors(value)
+            out.append(f"{FIELD}.tensor_model_parallel_size: tensor_model_parallel_size ({t}) must divide "
+                       f"{name} ({value}); try {_choices(fits)}")
+    if t > gpus_per_node or gpus_per_node % t:
+        out.append(f"{FIELD}.tensor_model_parallel_size: tensor_model_parallel_size ({t}) must divide "
+                   f"gpus_per_node ({gpus_per_node}) so TP groups stay inside a node; "
+                   f"try {_choices(_divisors(gpus_per_node))}")
+    if lay.sequence_parallel and t == 1:
+        out.append(f"{FIELD}.sequence_parallel: sequence_parallel needs tensor_model_parallel_size > 1 (got 1); "
+                   "set it to false")
+    return out
+
+
+def _pipeline_rules(model: ModelShape, lay: ParallelLayout) -> list[str]:
+    p, v, L = lay.pipeline_model_parallel_size, lay.virtual_pipeline_model_parallel_size, model.num_layers
+    out = []
+    try:
+        layers = stage_num_layers(L, lay)
+    except ValueError as exc:
+        fits = [k for k in _divisors(L) if k > 1 or p == 1]
+        return [f"{FIELD}.pipeline_model_parallel_size: {exc}; try {_choices(fits)}"]
+    if v > 1:
+        if p == 1:
+            out.append(f"{FIELD}.virtual_pipeline_model_parallel_size: virtual stages ({v}) need "
+                       "pipeline_model_parallel_size > 1; set it to 1")
+        slots = layers[1] if p > 2 else layers[0]
+        if lay.num_layers_in_first_pipeline_stage is None and L % (p * v):
+            out.append(f"{FIELD}.virtual_pipeline_model_parallel_size: pipeline_model_parallel_size x "
+                       f"virtual stages ({p} x {v} = {p * v}) must divide num_layers ({L}); "
+                       f"try virtual stages {_choices(_divisors(slots))}")
+        m = lay.num_microbatches
+        if m % p:
+            out.append(f"{FIELD}.global_batch_size: the interleaved schedule needs num_microbatches ({m}) to be a "
+                       f"multiple of pipeline_model_parallel_size ({p}); try global_batch_size "
+                       f"{_nearest_multiples(lay.global_batch_size, lay.micro_batch_size * lay.data_parallel_size * p)}")
+    return out
+
+
+def _nearest_multiples(value: int, step: int) -> str:
+    below = max(step, value // step * step)
+    above = below + step if below >= value else below
+    return _choices([below, above] if below != value else [value])
+
+
+def _size_rules(plan: RunPlan, lay: ParallelLayout) -> list[str]:
+    out, model = [], plan.model
+    num_gpus = plan.estimate.num_gpus
+    t, p, cp, d = (lay.tensor_model_parallel_size, lay.pipeline_model_parallel_size,
+                   lay.context_parallel_size, lay.data_parallel_size)
+    if t * p * cp * d != num_gpus:
+        rest = t * p * cp
+        hint = (f"try data_parallel_size {num_gpus // rest}" if num_gpus % rest == 0 else
+                f"try num_gpus {_nearest_multiples(num_gpus, rest)}")
+        out.append(f"{FIELD}.data_parallel_size: tensor ({t}) x pipeline ({p}) x context ({cp}) x data ({d}) "
+                   f"parallel sizes = {t * p * cp * d} GPUs but the plan has {num_gpus}; {hint}")
+    if lay.global_batch_size % (lay.micro_batch_size * d):
+        per_rank = lay.global_batch_size // d if lay.global_batch_size % d == 0 else 0
+        micro = [b for b in _divisors(per_rank) if b <= 16] if per_rank else []
+        hint = (f"try micro_batch_size {_choices(micro)} or " if micro else "try ") + \
+            f"global_batch_size {_nearest_multiples(lay.global_batch_size, lay.micro_batch_size * d)}"
+        out.append(f"{FIELD}.global_batch_size: micro_batch_size ({lay.micro_batch_size}) x data_parallel_size "
+                   f"({d}) = {lay.micro_batch_size * d} must divide global_batch_size ({lay.global_batch_size}); {hint}")
+    if cp > 1 and model.seq_length % (2 * cp):
+        fits = [c for c in _divisors(model.seq_length // 2) if c <= 64]
+        out.append(f"{FIELD}.context_parallel_size: 2 x context_parallel_size ({2 * cp}) must divide "
+                   f"seq_length ({model.seq_length}); try {_choices(fits)}")
+    tokens = lay.global_batch_size * model.seq_length
+    if abs(tokens - plan.recipe.global_batch_tokens) > 0.5:
+        out.append(f"{FIELD}.global_batch_size: {lay.global_batch_size} sequences x {model.seq_length} tokens = "
+                   f"{tokens:,} tokens but recipe.global_batch_tokens is {plan.recipe.global_batch_tokens:,.0f}")
+    return out
+
+
+def _memory_rule(plan: RunPlan) -> list[str]:
+    layout_plan = plan.layout
+    lay, mem = layout_plan.layout, layout_plan.memory
+    mem_now = per_rank_memory(plan.model, lay, precision=plan.recipe.precision, overhead_bytes=mem.overhead_bytes)
+    usable = mem.capacity_bytes * (1 - mem.headroom_fraction)
+    if mem_now.total_bytes <= usable:
+        return []
+    parts = (f"weights {mem_now.weights_bytes / GIB:.1f}, gradients {mem_now.gradients_bytes / GIB:.1f}, "
+             f"optimizer {mem_now.optimizer_bytes / GIB:.1f}, activations {mem_now.activations_bytes / GIB:.1f}, "
+             f"overhead {mem_now.overhead_bytes / GIB:.1f}")
+    hints = []
+    if lay.recompute != "full":
+        hints.append("recompute full")
+    if not lay.use_distributed_optimizer and lay.data_parallel_size > 1:
+        hints.append("use_distributed_optimizer true")
+    hints.append("a larger pipeline_model_parallel_size or tensor_model_parallel_size")
+    hints.append("`llmplan layout` for the fastest layout that fits")
+    return [f"layout.memory: the layout needs {mem_now.total_bytes / GIB:.1f} GiB per GPU ({parts}) on pipeline "
+            f"stage {mem_now.pp_rank}, {(mem_now.total_bytes - usable) / GIB:.1f} GiB more than the "
+            f"{usable / GIB:.1f} GiB usable ({mem.capacity_bytes / GIB:.0f} GiB less "
+            f"{mem.headroom_fraction:.0%} headroom); try {', '.join(hints)}"]
+
+
+def validate_plan_layout(plan: RunPlan) -> list[str]:
+    """Problems of `plan.layout` as `field: message` lines; empty when the layout is valid and fits."""
+    if plan.layout is None:
+        return []
+    lay = plan.layout.layout
+    problems = _tensor_rules(plan.model, lay, plan.layout.gpus_per_node)
+    problems += _pipeline_rules(plan.model, lay)
+    problems += _size_rules(plan, lay)
+    if problems:
+        return problems
+    return _memory_rule(plan)
