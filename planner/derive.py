@@ -129,7 +129,7 @@ def _size_from_tokens(goals: Goals) -> Sizing:
 
 def _size_from_budget(goals: Goals, ctx: Context, limit: Limit) -> Sizing:
     """Spend the whole budget: N from the objective's compute split, then D = C / FLOPs per token."""
-    num_params = 1e9
+    num_params, data_bound = 1e9, False
     for _ in range(3):
         num_gpus = goals.num_gpus or throughput.fleet_for_days(
             limit.gpu_hours, goals.deadline_days or ctx.default_run_days, goals.gpus_per_node, ctx.max_gpus)
@@ -138,11 +138,14 @@ def _size_from_budget(goals: Goals, ctx: Context, limit: Limit) -> Sizing:
         compute = limit.gpu_hours * 3600 * throughput.peak_flops(ctx.gpu, ctx.precision) * mfu
         num_params = _objective_params_for_compute(goals, compute)
         unique = goals.unique_tokens_available
-        if unique is not None and compute / (6 * num_params) > MAX_FREE_EPOCHS * unique:
+        data_bound = unique is not None and compute / (6 * num_params) > MAX_FREE_EPOCHS * unique
+        if data_bound:  # Muennighoff et al. 2023: past ~4 epochs, spend the compute on parameters
             num_params = compute / (6 * MAX_FREE_EPOCHS * unique)
     model = _shape(goals, num_params)
     tokens, capped = _cap_epochs(goals, _affordable_tokens(goals, ctx, model, limit))
-    return Sizing(model, tokens, "unique_tokens_available (4 epochs)" if capped else f"{limit.fields} ({goals.objective})")
+    if capped or data_bound:
+        return Sizing(model, tokens, f"unique_tokens_available (4 epochs; the rest of {limit.fields} buys parameters)")
+    return Sizing(model, tokens, f"{limit.fields} ({goals.objective})")
 
 
 def size_run(goals: Goals, ctx: Context) -> Sizing:
