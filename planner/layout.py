@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from planner.cluster import ClusterSpec, cluster_from_gpu
 from planner.memory import (RankMemory, activation_bytes, per_rank_parameter_count,
-                            sharding_group_size, stage_num_layers, state_bytes_per_parameter)
+                            peak_candidate_ranks, sharding_group_size, stage_num_layers,
+                            state_bytes_per_parameter)
 from planner.schema import GpuSpec, LayoutPlan, MemoryBreakdown, ModelShape, ParallelLayout
 from planner.flops import model_flops_per_token
 from planner.step_time import DEFAULT_STEP_MODEL, PEAK_FLOPS_FIELD, StepTime, StepTimeModel, step_time
@@ -81,22 +82,38 @@ def _divisors(n: int, limit: int | None = None) -> list[int]:
 
 
 def _stage_splits(num_layers: int, p: int, space: SearchSpace) -> list[tuple[int | None, int | None]]:
-    """(first, last) stage layer counts: (None, None) for an even split; else Megatron's
-    --account-for-embedding/loss-in-pipeline-split, where the embedding and the loss each take a
-    layer's slot, so the first and last stage hold one layer less (Llama 3 405B: 126 layers on 16
-    stages as 7 + 14x8 + 7, Llama Team 2024, Sec. 3.3.2)."""
+    """(first, last) stage layer counts when p does not divide the layers; (None, None) when it does.
+
+    Preferred: Megatron's --account-for-embedding/loss-in-pipeline-split, where the embedding and
+    the loss each take a layer's slot, so the first and last stage hold one layer less (Llama 3
+    405B: 126 layers on 16 stages as 7 + 14x8 + 7, Llama Team 2024, Sec. 3.3.2). Otherwise
+    --decoder-first/last-pipeline-num-layers with ceil(L/p) layers on every middle stage and the
+    remainder shared by the first and last stage (both lighter: they also hold embedding and loss).
+    """
     if num_layers % p == 0:
         return [(None, None)]
-    if not space.allow_uneven_pipeline or p < 3 or (num_layers + 2) % p:
+    if not space.allow_uneven_pipeline or p < 3:
         return []
-    per_stage = (num_layers + 2) // p
-    return [(per_stage - 1, per_stage - 1)] if per_stage >= 2 else []
+    if (num_layers + 2) % p == 0 and (num_layers + 2) // p >= 2:
+        per_stage = (num_layers + 2) // p
+        return [(per_stage - 1, per_stage - 1)]
+    mid = -(-num_layers // p)
+    rest = num_layers - (p - 2) * mid
+    if rest >= 2:
+        return [(rest // 2, rest - rest // 2)]
+    return []
 
 
-def _virtual_stages(num_layers: int, p: int, first: int | None, space: SearchSpace) -> list[int]:
+def _virtual_stages(num_layers: int, p: int, first: int | None, last: int | None, space: SearchSpace) -> list[int]:
+    """Virtual stages per rank: divisors of the layer slots per rank (even or account-for splits only)."""
     if p == 1:
         return [1]
-    slots = num_layers // p if first is None else first + 1
+    if first is None:
+        slots = num_layers // p
+    elif first == last and (num_layers + 2) == (first + 1) * p:
+        slots = first + 1
+    else:
+        return [1]
     return _divisors(slots, min(slots, space.max_virtual_stages))
 
 
@@ -175,7 +192,7 @@ class _Search:
                 self.reject("pp_layers", self.inner_count())
                 continue
             for first, last in splits:
-                for v in _virtual_stages(self.model.num_layers, p, first, self.space):
+                for v in _virtual_stages(self.model.num_layers, p, first, last, self.space):
                     self.over_inner(t, p, v, cp, rest // cp, first, last)
 
     def over_inner(self, t: int, p: int, v: int, cp: int, d: int, first: int | None, last: int | None) -> None:
@@ -216,11 +233,10 @@ class _Search:
                     self.fits.append((timing.step_time_s, layout, mem, timing))
 
     def activations(self, layout: "_Candidate") -> dict[int, float]:
-        """Activation bytes of the first and the last pipeline rank (the two candidates for the peak)."""
-        p = layout.pipeline_model_parallel_size
+        """Activation bytes of the pipeline ranks that can hold the peak (planner.memory.peak_candidate_ranks)."""
         return {rank: activation_bytes(self.model, layout, rank, precision=self.precision,
                                        flash_attention=self.space.flash_attention)
-                for rank in ((0,) if p == 1 else (0, p - 1))}
+                for rank in peak_candidate_ranks(layout)}
 
     def rank_memory(self, layout: ParallelLayout, rank: int, activations: float) -> RankMemory:
         key = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,

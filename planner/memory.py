@@ -267,6 +267,18 @@ def activation_bytes(
     return total
 
 
+def peak_candidate_ranks(layout: ParallelLayout) -> tuple[int, ...]:
+    """Pipeline ranks that can hold the most memory: the first (embedding, most micro-batches in
+    flight), the last (output layer, logits) and, with an uneven split, the second (a full middle
+    stage with p − 1 micro-batches in flight)."""
+    p = layout.pipeline_model_parallel_size
+    if p == 1:
+        return (0,)
+    if layout.num_layers_in_first_pipeline_stage is None and layout.num_layers_in_last_pipeline_stage is None:
+        return (0, p - 1)
+    return tuple(sorted({0, 1, p - 1}))
+
+
 def per_rank_memory(
     model: ModelShape, layout: ParallelLayout, pp_rank: int | None = None, *,
     precision: str = "bf16", zero_stage: int | None = None, overhead_bytes: float = 0.0,
@@ -278,7 +290,7 @@ def per_rank_memory(
     `overhead_bytes`: framework overhead (CUDA context, NCCL buffers), e.g. GpuSpec.framework_overhead_bytes.
     """
     if pp_rank is None:
-        ranks = {0, layout.pipeline_model_parallel_size - 1}
+        ranks = peak_candidate_ranks(layout)
         return max((per_rank_memory(model, layout, r, precision=precision, zero_stage=zero_stage,
                                     overhead_bytes=overhead_bytes, flash_attention=flash_attention,
                                     make_vocab_size_divisible_by=make_vocab_size_divisible_by)
