@@ -23,12 +23,15 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from statistics import NormalDist
 
 import yaml
 
 from planner.schema import GpuSpec, ModelShape, ReliabilityPlan
 
 PRESETS_PATH = Path(__file__).resolve().parent.parent / "presets" / "reliability.yaml"
+SMALL_COUNT = 20.0
+"""Below this many expected interruptions the count's quantiles are computed exactly."""
 Z90 = 1.2815515655446004
 """Standard normal quantile at 0.9: p10/p90 of a lognormal are exp(mu -/+ Z90 * sigma)."""
 
@@ -193,16 +196,31 @@ def plan_reliability(
 
 
 def interruption_range(expected: float, rate_p10_factor: float, rate_p90_factor: float) -> tuple[float, float]:
-    """p10 and p90 of the interruption count: the rate's lognormal uncertainty and Poisson noise.
+    """p10 and p90 of the interruption count N ~ Poisson(expected * X), ln X ~ Normal(0, sigma_rate).
 
-    Both are combined in log space: sigma^2 = sigma_rate^2 + 1/lambda (the delta-method variance of
-    log N for a Poisson count), with sigma_rate from the preset's p10/p90 factors.
+    sigma_rate comes from the preset's p10/p90 rate factors. From 20 expected interruptions up the
+    two spreads are combined in log space (sigma^2 = sigma_rate^2 + 1/expected, the delta-method
+    variance of ln N for a Poisson count); below that the mixture's quantiles are computed exactly
+    on 32 equal-probability points of X, so a run expecting almost no failures gets p10 = p90 = 0.
     """
     if expected <= 0:
         return 0.0, 0.0
     sigma_rate = (math.log(rate_p90_factor) - math.log(rate_p10_factor)) / (2 * Z90)
-    sigma = math.sqrt(sigma_rate**2 + 1.0 / expected)
-    return expected * math.exp(-Z90 * sigma), expected * math.exp(Z90 * sigma)
+    if expected >= SMALL_COUNT:
+        sigma = math.sqrt(sigma_rate**2 + 1.0 / expected)
+        return expected * math.exp(-Z90 * sigma), expected * math.exp(Z90 * sigma)
+    normal = NormalDist()
+    means = [expected * math.exp(sigma_rate * normal.inv_cdf((i + 0.5) / 32)) for i in range(32)]
+    pmf = [math.exp(-m) for m in means]
+    cdf, k, p10 = sum(pmf) / 32, 0, None
+    while True:
+        if p10 is None and cdf >= 0.1:
+            p10 = float(k)
+        if cdf >= 0.9:
+            return p10 if p10 is not None else float(k), float(k)
+        k += 1
+        pmf = [p * m / k for p, m in zip(pmf, means, strict=True)]
+        cdf += sum(pmf) / 32
 
 
 def failure_overhead_sigma(plan: ReliabilityPlan, rate_p10_factor: float = 0.5, rate_p90_factor: float = 2.0) -> float:

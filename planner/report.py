@@ -90,6 +90,14 @@ def count_label(n: float) -> str:
     return f"{n:.3g}"
 
 
+def short_money(x: float) -> str:
+    """150000 -> '150k', 2.5e6 -> '2.5M' (axis labels)."""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
 def _with_range(point: float, r: Range | None, prefix: str = "") -> str:
     if r is None:
         return f"{prefix}{num(point)}"
@@ -249,13 +257,21 @@ def cost_chart(plan: RunPlan, ranges: dict[str, Range], path: Path) -> None:
     """Horizontal bars: GPU time, energy, failure overhead and the total with its p10-p90 range."""
     from matplotlib.figure import Figure  # the `report` extra
 
+    from matplotlib.ticker import FuncFormatter
+
     e = plan.estimate
     extra = (plan.reliability.extra_cost_usd or 0.0) if plan.reliability else 0.0
-    labels = ["GPU time", "Energy", "Failure overhead", "Total"]
+    rented = plan.goals.ownership == "rented"
+    labels = ["GPU rental" if rented else "GPU amortisation",
+              "Energy (in the rental)" if rented else "Electricity", "Failure overhead", "Total"]
     values = [e.cost_usd, e.energy_cost_usd, extra, e.total_cost_usd + extra]
     fig = Figure(figsize=(7, 3.2), dpi=100)
     ax = fig.add_subplot()
     bars = ax.barh(labels, values, color=["#4C72B0", "#DD8452", "#C44E52", "#55A868"])
+    if rented:
+        bars[1].set_hatch("//")
+        bars[1].set_alpha(0.5)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"${short_money(x)}"))
     ends = list(values)
     total = ranges.get("total_cost_usd")
     if total is not None:
@@ -294,7 +310,7 @@ def loss_chart(plan: RunPlan, path: Path) -> None:
     ax.plot(compute, frontier, color="#4C72B0", label=f"compute-optimal frontier ({DEFAULT_FIT.name})")
     ax.plot(compute, fixed_n, color="#8172B2", linestyle="--", label=f"this model size ({count_label(n_plan)})")
     ax.scatter([c_plan], [plan.estimate.predicted_loss], color="#C44E52", zorder=5,
-               label=f"this plan: {d_plan / n_plan:.0f} tokens/param")
+               label=f"this plan: {num(d_plan / n_plan)} tokens/param")
     ax.set_xscale("log")
     ax.set_xlabel("training compute C = 6ND (FLOPs)")
     ax.set_ylabel("predicted loss (nats/token)")

@@ -138,6 +138,16 @@ def test_interruption_range_widens_with_rate_uncertainty():
     assert interruption_range(0.0, 0.5, 2.0) == (0.0, 0.0)
 
 
+def test_interruption_range_of_a_rare_failure_run_is_exact_poisson_quantiles():
+    # Almost no failures expected: P(N = 0) > 0.9, so p10 = p90 = 0 (not an absurd lognormal tail).
+    assert interruption_range(4e-6, 0.5, 2.0) == (0.0, 0.0)
+    # Without rate uncertainty (factors 1, 1) the quantiles of Poisson(2): P(N<=0) = 0.135 >= 0.1,
+    # P(N<=3) = 0.857 < 0.9 <= P(N<=4) = 0.947.
+    assert interruption_range(2.0, 1.0, 1.0) == (0.0, 4.0)
+    # The Poisson-lognormal mixture is wider than the plain Poisson.
+    assert interruption_range(2.0, 0.5, 2.0)[1] > 4.0
+
+
 def test_unknown_storage_preset_is_rejected_with_the_choices():
     with pytest.raises(ValueError, match=r"storage 'tape' is not a preset; choose one of .*parallel-fs"):
         plan_reliability(8, H100, SEVEN_B, 10.0, 1.0, SEVEN_B.num_params, storage="tape")

@@ -17,7 +17,8 @@ pytest.importorskip("matplotlib", reason="the report needs the `report` extra (m
 from markdown_it import MarkdownIt  # noqa: E402
 
 from planner.io import read_plan  # noqa: E402
-from planner.report import COST_CHART, LOSS_CHART, count_label, render_markdown, table  # noqa: E402
+from planner.report import COST_CHART, LOSS_CHART, count_label, markdown_text, num, render_markdown, table  # noqa: E402
+from planner.uncertainty import plan_ranges  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -28,23 +29,29 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tiny_plan.yaml"
+
+
 @pytest.fixture
-def tiny_plan(tiny_plan_path):
-    plan = read_plan(tiny_plan_path)
-    # The hand-written fixture carries num_params=1; give it its real size for a meaningful chart.
-    plan.model.num_params = 1_500_000
-    return plan
+def tiny_plan():
+    return read_plan(FIXTURE)
 
 
-def render(plan, tmp_path):
-    path = render_markdown(plan, tmp_path)
-    html = MarkdownIt("commonmark").enable("table").render(path.read_text(encoding="utf-8"))
-    return path, html
+def to_html(markdown: str) -> str:
+    return MarkdownIt("commonmark").enable("table").render(markdown)
 
 
-def test_report_renders_to_html_with_every_section(tiny_plan, tmp_path):
-    path, html = render(tiny_plan, tmp_path)
-    assert path == tmp_path / "tiny-cpu.md"
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The report of the tiny plan, rendered once (matplotlib is slow to start): (dir, md path, html)."""
+    out = tmp_path_factory.mktemp("report")
+    path = render_markdown(read_plan(FIXTURE), out)
+    return out, path, to_html(path.read_text(encoding="utf-8"))
+
+
+def test_report_renders_to_html_with_every_section(rendered):
+    out, path, html = rendered
+    assert path == out / "tiny-cpu.md"
     for heading in ("Training plan: tiny-cpu", "Summary", "Goals", "Model and data", "Compute, time and cost",
                     "Parallel layout and memory", "Training recipe", "Failures and checkpoints",
                     "Predicted loss", "Assumptions", "How the ranges are computed"):
@@ -53,28 +60,35 @@ def test_report_renders_to_html_with_every_section(tiny_plan, tmp_path):
     assert f'<img src="{COST_CHART}"' in html and f'<img src="{LOSS_CHART}"' in html
 
 
-def test_report_writes_both_charts_as_png_beside_it(tiny_plan, tmp_path):
-    render_markdown(tiny_plan, tmp_path)
-    assert png_size(tmp_path / COST_CHART) == (700, 320)
-    assert png_size(tmp_path / LOSS_CHART) == (700, 420)
+def test_report_writes_both_charts_as_png_beside_it(rendered):
+    out, _, _ = rendered
+    assert png_size(out / COST_CHART) == (700, 320)
+    assert png_size(out / LOSS_CHART) == (700, 420)
 
 
-def test_report_shows_ranges_and_the_memory_breakdown(tiny_plan, tmp_path):
-    _, html = render(tiny_plan, tmp_path)
-    # GPU-hours 0.11 with a p10 - p90 range computed by planner.uncertainty (plan.ranges is empty).
-    assert "<td>0.11 (" in html
-    # activations 10,000,000 bytes = 0.01 GiB, 0.1% of 8e9 capacity.
-    assert "<td>activations</td>\n<td>0.01</td>\n<td>0.1%</td>" in html
-    assert "Checkpoint every" in html and "50 steps" in html
+def test_report_shows_ranges_and_the_memory_breakdown(tiny_plan, rendered):
+    e, r = tiny_plan.estimate, tiny_plan.ranges["gpu_hours"]
+    html = rendered[2]
+    assert f"<td>{num(e.gpu_hours)} ({num(r.p10)} – {num(r.p90)})</td>" in html
+    mem = tiny_plan.layout.memory
+    gib, share = f"{mem.activations_bytes / 2**30:.2f}", f"{mem.activations_bytes / mem.capacity_bytes:.1%}"
+    assert f"<td>activations</td>\n<td>{gib}</td>\n<td>{share}</td>" in html
+    assert f"{tiny_plan.reliability.checkpoint_interval_steps:,} steps" in html
 
 
-def test_pipes_in_cells_do_not_break_the_tables(tiny_plan, tmp_path):
+def test_report_computes_ranges_when_the_plan_has_none(tiny_plan):
+    tiny_plan.ranges = {}
+    html = to_html(markdown_text(tiny_plan, plan_ranges(tiny_plan)))
+    assert f"<td>{num(tiny_plan.estimate.gpu_hours)} (" in html and "lognormal" in html
+
+
+def test_pipes_in_cells_do_not_break_the_tables(tiny_plan):
     tiny_plan.warnings = ["a | b"]
     tiny_plan.description = "shape | test"
     text = table(["x", "y"], [["a|b", "c"]])
     assert text.splitlines()[2] == "| a\\|b | c |"
-    _, html = render(tiny_plan, tmp_path)
-    assert "a | b" in html
+    html = to_html(markdown_text(tiny_plan, tiny_plan.ranges))
+    assert "a | b" in html and "shape | test" in html
 
 
 def test_counts_get_readable_suffixes():
