@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from planner.recipe import derive_recipe, global_batch_tokens, peak_lr, warmup_steps
-from planner.schema import Goals, GpuSpec, ModelShape
+import presets
+from planner.schema import Goals, ModelShape
 
 LLAMA2_7B = ModelShape(
     num_layers=32, hidden_size=4096, num_attention_heads=32, num_query_groups=32,
@@ -21,12 +22,7 @@ TINY = ModelShape(
     num_layers=4, hidden_size=128, num_attention_heads=4, num_query_groups=2,
     ffn_hidden_size=352, vocab_size=4096, seq_length=256, num_params=1_500_000,
 )
-H100 = GpuSpec(
-    name="H100-SXM-80GB", memory_bytes=80e9, peak_bf16_flops=989e12, peak_fp16_flops=989e12,
-    peak_fp8_flops=1979e12, peak_fp32_flops=67e12, memory_bandwidth_bytes_per_s=3.35e12,
-    intra_node_bandwidth_bytes_per_s=450e9, inter_node_bandwidth_bytes_per_s=50e9, tdp_w=700,
-    price_per_hour_usd=2.0, purchase_usd=30_000, framework_overhead_bytes=5e9, source="test", date="2023",
-)
+H100 = presets.find_gpu("H100")
 C_7B = 6 * 6.738e9 * 2e12  # ~8.1e22 FLOPs, Llama 2 7B on 2T tokens
 
 

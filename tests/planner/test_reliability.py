@@ -21,15 +21,10 @@ from planner.reliability import (
     resolve_inputs,
     young_interval,
 )
-from planner.schema import GpuSpec, ModelShape
+import presets
+from planner.schema import ModelShape
 
-H100 = GpuSpec(
-    name="H100-SXM-80GB", memory_bytes=80e9, peak_bf16_flops=989e12, peak_fp16_flops=989e12,
-    peak_fp8_flops=1979e12, peak_fp32_flops=67e12, memory_bandwidth_bytes_per_s=3.35e12,
-    intra_node_bandwidth_bytes_per_s=450e9, inter_node_bandwidth_bytes_per_s=50e9, tdp_w=700,
-    price_per_hour_usd=2.0, purchase_usd=30_000, framework_overhead_bytes=5e9,
-    source="NVIDIA H100 datasheet (test fixture)", date="2023",
-)
+H100 = presets.find_gpu("H100")
 LLAMA3_405B = ModelShape(
     num_layers=126, hidden_size=16384, num_attention_heads=128, num_query_groups=8,
     ffn_hidden_size=53248, vocab_size=128256, seq_length=8192, num_params=405_000_000_000,
@@ -93,6 +88,7 @@ def test_checkpoint_holds_bf16_weights_fp32_master_and_adam_moments():
 
 
 def test_405b_on_16384_h100_for_54_days_expects_about_the_interruptions_llama3_saw():
+    # Llama 3 405B: 16,384 H100s, Tectonic storage (2 TB/s sustained), a 54-day snapshot.
     plan = plan_reliability(16_384, H100, LLAMA3_405B, train_hours=54 * 24, step_time_s=15.0,
                             num_params=LLAMA3_405B.num_params, storage="llama3-tectonic")
     # Llama 3 paper, Sec 3.3.4 / Table 5: 419 unexpected interruptions in the 54-day snapshot.

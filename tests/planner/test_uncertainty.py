@@ -86,3 +86,19 @@ def test_failure_variance_widens_the_ranges_of_a_failure_prone_run(tiny_plan_pat
     plan.reliability.goodput = 0.5  # half the wall-clock lost to failures
     stormy = plan_ranges(plan)["wallclock_days"]
     assert stormy.p90 / stormy.p10 > calm.p90 / calm.p10
+
+
+@pytest.mark.slow
+def test_derived_plans_for_the_llama_runs_carry_ranges_that_hold_7_of_8_reported_gpu_hours():
+    """End to end: derive_plan on each run's goals (model size, tokens, sequence, A100-80GB, GPUs where
+    the paper gives them) puts p10-p90 ranges in the plan; the reported GPU-hours fall inside for 7 of 8."""
+    from planner.derive import derive_plan
+
+    inside = 0
+    for p in published_run_predictions(LLAMA_ROWS):
+        plan = derive_plan(p["goals"])
+        r = plan.ranges["gpu_hours"]
+        inside += r.p10 <= p["reported_gpu_hours"] <= r.p90
+        assert relative_half_width(r, plan.estimate.gpu_hours) <= 0.40
+        assert set(plan.ranges) >= {"gpu_hours", "wallclock_days", "cost_usd", "energy_kwh", "co2_kg"}
+    assert inside >= 7
