@@ -67,6 +67,8 @@ class LayoutSearchResult:
     num_gpus: int
     global_batch_size: int
     seq_length: int
+    num_fitting: int = 0
+    """Layouts that passed every rule and fit (evaluated = num_fitting + sum of rejected)."""
     min_memory_bytes: float = 0.0
     """Smallest per-GPU memory among layouts that pass every divisibility rule (0 if none did)."""
     context: dict = field(default_factory=dict)
@@ -338,7 +340,7 @@ def search_layouts(
     return LayoutSearchResult(
         best=best, alternatives=alternatives,
         rejected={k: v for k, v in search.rejected.items() if v},
-        evaluated=search.evaluated, model=model, gpu=gpu, num_gpus=num_gpus,
+        evaluated=search.evaluated, num_fitting=len(search.fits), model=model, gpu=gpu, num_gpus=num_gpus,
         global_batch_size=global_batch_size, seq_length=seq_length,
         min_memory_bytes=0.0 if search.min_memory_bytes == float("inf") else search.min_memory_bytes,
         context={"precision": precision, "gpus_per_node": gpus_per_node, "space": space,
