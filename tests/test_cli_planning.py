@@ -1,0 +1,127 @@
+"""The planning commands of `llmplan` (tui/commands/planning.py): outputs and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tui.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+ESTIMATE_KEYS = {"params", "tokens", "flops", "gpu_hours", "wallclock_days", "mfu", "cost_usd",
+                 "energy_kwh", "energy_cost_usd", "co2_kg"}
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("flag,value,reported", [
+    ("--model", "Llama-2-7B", 184_320), ("--model", "Llama-2-70B", 1_720_320), ("--params", "7B", 184_320),
+])
+def test_estimate_json_hits_the_llama2_anchors_with_numeric_keys(capsys, flag, value, reported):
+    code, out, _ = run(capsys, "estimate", flag, value, "--tokens", "2T", "--seq-len", "4096",
+                       "--gpu", "A100-80GB", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert ESTIMATE_KEYS <= set(data)
+    assert all(isinstance(data[k], int | float) for k in ESTIMATE_KEYS)
+    assert data["gpu_hours"] == pytest.approx(reported, rel=0.15)
+
+
+def test_estimate_prints_a_readable_summary(capsys):
+    code, out, _ = run(capsys, "estimate", "--params", "1.4e9", "--tokens", "3e11", "--gpu", "a100-40gb", "--gpus", "64")
+    assert code == 0 and "64 x A100-SXM4-40GB" in out and "GPU-hours" in out
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["estimate", "--params", "7B", "--tokens", "2T", "--gpu", "RTX-9090"], "unknown GPU 'RTX-9090'"),
+    (["estimate", "--params", "7B", "--tokens", "2T", "--gpu", "A100", "--price", "-1"], "price_per_gpu_hour_usd"),
+    (["estimate", "--params", "7B", "--tokens", "inf", "--gpu", "A100"], "--tokens"),
+    (["estimate", "--params", "seven", "--tokens", "2T", "--gpu", "A100"], "--params: 'seven' is not a count"),
+    (["plan", "--budget-usd", "0"], "budget_usd"),
+    (["plan", "--budget-usd", "-5"], "budget_usd"),
+    (["plan", "--budget-usd", "nan"], "budget_usd"),
+    (["plan", "--params", "70B", "--budget-usd", "10000", "--gpu", "H100"], "conflicting goals"),
+    (["plan", "--preset", "nope"], "unknown goals preset 'nope'"),
+])
+def test_bad_input_exits_2_with_one_message_and_no_traceback(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert needle in err and "Traceback" not in err and err.startswith("error:")
+
+
+def test_malformed_yaml_and_a_newer_schema_exit_2(capsys, tmp_path):
+    bad = tmp_path / "goals.yaml"
+    bad.write_text("budget_usd: [1, 2\n", encoding="utf-8")
+    code, _, err = run(capsys, "plan", "--goals", str(bad))
+    assert code == 2 and "malformed YAML at line" in err
+    newer = tmp_path / "plan.yaml"
+    newer.write_text("schema_version: 99\nname: x\n", encoding="utf-8")
+    code, _, err = run(capsys, "validate", str(newer))
+    assert code == 2 and "schema_version: 99 is newer" in err
+
+
+def test_plan_writes_a_file_that_validate_show_and_export_read(capsys, tmp_path):
+    path = tmp_path / "tiny.yaml"
+    code, out, _ = run(capsys, "plan", "--preset", "tiny-cpu", "-o", str(path))
+    assert code == 0 and f"written to {path}" in out
+    assert run(capsys, "validate", str(path))[0] == 0
+    code, out, _ = run(capsys, "show", str(path))
+    assert code == 0 and "TP 2 PP 1 CP 1 DP 1" in out
+    code, out, _ = run(capsys, "export", str(path), "--format", "json")
+    assert code == 0 and json.loads(out)["model"]["num_params"] == 1_787_008
+    code, out, _ = run(capsys, "export", str(path), "--format", "markdown")
+    assert code == 0 and out.startswith("# Plan `tiny-cpu`") and "## Assumptions" in out
+    md = tmp_path / "plan.md"
+    assert run(capsys, "export", str(path), "--format", "markdown", "-o", str(md))[0] == 0 and md.exists()
+
+
+def test_plan_from_flags_prints_yaml_with_the_binding_constraint(capsys):
+    code, out, _ = run(capsys, "plan", "--budget-gpu-hours", "20000", "--gpu", "H100", "--objective", "compute-optimal")
+    assert code == 0
+    assert yaml.safe_load(out)["binding_constraint"] == "budget_gpu_hours (compute-optimal)"
+
+
+def test_validate_rejects_an_inconsistent_plan(capsys, tmp_path, tiny_plan_path):
+    data = yaml.safe_load(tiny_plan_path.read_text(encoding="utf-8"))
+    data["estimate"]["gpu_hours"] *= 3
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 2 and "estimate.wallclock_days" in err
+
+
+def test_schema_prints_the_plan_json_schema(capsys, tmp_path):
+    code, out, _ = run(capsys, "schema")
+    assert code == 0 and json.loads(out)["title"] == "RunPlan"
+    code, out, _ = run(capsys, "schema", "goals")
+    assert json.loads(out)["title"] == "Goals"
+
+
+def test_presets_list_gpus_with_aliases_and_models(capsys):
+    code, out, _ = run(capsys, "presets", "gpus")
+    assert code == 0 and "H100-SXM-80GB" in out and "h100" in out.lower()
+    code, out, _ = run(capsys, "presets", "models", "--json")
+    assert any(row["name"] == "Llama-2-70B" and row["num_params"] == 68_976_648_192 for row in json.loads(out))
+
+
+def test_calibrate_prints_the_table_and_json_summary(capsys):
+    code, out, _ = run(capsys, "calibrate")
+    assert code == 0 and "Llama-2-70B" in out and "GPU-hours: median |error|" in out
+    code, out, _ = run(capsys, "calibrate", "--json")
+    assert json.loads(out)["summary"]["gpu_hours"]["median_abs_rel_error"] <= 0.15
+
+
+def test_the_installed_command_exits_2_on_an_unknown_gpu():
+    out = subprocess.run([sys.executable, "-m", "tui.cli", "estimate", "--params", "7B", "--tokens", "2T",
+                          "--gpu", "Z80"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "unknown GPU 'Z80'" in out.stderr and "Traceback" not in out.stderr
