@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from planner.errors import PlanInputError
 from planner.io import atomic_write_text, canonical_sha256
 from planner.schema import Range, RunPlan
 
@@ -18,14 +19,19 @@ LOSS_CHART = "loss_vs_compute.png"
 GIB = 1024**3
 
 
-def render_markdown(plan: RunPlan, out_dir: str | Path) -> Path:
-    """Write the report and both charts into `out_dir`; return the Markdown file's path."""
+def render_markdown(plan: RunPlan, out_dir: str | Path, filename: str | None = None) -> Path:
+    """Write the report (`filename`, default `<plan name>.md`) and both charts into `out_dir`;
+    return the Markdown file's path. Needs matplotlib (`pip install 'llmplan[report]'`)."""
+    try:
+        import matplotlib  # noqa: F401 - the `report` extra
+    except ImportError:
+        raise PlanInputError("the Markdown report draws charts with matplotlib: pip install 'llmplan[report]'") from None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ranges = plan.ranges or _computed_ranges(plan)
     cost_chart(plan, ranges, out / COST_CHART)
     loss_chart(plan, out / LOSS_CHART)
-    path = out / f"{plan.name}.md"
+    path = out / (filename or f"{plan.name}.md")
     atomic_write_text(path, markdown_text(plan, ranges))
     path.chmod(0o644)  # a report is meant to be shared
     return path

@@ -43,15 +43,19 @@ def to_html(markdown: str) -> str:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """The report of the tiny plan, rendered once (matplotlib is slow to start): (dir, md path, html)."""
+    """The report of the tiny plan through `llmplan export FILE --format markdown -o OUT`, rendered
+    once (matplotlib is slow to start): (dir, md path, html)."""
+    from tui.cli import main
+
     out = tmp_path_factory.mktemp("report")
-    path = render_markdown(read_plan(FIXTURE), out)
+    path = out / "tiny-report.md"
+    assert main(["export", str(FIXTURE), "--format", "markdown", "-o", str(path)]) == 0
     return out, path, to_html(path.read_text(encoding="utf-8"))
 
 
 def test_report_renders_to_html_with_every_section(rendered):
     out, path, html = rendered
-    assert path == out / "tiny-cpu.md"
+    assert path.is_file() and oct(path.stat().st_mode & 0o777) == "0o644"
     for heading in ("Training plan: tiny-cpu", "Summary", "Goals", "Model and data", "Compute, time and cost",
                     "Parallel layout and memory", "Training recipe", "Failures and checkpoints",
                     "Predicted loss", "Assumptions", "How the ranges are computed"):

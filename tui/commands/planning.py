@@ -196,6 +196,12 @@ def export(file, fmt, output) -> None:
     """Export a plan as YAML, JSON, Markdown, Megatron arguments or an sbatch bundle."""
     from planner.io import atomic_write_text, read_plan
 
+    if fmt == "markdown" and output:  # the full report, with its two PNG charts beside it (planner.report)
+        from planner.report import COST_CHART, LOSS_CHART, render_markdown
+
+        render_markdown(read_plan(file), Path(output).parent, filename=Path(output).name)
+        click.echo(f"written to {output} (charts {COST_CHART} and {LOSS_CHART} beside it)")
+        return
     module_name, func_name = EXPORTERS[fmt].split(":")
     try:
         render = getattr(importlib.import_module(module_name), func_name)
