@@ -61,6 +61,10 @@ def approval_problems(plan: RunPlan) -> list[Refusal]:
     return []
 
 
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
 def budget_problems(plan: RunPlan) -> list[Refusal]:
     """The plan's estimate against the goals' budget_usd and budget_gpu_hours."""
     goals, est = plan.goals, plan.estimate
@@ -68,14 +72,14 @@ def budget_problems(plan: RunPlan) -> list[Refusal]:
     if goals.budget_usd is not None and est.total_cost_usd > goals.budget_usd:
         out.append(Refusal(
             OVERRIDE_BUDGET,
-            f"estimate.total_cost_usd ({est.total_cost_usd:,.2f}) is over goals.budget_usd "
-            f"({goals.budget_usd:,.2f}); shrink the plan or raise the budget",
+            f"estimate.total_cost_usd ({_num(est.total_cost_usd)}) is over goals.budget_usd "
+            f"({_num(goals.budget_usd)}); shrink the plan or raise the budget",
         ))
     if goals.budget_gpu_hours is not None and est.gpu_hours > goals.budget_gpu_hours:
         out.append(Refusal(
             OVERRIDE_BUDGET,
-            f"estimate.gpu_hours ({est.gpu_hours:,.2f}) is over goals.budget_gpu_hours "
-            f"({goals.budget_gpu_hours:,.2f}); shrink the plan or raise the budget",
+            f"estimate.gpu_hours ({_num(est.gpu_hours)}) is over goals.budget_gpu_hours "
+            f"({_num(goals.budget_gpu_hours)}); shrink the plan or raise the budget",
         ))
     return out
 

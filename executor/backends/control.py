@@ -69,6 +69,8 @@ def execute(plan_file: str, backend: str, run_dir: str | None = None, runs_root:
             dry_run: bool = False, overrides: tuple[str, ...] = ()) -> RunState | DryRun:
     plan = read_plan(plan_file)
     used = check_executable(plan, overrides, str(plan_file))
+    if run_dir and ".." in Path(run_dir).parts:
+        check_path("/..", "--run-dir")  # the same message as any other unsafe path
     target = check_path(os.path.abspath(run_dir) if run_dir else default_run_dir(plan, runs_root), "--run-dir")
     graph = compile_job_graph(plan, target)
     get_backend(backend)

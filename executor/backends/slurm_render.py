@@ -40,6 +40,17 @@ def format_time(seconds: int) -> str:
     return f"{days}-{rest // 60:02d}:{rest % 60:02d}:00"
 
 
+def quote_text(text: str) -> str:
+    """Free text as one inert shell word on one line: shlex.quote, or bash's $'...' when the text
+    holds newlines or other control characters (each escaped, so no script line starts inside it)."""
+    if not any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return shlex.quote(text)
+    escaped = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t"}
+    body = "".join(escaped.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) == 127 else ch)
+                   for ch in text)
+    return f"$'{body}'"
+
+
 def quote_argv(argv: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in argv)
 
@@ -99,8 +110,8 @@ def preamble(job: Job, graph: JobGraph, plan: RunPlan) -> list[str]:
         "set -uo pipefail",
         f"cd {shlex.quote(check_path(graph.run_dir, 'run_dir'))}",
         *(f"export {check_name(k, 'env')}={shlex.quote(v)}" for k, v in env),
-        f"LLMPLAN_PLAN_DESCRIPTION={shlex.quote(plan.description)}",
-        f"LLMPLAN_APPROVAL_NOTE={shlex.quote(note)}",
+        f"LLMPLAN_PLAN_DESCRIPTION={quote_text(plan.description)}",
+        f"LLMPLAN_APPROVAL_NOTE={quote_text(note)}",
     ]
     return lines
 
