@@ -159,6 +159,7 @@ class _Search:
     evaluated: int = 0
     fits: list[tuple[float, ParallelLayout, RankMemory, StepTime]] = field(default_factory=list)
     min_memory_bytes: float = float("inf")
+    num_untimed_fits: int = 0
     param_cache: dict = field(default_factory=dict)
 
     def reject(self, reason: str, count: int) -> None:
@@ -208,30 +209,38 @@ class _Search:
                 self.reject("interleave_microbatches", per_opt)
             else:
                 micro_batches.append(b)
-        usable = usable_bytes(self.gpu, space)
         for recompute in space.recompute_modes:
-            activations: dict[int, dict[int, float]] = {}  # the same with or without dist. optimizer
-            for dist_opt in space.distributed_optimizer:
-                too_big = False  # activations never shrink as the micro-batch grows
-                for b in micro_batches:
-                    self.evaluated += 1
-                    if too_big:
-                        self.rejected["out_of_memory"] += 1
-                        continue
-                    layout = _Candidate(t, p, v, cp, d, b, self.global_batch_size, recompute,
-                                        space.sequence_parallel and t > 1, dist_opt, first, last)
-                    if b not in activations:
-                        activations[b] = self.activations(layout)
-                    mem = max((self.rank_memory(layout, rank, act) for rank, act in activations[b].items()),
-                              key=lambda r: r.total_bytes)
-                    self.min_memory_bytes = min(self.min_memory_bytes, mem.total_bytes)
-                    if mem.total_bytes > usable:
-                        self.rejected["out_of_memory"] += 1
-                        too_big = True
-                        continue
-                    timing = step_time(self.model, layout, self.gpu, self.cluster,
-                                       precision=self.precision, params_per_gpu=mem.num_parameters,
-                                       step_model=self.step_model)
+            self.over_options(_Candidate(t, p, v, cp, d, 1, self.global_batch_size, recompute,
+                                         space.sequence_parallel and t > 1, True, first, last), micro_batches)
+
+    def over_options(self, base: "_Candidate", micro_batches: list[int]) -> None:
+        """Micro-batch sizes x optimizer choices of one layout. Without the distributed optimizer a
+        layout holds more memory and moves more bytes, so it is checked for fit but only timed when
+        the distributed optimizer is not among the options (it can never be the faster twin)."""
+        usable = usable_bytes(self.gpu, self.space)
+        activations: dict[int, dict[int, float]] = {}  # the same with or without the dist. optimizer
+        options = self.space.distributed_optimizer
+        for dist_opt in options:
+            too_big = False  # activations never shrink as the micro-batch grows
+            for b in micro_batches:
+                self.evaluated += 1
+                if too_big:
+                    self.rejected["out_of_memory"] += 1
+                    continue
+                layout = _Candidate(*(getattr(base, n) for n in _Candidate.__slots__))
+                layout.micro_batch_size, layout.use_distributed_optimizer = b, dist_opt
+                if b not in activations:
+                    activations[b] = self.activations(layout)
+                mem = self.peak_memory(layout, activations[b])
+                self.min_memory_bytes = min(self.min_memory_bytes, mem.total_bytes)
+                if mem.total_bytes > usable:
+                    self.rejected["out_of_memory"] += 1
+                    too_big = True
+                elif not dist_opt and True in options:
+                    self.num_untimed_fits += 1
+                else:
+                    timing = step_time(self.model, layout, self.gpu, self.cluster, precision=self.precision,
+                                       params_per_gpu=mem.num_parameters, step_model=self.step_model)
                     self.fits.append((timing.step_time_s, layout, mem, timing))
 
     def activations(self, layout: "_Candidate") -> dict[int, float]:
@@ -240,18 +249,24 @@ class _Search:
                                        flash_attention=self.space.flash_attention)
                 for rank in peak_candidate_ranks(layout)}
 
-    def rank_memory(self, layout: ParallelLayout, rank: int, activations: float) -> RankMemory:
-        key = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,
-               layout.num_layers_in_first_pipeline_stage, rank)
-        if key not in self.param_cache:
-            self.param_cache[key] = per_rank_parameter_count(self.model, layout, 0, rank,
-                                                             make_vocab_size_divisible_by=128)
-        params = self.param_cache[key]
+    def peak_memory(self, layout: "_Candidate", activations: dict[int, float]) -> RankMemory:
+        """Memory of the most loaded of the candidate pipeline ranks."""
         zero = 1 if layout.use_distributed_optimizer else 0
         w, g, o = state_bytes_per_parameter(self.precision, zero, sharding_group_size(layout))
-        return RankMemory(pp_rank=rank, num_parameters=params, weights_bytes=params * w,
-                          gradients_bytes=params * g, optimizer_bytes=params * o,
-                          activations_bytes=activations,
+        best_rank, best_total, best_params = 0, -1.0, 0
+        for rank, act in activations.items():
+            key = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,
+                   layout.num_layers_in_first_pipeline_stage, rank)
+            params = self.param_cache.get(key)
+            if params is None:
+                params = self.param_cache[key] = per_rank_parameter_count(
+                    self.model, layout, 0, rank, make_vocab_size_divisible_by=128)
+            total = params * (w + g + o) + act
+            if total > best_total:
+                best_rank, best_total, best_params = rank, total, params
+        return RankMemory(pp_rank=best_rank, num_parameters=best_params, weights_bytes=best_params * w,
+                          gradients_bytes=best_params * g, optimizer_bytes=best_params * o,
+                          activations_bytes=activations[best_rank],
                           overhead_bytes=self.gpu.framework_overhead_bytes)
 
 
@@ -340,7 +355,7 @@ def search_layouts(
     return LayoutSearchResult(
         best=best, alternatives=alternatives,
         rejected={k: v for k, v in search.rejected.items() if v},
-        evaluated=search.evaluated, num_fitting=len(search.fits), model=model, gpu=gpu, num_gpus=num_gpus,
+        evaluated=search.evaluated, num_fitting=len(search.fits) + search.num_untimed_fits, model=model, gpu=gpu, num_gpus=num_gpus,
         global_batch_size=global_batch_size, seq_length=seq_length,
         min_memory_bytes=0.0 if search.min_memory_bytes == float("inf") else search.min_memory_bytes,
         context={"precision": precision, "gpus_per_node": gpus_per_node, "space": space,

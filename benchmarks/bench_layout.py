@@ -1,0 +1,52 @@
+"""Benchmark: the layout search for a 405B model on 16,384 H100-80GB (seq 8192, 16M-token batches).
+
+Target (issue #3): median in-process time <= 200 ms. Prints the median and minimum of wall-clock
+and CPU time over the repeats, and layouts evaluated per second. On a shared machine the CPU time
+is the fairer figure: wall time includes waiting for a core.
+
+    .venv/bin/python benchmarks/bench_layout.py [--repeats 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from planner.layout import search_layouts
+from presets import find_gpu, find_model
+
+TARGET_S = 0.200
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    model, gpu = find_model("Llama-3-405B"), find_gpu("H100-80GB")
+    run = dict(global_batch_size=2048, seq_length=8192, gpus_per_node=8)
+    search_layouts(model, gpu, 16384, **run)  # warm caches and imports
+    wall, cpu = [], []
+    for _ in range(args.repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        result = search_layouts(model, gpu, 16384, **run)
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    best = result.best.layout
+    median_wall, median_cpu = statistics.median(wall), statistics.median(cpu)
+    print(f"layout search, {model.num_params / 1e9:.0f}B on 16,384 x {gpu.name}, {args.repeats} repeats")
+    print(f"  layouts evaluated per search: {result.evaluated:,} ({result.num_fitting:,} fit)")
+    print(f"  wall time: median {median_wall * 1e3:.0f} ms, min {min(wall) * 1e3:.0f} ms")
+    print(f"  CPU time:  median {median_cpu * 1e3:.0f} ms, min {min(cpu) * 1e3:.0f} ms")
+    print(f"  layouts evaluated per second (median wall): {result.evaluated / median_wall:,.0f}")
+    print(f"  best: TP{best.tensor_model_parallel_size} PP{best.pipeline_model_parallel_size} "
+          f"VPP{best.virtual_pipeline_model_parallel_size} CP{best.context_parallel_size} "
+          f"DP{best.data_parallel_size} mb{best.micro_batch_size} recompute={best.recompute}, "
+          f"MFU {result.best.mfu:.1%}")
+    verdict = "meets" if median_wall <= TARGET_S else "MISSES"
+    print(f"  target median <= {TARGET_S * 1e3:.0f} ms: {verdict} (wall), "
+          f"{'meets' if median_cpu <= TARGET_S else 'MISSES'} (CPU)")
+
+
+if __name__ == "__main__":
+    main()
