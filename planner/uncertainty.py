@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from planner.reliability import Z90, failure_overhead_sigma, resolve_inputs
-from planner.errors import PlanInputError
 from planner.schema import Goals, Range, RunPlan
 
 INTERIM_SIGMA_TP = 0.15
@@ -69,37 +68,39 @@ def calibration_residuals() -> tuple[Residuals, Residuals]:
 
 
 def _published_log_residuals() -> tuple[list[float], list[float]]:
-    """ln(reported/predicted) of GPU-hours and energy over the kind=run published runs."""
-    pairs = published_run_predictions()
-    tp = [_log_ratio(p["reported_gpu_hours"], p["predicted_gpu_hours"]) for p in pairs]
-    energy = [_log_ratio(p["reported_energy_kwh"], p["predicted_energy_kwh"]) for p in pairs]
-    return [r for r in tp if r is not None], [r for r in energy if r is not None]
+    """ln(reported/predicted) of GPU-hours and energy over the kind=run published runs, from helper A's
+    calibration table (planner.calibrate, the same numbers `llmplan calibrate` prints)."""
+    rows = [r for r in _calibration_rows() if r["kind"] == "run"]
+    tp = [_log_ratio(r.get("reported_gpu_hours"), r.get("predicted_gpu_hours")) for r in rows]
+    energy = [_log_ratio(r.get("reported_energy_kwh"), r.get("predicted_energy_kwh")) for r in rows]
+    return [x for x in tp if x is not None], [x for x in energy if x is not None]
+
+
+def _calibration_rows() -> list[dict]:
+    from planner.calibrate import calibration_table  # reads presets/published_runs.csv
+
+    return calibration_table()
 
 
 def published_run_predictions(names: tuple[str, ...] | None = None) -> list[dict]:
-    """For each kind=run row of presets/published_runs.csv with reported GPU-hours: the planner's
-    prediction for the same model, tokens, sequence length, GPU and GPU count (helper A's
-    planner.estimate.estimate_run, the function `llmplan estimate` and calibrate use)."""
+    """Calibration rows (planner.calibrate) with reported GPU-hours, each with the Goals that plan the
+    same run from scratch (size, tokens, sequence length, GPU, GPU count when the source gives it)."""
+    import presets
+
+    runs = {row["name"]: row for row in presets_rows(presets.PUBLISHED_RUNS_CSV)}
+    out = []
+    for row in _calibration_rows():
+        if row["kind"] != "run" or row.get("reported_gpu_hours") is None or (names and row["name"] not in names):
+            continue
+        out.append({**row, "goals": _goals_for_row(runs[row["name"]])})
+    return out
+
+
+def presets_rows(path) -> list[dict]:
     import csv
 
-    import presets
-    from planner.estimate import estimate_run, resolve_context
-
-    out = []
-    with presets.PUBLISHED_RUNS_CSV.open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if row["kind"] != "run" or not row["gpu_hours"] or (names and row["name"] not in names):
-                continue
-            goals = _goals_for_row(row)
-            model = _shape_for_row(row)
-            e = estimate_run(goals, resolve_context(goals), model, float(row["tokens"]))
-            out.append({
-                "name": row["name"], "goals": goals, "reported_gpu_hours": float(row["gpu_hours"]),
-                "predicted_gpu_hours": e.gpu_hours,
-                "reported_energy_kwh": float(row["energy_mwh"]) * 1000 if row["energy_mwh"] else None,
-                "predicted_energy_kwh": e.energy_kwh,
-            })
-    return out
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def _goals_for_row(row: dict) -> Goals:
@@ -109,16 +110,6 @@ def _goals_for_row(row: dict) -> Goals:
         num_gpus=int(row["n_gpus"]) if row["n_gpus"] else None,
         pue=float(row["pue"]) if row["pue"] else 1.1,
     )
-
-
-def _shape_for_row(row: dict):
-    import presets
-    from planner.architecture import derive_shape
-
-    try:
-        return presets.find_model(row["name"])
-    except PlanInputError:
-        return derive_shape(float(row["params"]), vocab_size=32_000, seq_length=int(row["seq_len"]))
 
 
 def _log_ratio(reported, predicted) -> float | None:
