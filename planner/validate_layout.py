@@ -69,9 +69,11 @@ def _pipeline_rules(model: ModelShape, lay: ParallelLayout) -> list[str]:
 
 
 def _nearest_multiples(value: int, step: int) -> str:
-    below = max(step, value // step * step)
-    above = below + step if below >= value else below
-    return _choices([below, above] if below != value else [value])
+    """The multiples of `step` nearest `value` (below and above), as "a or b"."""
+    below = value // step * step
+    if below == value:
+        return str(value)
+    return _choices([below, below + step] if below else [step])
 
 
 def _size_rules(plan: RunPlan, lay: ParallelLayout) -> list[str]:

@@ -170,9 +170,10 @@ def validate(file) -> None:
     """Check a plan file: schema, exact parameter count and the arithmetic of its estimate."""
     from planner.derive import plan_problems
     from planner.io import read_plan
+    from planner.validate_layout import validate_plan_layout
 
     result = read_plan(file)
-    problems = plan_problems(result)
+    problems = plan_problems(result) + validate_plan_layout(result)  # layout rules: helper B (issue #3)
     if problems:
         raise PlanInputError("plan is inconsistent", problems, file)
     click.echo(f"ok: {file} is a valid plan '{result.name}' (schema_version {result.schema_version})")
