@@ -53,7 +53,7 @@ def _eod_from_json(data_dir: Path) -> int | None:
     return None
 
 
-def read_tokenizer_meta(data_dir: str | Path) -> TokenizerMeta:
+def read_tokenizer_meta(data_dir: str | Path, eod_token: str | None = None) -> TokenizerMeta:
     """Vocabulary size and end-of-document id of `DATA/tokenizer.json`."""
     from tokenizers import Tokenizer
 
@@ -63,6 +63,8 @@ def read_tokenizer_meta(data_dir: str | Path) -> TokenizerMeta:
         raise PlanInputError(f"--data {data_dir}: no tokenizer.json; run `llmplan prepare` first")
     tok = Tokenizer.from_file(str(path))
     eod = _eod_from_json(data_dir)
+    if eod is None and eod_token is not None:
+        eod = tok.token_to_id(eod_token)
     if eod is None:
         eod = next((tok.token_to_id(t) for t in EOD_CANDIDATES if tok.token_to_id(t) is not None), None)
     if eod is None:
@@ -73,18 +75,49 @@ def read_tokenizer_meta(data_dir: str | Path) -> TokenizerMeta:
     return TokenizerMeta(str(path.resolve()), tok.get_vocab_size(), int(eod))
 
 
+def _manifest_blends(data_dir: Path) -> tuple[list, list] | None:
+    """(train, valid) blends from `manifest.json` (written last by `llmplan prepare`), if present."""
+    path = data_dir / "manifest.json"
+    if not path.is_file():
+        return None
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    blends = []
+    for split in ("train", "valid"):
+        entry = manifest.get(split) or {}
+        prefixes = [str(data_dir / p) for p in entry.get("prefixes", [])]
+        weights = entry.get("weights")
+        blends.append([prefixes, weights if weights and len(prefixes) > 1 else None])
+    return blends[0], blends[1]
+
+
 def data_blend(plan, data_dir: str | Path) -> tuple[list[str], list[float] | None]:
-    """Prefixes `DATA/<source>_text_document` with the plan's weights (all found ones if none match)."""
+    """Training prefixes `DATA/<source>_text_document` with the plan's weights (all found if none match)."""
     data_dir = Path(data_dir)
     named = [(data_dir / f"{s.name}_text_document", s.weight) for s in plan.data.sources]
     found = [(p, w) for p, w in named if p.with_suffix(".idx").is_file()]
     if len(found) != len(named):
-        found = [(p.with_suffix(""), 1.0) for p in sorted(data_dir.glob("*_text_document.idx"))]
+        found = [(p.with_suffix(""), 1.0) for p in sorted(data_dir.glob("*_text_document.idx"))
+                 if not p.name.endswith("_val_text_document.idx")]
     if not found:
         missing = ", ".join(str(p) + ".idx" for p, _ in named)
         raise PlanInputError(f"--data {data_dir}: no prepared data ({missing}); run `llmplan prepare`")
     prefixes = [str(p) for p, _ in found]
     return prefixes, ([w for _, w in found] if len(found) > 1 else None)
+
+
+def dataset_blends(plan, data_dir: str | Path) -> dict:
+    """GPTDatasetConfig blend arguments: per-split prefixes when the data has a validation set
+    (`<source>_val_text_document`), else one blend split by `data.validation_fraction`."""
+    data_dir = Path(data_dir)
+    blends = _manifest_blends(data_dir)
+    if blends and blends[0][0] and blends[1][0]:
+        return {"blend_per_split": [tuple(blends[0]), tuple(blends[1]), None]}
+    prefixes, weights = data_blend(plan, data_dir)
+    valid = [p.removesuffix("_text_document") + "_val_text_document" for p in prefixes]
+    if all(Path(v + ".idx").is_file() for v in valid):
+        return {"blend_per_split": [(prefixes, weights), (valid, weights), None]}
+    split = split_string(plan.data.validation_fraction, min(num_documents(p) for p in prefixes))
+    return {"blend": (prefixes, weights), "split": split}
 
 
 def num_documents(prefix: str) -> int:
@@ -104,12 +137,10 @@ def build_datasets(plan, data_dir, tokenizer: TokenizerMeta, cache_dir, *, build
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
     from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
 
-    prefixes, weights = data_blend(plan, data_dir)
     r, gbs = plan.recipe, plan.layout.layout.global_batch_size
     num_evals = r.train_steps // r.eval_interval_steps + 1
     config = GPTDatasetConfig(
-        random_seed=r.seed, sequence_length=plan.model.seq_length, blend=(prefixes, weights),
-        split=split_string(plan.data.validation_fraction, min(num_documents(p) for p in prefixes)),
+        random_seed=r.seed, sequence_length=plan.model.seq_length, **dataset_blends(plan, data_dir),
         path_to_cache=str(cache_dir), tokenizer=tokenizer, reset_position_ids=False,
         reset_attention_mask=False, eod_mask_loss=False, create_attention_mask=False,
         mid_level_dataset_surplus=0.005,

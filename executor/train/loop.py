@@ -130,7 +130,7 @@ def run(args: TrainArgs) -> int:
     plan = read_plan(args.plan_path)
     on_gpu = init_parallel(plan)
     rank0 = dist.get_rank() == 0
-    tokenizer = data.read_tokenizer_meta(args.data_dir)
+    tokenizer = data.read_tokenizer_meta(args.data_dir, plan.data.tokenizer.eod_token)
     engine = build_engine(plan, tokenizer.vocab_size, on_gpu)
     scheduler = build_scheduler(plan, engine.optimizer)
     ckpt_root = args.out_dir / "checkpoints"

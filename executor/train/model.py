@@ -12,15 +12,7 @@ import zlib
 
 import torch
 
-MAKE_VOCAB_SIZE_DIVISIBLE_BY = 128
-"""Megatron-LM's default `--make-vocab-size-divisible-by` (megatron/training/tokenizer)."""
-
-
-def padded_vocab_size(vocab_size: int, tensor_parallel_size: int) -> int:
-    """Megatron-LM's `_vocab_size_with_padding`: round up to a multiple of 128 x TP."""
-    multiple = MAKE_VOCAB_SIZE_DIVISIBLE_BY * tensor_parallel_size
-    return int(math.ceil(vocab_size / multiple) * multiple)
-
+from planner.memory import padded_vocab_size  # Megatron-LM's rule: a multiple of 128 x TP
 
 def transformer_config(plan, *, on_gpu: bool):
     """`TransformerConfig` from the plan's model shape, layout and recipe."""
