@@ -157,3 +157,12 @@ def test_a_layout_that_does_not_fit_says_by_how_much(default_plan):
     problems = validate_plan_layout(small)
     assert len(problems) == 1 and problems[0].startswith("layout.memory: the layout needs")
     assert "GiB more than the" in problems[0] and "recompute full" in problems[0]
+
+
+def test_llmplan_validate_names_a_broken_layout_rule_and_exits_2(tmp_path, capsys, default_plan):
+    path = tmp_path / "bad.yaml"
+    write_model(_with_layout(default_plan, tensor_model_parallel_size=3), path)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "tensor_model_parallel_size (3) must divide num_attention_heads" in err
+    assert "try 1, 2, 4" in err
