@@ -32,6 +32,8 @@ RESULT_COLUMNS = (
     "num_params", "num_tokens", "gpu", "num_gpus", "gpu_hours", "wallclock_days", "cost_usd",
     "total_cost_usd", "energy_kwh", "co2_kg", "mfu", "predicted_loss", "binding_constraint",
 )
+RANGED_COLUMNS = ("gpu_hours", "wallclock_days", "total_cost_usd")
+"""Figures whose p10/p90 go into the table as NAME_p10 and NAME_p90."""
 Evaluator = Callable[[Goals], dict[str, Any]]
 
 
@@ -180,7 +182,7 @@ def evaluate_plan(goals: Goals) -> dict[str, Any]:
     if plan.reliability is not None and plan.reliability.adjusted_wallclock_days is not None:
         row["days_with_failures"] = plan.reliability.adjusted_wallclock_days
     for name, r in plan.ranges.items():
-        if name in ("gpu_hours", "total_cost_usd", "wallclock_days"):
+        if name in RANGED_COLUMNS:
             row[f"{name}_p10"], row[f"{name}_p90"] = r.p10, r.p90
     return row
 
@@ -224,12 +226,27 @@ def evaluate_estimate(goals: Goals) -> dict[str, Any]:
     ctx = _context(goals)
     sized = size_run(goals, ctx)
     e = estimate_run(goals, ctx, sized.model, sized.num_tokens, unique_tokens=goals.unique_tokens_available)
-    return {
+    row = {
         "num_params": sized.model.num_params, "num_tokens": sized.num_tokens, "gpu": e.gpu,
         "num_gpus": e.num_gpus, "gpu_hours": e.gpu_hours, "wallclock_days": e.wallclock_days,
         "cost_usd": e.cost_usd, "total_cost_usd": e.total_cost_usd, "energy_kwh": e.energy_kwh,
         "co2_kg": e.co2_kg, "mfu": e.mfu, "predicted_loss": e.predicted_loss, "binding_constraint": sized.binding,
     }
+    row.update(_throughput_ranges(row))
+    return row
+
+
+def _throughput_ranges(row: dict[str, Any]) -> dict[str, float]:
+    """p10/p90 of GPU-hours, days and cost from the calibration residuals (planner.uncertainty); the
+    fast path has no failure plan, so the failure model's variance is left out here."""
+    from planner.uncertainty import calibration_residuals, lognormal_range
+
+    tp, _ = calibration_residuals()
+    out = {}
+    for name in RANGED_COLUMNS:
+        r = lognormal_range(row[name], tp.mu, tp.sigma, "")
+        out[f"{name}_p10"], out[f"{name}_p90"] = r.p10, r.p90
+    return out
 
 
 _CONTEXTS: dict[tuple[str, str], Any] = {}

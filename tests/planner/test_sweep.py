@@ -101,6 +101,13 @@ def test_sweep_returns_one_row_per_scenario_with_the_headline_figures():
     assert h100_7b["wallclock_days"].is_monotonic_decreasing
 
 
+def test_every_scenario_carries_p10_p90_of_gpu_hours_days_and_cost():
+    frame = sweep_frame("gpu=A100-80GB,H100-SXM", "target_params=1e9,7e9")
+    for name in ("gpu_hours", "wallclock_days", "total_cost_usd"):
+        assert (frame[f"{name}_p10"] < frame[name]).all() and (frame[name] < frame[f"{name}_p90"]).all()
+        assert (frame[f"{name}_p90"] <= 1.4 * frame[name]).all()
+
+
 def test_sweep_marks_exactly_the_rows_no_other_row_dominates():
     frame = sweep_frame("gpu=A100-80GB,H100-SXM,H200", "target_params=1e9,3e9,7e9", "num_gpus=8,64")
     objs = frame[["total_cost_usd", "wallclock_days", "predicted_loss"]].to_numpy()

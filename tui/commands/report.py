@@ -69,6 +69,12 @@ def format_table(frame, varied: list[str]) -> str:
     if frame["error"].isna().all():
         shown.remove("error")
     view = frame.loc[:, shown].copy()
+    if "total_cost_usd_p10" in frame.columns:  # the range shown next to the figure
+        from planner.report import short_money
+
+        spans = [("" if lo != lo else f"{short_money(lo)}-{short_money(hi)}")
+                 for lo, hi in zip(frame["total_cost_usd_p10"], frame["total_cost_usd_p90"], strict=True)]
+        view.insert(view.columns.get_loc("total_cost_usd") + 1, "cost_p10_p90", spans)
     view["pareto"] = view["pareto"].map({True: "*", False: ""})
     formatters = {c: "{:.4g}".format for c in ("num_params", "num_tokens", "gpu_hours", "co2_kg")
                   if c in view.columns}
@@ -78,9 +84,11 @@ def format_table(frame, varied: list[str]) -> str:
     for c in varied_cols:
         if view[c].dtype.kind == "f":
             formatters.setdefault(c, "{:.4g}".format)
-    safe = {c: (lambda f: (lambda v: "" if v is None or v != v else f(v)))(f) for c, f in formatters.items()}
+    formatters.setdefault("num_gpus", "{:.0f}".format)
+    safe = {c: (lambda f: (lambda v: "" if v is None or v != v else f(v)))(formatters.get(c, str))
+            for c in view.columns}
     front = int(frame["pareto"].sum())
-    return view.to_string(index=False, formatters=safe) + f"\n{len(frame)} scenarios, {front} on the Pareto front (*)"
+    return view.to_string(index=False, formatters=safe, na_rep="") + f"\n{len(frame)} scenarios, {front} on the Pareto front (*)"
 
 
 def write_table(frame, path: Path) -> None:
