@@ -28,7 +28,7 @@ class SiteOptions:
     max_time_s: int = 2 * 86400
     prepare_time_s: int = 4 * 3600
     evaluate_time_s: int = 4 * 3600
-    num_prepare_shards: int = 1
+    num_prepare_shards: int = 0  # 0: the plan's data.num_shards
     time_margin: float = 1.25
     min_time_s: int = 15 * 60
 
@@ -141,7 +141,7 @@ def compile_job_graph(plan: RunPlan, run_dir: str, site: SiteOptions | None = No
         stage="prepare",
         args=("prepare", plan_path, "--out", data_dir, "--workers", str(workers)),
         resources=Resources(1, 0, 1, workers, max(4, 2 * workers), site.prepare_time_s,
-                            array_size=site.num_prepare_shards),
+                            array_size=site.num_prepare_shards or plan.data.num_shards),
         env=cpu_env,
     )
     train_res = train_resources(plan, site)

@@ -38,10 +38,10 @@ def default_run_dir(plan: RunPlan, runs_root: str | Path) -> str:
 
 def render_all(graph: JobGraph, plan: RunPlan, backend: str) -> dict[str, str]:
     """Every stage's script (slurm) or command line (local); validates every value on the way."""
-    from executor.backends.slurm_render import quote_argv, render_sbatch, safe_args
+    from executor.backends.slurm_render import quote_argv, render_sbatch, safe_args, submission_order
 
     out = {}
-    for job in graph.order():
+    for job in submission_order(graph) if backend == "slurm" else graph.order():
         if backend == "slurm":
             fake_after = ["1"] * len(job.depends_on)  # ids are known only at submission
             out[job.stage] = render_sbatch(job, graph, plan, python_executable(), fake_after)
@@ -56,7 +56,7 @@ def initial_state(plan: RunPlan, graph: JobGraph, backend: str, overrides: list[
     stages = {}
     for job in graph.order():
         res = job.resources
-        devices = res.num_nodes * res.procs_per_node * res.array_size if cpu else res.num_gpus
+        devices = res.num_nodes * res.procs_per_node if cpu else res.num_gpus
         stages[job.stage] = StageState(stage=job.stage, num_devices=devices, depends_on=list(job.depends_on))
     return RunState(
         name=Path(graph.run_dir).name, plan_name=plan.name, plan_sha256=canonical_sha256(plan),

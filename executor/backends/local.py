@@ -146,7 +146,8 @@ class _Supervisor:
     def run_stage(self, job: dict) -> None:
         name = job["stage"]
         log_path = stage_log(self.run_dir, name)
-        env = {**os.environ, **job["env"], "PYTHONUNBUFFERED": "1", "LLMPLAN_STAGE": name}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_ARRAY_")}
+        env.update({**job["env"], "PYTHONUNBUFFERED": "1", "LLMPLAN_STAGE": name})
         with open(log_path, "ab") as log:
             log.write(f"\n=== llmplan {name} started {utc_now().isoformat()} ===\n".encode())
             log.flush()

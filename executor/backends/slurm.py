@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from executor.backends.base import python_executable
-from executor.backends.slurm_render import render_sbatch, render_sbatch_bundle, sbatch_argv
+from executor.backends.slurm_render import prepare_parts, render_sbatch, render_sbatch_bundle, sbatch_argv
 from executor.jobs import JobGraph
 from executor.rundir import FINAL, Attempt, RunState, locked, read_state, update_state, write_state
 from planner.io import atomic_write_text, read_plan
@@ -108,14 +108,22 @@ class SlurmBackend:
                     dep_state = state.stages[dep]
                     if dep_state.status != "COMPLETED" and dep_state.current:
                         after.append(dep_state.current.job_id)
-                script = Path(graph.run_dir) / "jobs" / f"{job.stage}.sbatch"
-                atomic_write_text(script, render_sbatch(job, graph, plan, self.python, after))
-                job_id = run_cmd(sbatch_argv(str(script), graph.run_dir)).strip().split(";")[0]
+                extra = []
+                if job.stage == "prepare":
+                    shards, job = prepare_parts(job)
+                    extra = [self._sbatch(shards, graph, plan, after)]
+                    after = extra
+                job_id = self._sbatch(job, graph, plan, after)
                 stage = state.stages[job.stage]
                 stage.status, stage.log = "PENDING", f"{graph.run_dir}/logs/{job.stage}.log"
-                stage.attempts.append(Attempt(job_id=job_id, status="PENDING"))
+                stage.attempts.append(Attempt(job_id=job_id, status="PENDING", extra_job_ids=extra))
                 write_state(state)
         return state
+
+    def _sbatch(self, job, graph: JobGraph, plan, after: list[str]) -> str:
+        script = Path(graph.run_dir) / "jobs" / f"{job.stage}.sbatch"
+        atomic_write_text(script, render_sbatch(job, graph, plan, self.python, after))
+        return run_cmd(sbatch_argv(str(script), graph.run_dir)).strip().split(";")[0]
 
     def status(self, run_dir: str) -> RunState:
         def refresh(state: RunState) -> None:
@@ -135,7 +143,8 @@ class SlurmBackend:
 
     def cancel(self, run_dir: str) -> RunState:
         state = self.status(run_dir)
-        ids = [s.current.job_id for s in state.stages.values() if s.status not in FINAL and s.current]
+        ids = [i for s in state.stages.values() if s.status not in FINAL and s.current
+               for i in (*s.current.extra_job_ids, s.current.job_id)]
         if ids:
             run_cmd(["scancel", *ids])
             deadline = time.monotonic() + CANCEL_WAIT_S

@@ -3,8 +3,8 @@
 One script per stage in RUN_DIR/jobs/:
 - `#SBATCH` headers from the plan: nodes, one task per node, CPUs, memory, GPUs per node, time
   limit, log file, `--dependency=afterok:<ids>` with `--kill-on-invalid-dep=yes`;
-- prepare is an array job (one task per shard; the shard index reaches `llmplan prepare` through
-  `SLURM_ARRAY_TASK_ID`, also exported as `LLMPLAN_SHARD_INDEX`/`LLMPLAN_NUM_SHARDS`);
+- prepare is an array job, one task per shard (the shard index reaches `llmplan prepare` through
+  `SLURM_ARRAY_TASK_ID`), followed by one job that finishes the data (see `prepare_parts`);
 - train runs one `srun` task per node, each launching torchrun with c10d rendezvous on the first
   node's address, and has `--requeue` with `--signal=B:USR1@<s>`: the batch shell traps USR1, sends
   SIGTERM to every process of the srun step (`scancel --signal=TERM JOB.0`; signalling srun itself
@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
+from dataclasses import replace
 
 from executor.backends.safety import NAME_RE, check_inside, check_int, check_name, check_path
 from executor.jobs import Job, JobGraph, SiteOptions
@@ -63,9 +64,22 @@ def safe_args(job: Job, run_dir: str) -> list[str]:
     return out
 
 
+def prepare_parts(job: Job) -> tuple[Job, Job]:
+    """Data preparation on Slurm: an array job, one task per shard (`llmplan prepare` takes its shard
+    from SLURM_ARRAY_TASK_ID and runs the per-shard filter stage), then one job that finishes the
+    rest (dedup across shards, tokenizer, tokenize, merge) and skips the finished shards."""
+    num = ("--num-shards", str(job.resources.array_size))
+    shard_args = tuple("1" if i and job.args[i - 1] == "--workers" else a for i, a in enumerate(job.args))
+    shards = replace(job, stage="prepare-shards", args=shard_args + num,
+                     resources=replace(job.resources, cpus_per_task=1, mem_gib=max(2, job.resources.mem_gib // 2)))
+    finish = replace(job, args=job.args + num, resources=replace(job.resources, array_size=1))
+    return shards, finish
+
+
 def log_path(job: Job, run_dir: str) -> str:
-    suffix = "-%a" if job.resources.array_size > 1 else ""
-    return check_inside(f"{run_dir}/logs/{job.stage}{suffix}.log", run_dir, "log")
+    suffix = "-%a" if job.stage == "prepare-shards" and job.resources.array_size > 1 else ""
+    logs = check_inside(f"{run_dir}/logs", run_dir, "logs")
+    return f"{logs}/{check_name(job.stage, 'stage')}{suffix}.log"  # %a: sbatch's array task index
 
 
 def header(job: Job, graph: JobGraph, site: SiteOptions, after: list[str]) -> list[str]:
@@ -86,7 +100,7 @@ def header(job: Job, graph: JobGraph, site: SiteOptions, after: list[str]) -> li
         lines.append(f"#SBATCH --gpus-per-node={check_int(res.gpus_per_node, 'gpus_per_node', 1, 64)}")
     lines += [f"#SBATCH --time={format_time(res.time_limit_s)}",
               f"#SBATCH --output={log_path(job, graph.run_dir)}", "#SBATCH --open-mode=append"]
-    if job.stage == "prepare":
+    if job.stage == "prepare-shards":
         lines.append(f"#SBATCH --array=0-{check_int(res.array_size, 'array_size', 1, 10_000) - 1}")
     if job.requeue:
         lines += ["#SBATCH --requeue",
@@ -121,9 +135,11 @@ def body(job: Job, graph: JobGraph, python: str) -> list[str]:
     args = safe_args(job, graph.run_dir)
     if not job.distributed:
         lines = []
-        if job.stage == "prepare":
+        if job.stage == "prepare-shards":
             lines.append('export LLMPLAN_SHARD_INDEX="${SLURM_ARRAY_TASK_ID:-0}" '
                          f"LLMPLAN_NUM_SHARDS={job.resources.array_size}")
+        elif job.stage == "prepare":  # all shards: no array index inherited from a submitting job
+            lines.append("unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT")
         return [*lines, "exec " + quote_argv([python, "-m", "tui.cli", *args])]
     torchrun = [python, "-m", "torch.distributed.run", "--nnodes=$SLURM_NNODES",
                 f"--nproc_per_node={job.resources.procs_per_node}", "--rdzv_backend=c10d",
@@ -163,6 +179,14 @@ def sbatch_argv(script_path: str, run_dir: str) -> list[str]:
     return ["sbatch", "--parsable", check_inside(script_path, run_dir, "script")]
 
 
+def submission_order(graph: JobGraph) -> list[Job]:
+    """The graph's jobs as Slurm submits them: prepare split into its shard array and its finish."""
+    out: list[Job] = []
+    for job in graph.order():
+        out += list(prepare_parts(job)) if job.stage == "prepare" else [job]
+    return out
+
+
 def _heredoc(path: str, text: str) -> list[str]:
     tag = "LLMPLAN_EOF_" + hashlib.sha256(text.encode()).hexdigest()[:12]
     assert tag not in text  # noqa: S101 - a sha256 prefix of the text cannot occur in it
@@ -181,12 +205,13 @@ def render_sbatch_bundle(plan: RunPlan, run_dir: str | None = None, python: str 
              f"mkdir -p {' '.join(shlex.quote(f'{run_dir}/{d}') for d in ('data', 'checkpoints', 'eval', 'logs', 'jobs'))}"]
     lines += _heredoc(graph.plan_path, to_yaml(plan))
     previous = ""
-    for job in graph.order():
+    for job in submission_order(graph):
         script = f"{run_dir}/jobs/{job.stage}.sbatch"
         text = render_sbatch(job, graph, plan, python, site=site)
         lines += _heredoc(script, text)
+        var = job.stage.replace("-", "_") + "_id"
         dep = f' --dependency=afterok:"${previous}" --kill-on-invalid-dep=yes' if previous else ""
-        lines.append(f"{job.stage}_id=$(sbatch --parsable{dep} {shlex.quote(script)})")
-        lines.append(f'echo "{job.stage}: ${job.stage}_id"')
-        previous = f"{job.stage}_id"
+        lines.append(f"{var}=$(sbatch --parsable{dep} {shlex.quote(script)})")
+        lines.append(f'echo "{job.stage}: ${var}"')
+        previous = var
     return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ import pytest
 
 from executor.approval import approve
 from executor.backends.control import execute
-from executor.backends.slurm_render import format_time, render_sbatch, render_sbatch_bundle
+from executor.backends.slurm_render import format_time, render_sbatch, render_sbatch_bundle, submission_order
 from executor.jobs import compile_job_graph
 from planner.errors import PlanInputError
 from planner.io import read_plan, write_model
@@ -45,13 +45,24 @@ def check_golden(name: str, text: str) -> None:
     assert text == path.read_text(), f"{name} differs from its golden file"
 
 
-@pytest.mark.parametrize("stage", ["prepare", "train", "evaluate"])
+@pytest.mark.parametrize("stage", ["prepare-shards", "prepare", "train", "evaluate"])
 def test_each_stage_script_matches_its_golden_file(stage):
     plan = read_plan(GOLDEN / "plan.yaml")
     graph = compile_job_graph(plan, RUN_DIR)
-    job = graph.job(stage)
-    after = {"prepare": [], "train": ["101"], "evaluate": ["102"]}[stage]
+    job = {j.stage: j for j in submission_order(graph)}[stage]
+    after = {"prepare-shards": [], "prepare": ["100"], "train": ["101"], "evaluate": ["102"]}[stage]
     check_golden(f"{stage}.sbatch", render_sbatch(job, graph, plan, PYTHON, after))
+
+
+def test_data_preparation_is_an_array_of_one_task_per_shard_then_one_finishing_job():
+    plan = read_plan(GOLDEN / "plan.yaml")
+    graph = compile_job_graph(plan, RUN_DIR)
+    shards, finish = submission_order(graph)[:2]
+    shards_text = render_sbatch(shards, graph, plan, PYTHON)
+    assert f"#SBATCH --array=0-{plan.data.num_shards - 1}" in shards_text
+    assert f"--workers 1 --num-shards {plan.data.num_shards}" in shards_text
+    finish_text = render_sbatch(finish, graph, plan, PYTHON, ["100"])
+    assert "--array" not in finish_text and "#SBATCH --dependency=afterok:100" in finish_text
 
 
 def test_a_two_node_gpu_training_script_matches_its_golden_file():
@@ -68,7 +79,8 @@ def test_the_sbatch_bundle_matches_its_golden_file_and_is_valid_bash():
     text = render_sbatch_bundle(read_plan(GOLDEN / "plan.yaml"), RUN_DIR, PYTHON)
     check_golden("bundle.sh", text)
     assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
-    assert text.count("sbatch --parsable") == 3
+    assert text.count("sbatch --parsable") == 4
+    assert 'prepare_id=$(sbatch --parsable --dependency=afterok:"$prepare_shards_id" --kill-on-invalid-dep=yes' in text
     assert 'train_id=$(sbatch --parsable --dependency=afterok:"$prepare_id" --kill-on-invalid-dep=yes' in text
 
 
@@ -104,7 +116,7 @@ def test_free_text_with_command_substitution_stays_inert_quoted_text(tmp_path):
     plan = read_plan(GOLDEN / "plan.yaml").model_copy(update={"description": evil})
     plan = approve(plan, "Ada", note=evil)
     graph = compile_job_graph(plan, str(tmp_path))
-    for job in graph.order():
+    for job in submission_order(graph):
         text = render_sbatch(job, graph, plan, "/bin/true", ["1"] * len(job.depends_on))
         assert not any(line.startswith("#SBATCH --x") for line in text.splitlines())
         # everything before the launch, run for real by bash, then the two variables printed back

@@ -606,7 +606,32 @@ warnings:
   is an extrapolation'
 approval: null
 LLMPLAN_EOF_b6159da1a3e3
-cat > /scratch/runs/tiny-cpu/jobs/prepare.sbatch <<'LLMPLAN_EOF_79a223b855dc'
+cat > /scratch/runs/tiny-cpu/jobs/prepare-shards.sbatch <<'LLMPLAN_EOF_610452ca866e'
+#!/bin/bash
+#SBATCH --job-name=tiny-cpu-prepare-shards
+#SBATCH --nodes=1
+#SBATCH --ntasks-per-node=1
+#SBATCH --cpus-per-task=1
+#SBATCH --mem=2G
+#SBATCH --time=0-04:00:00
+#SBATCH --output=/scratch/runs/tiny-cpu/logs/prepare-shards-%a.log
+#SBATCH --open-mode=append
+#SBATCH --array=0-7
+#SBATCH --no-requeue
+# llmplan prepare-shards stage of plan tiny-cpu; rendered from /scratch/runs/tiny-cpu/plan.yaml
+set -uo pipefail
+cd /scratch/runs/tiny-cpu
+export LLMPLAN_STAGE=prepare-shards
+export PYTHONUNBUFFERED=1
+export OMP_NUM_THREADS=1
+LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, for two CPU cores.'
+LLMPLAN_APPROVAL_NOTE=''
+export LLMPLAN_SHARD_INDEX="${SLURM_ARRAY_TASK_ID:-0}" LLMPLAN_NUM_SHARDS=8
+exec /opt/llmplan/bin/python -m tui.cli prepare /scratch/runs/tiny-cpu/plan.yaml --out /scratch/runs/tiny-cpu/data --workers 1 --num-shards 8
+LLMPLAN_EOF_610452ca866e
+prepare_shards_id=$(sbatch --parsable /scratch/runs/tiny-cpu/jobs/prepare-shards.sbatch)
+echo "prepare-shards: $prepare_shards_id"
+cat > /scratch/runs/tiny-cpu/jobs/prepare.sbatch <<'LLMPLAN_EOF_4e076ce41ff7'
 #!/bin/bash
 #SBATCH --job-name=tiny-cpu-prepare
 #SBATCH --nodes=1
@@ -616,7 +641,6 @@ cat > /scratch/runs/tiny-cpu/jobs/prepare.sbatch <<'LLMPLAN_EOF_79a223b855dc'
 #SBATCH --time=0-04:00:00
 #SBATCH --output=/scratch/runs/tiny-cpu/logs/prepare.log
 #SBATCH --open-mode=append
-#SBATCH --array=0-0
 #SBATCH --no-requeue
 # llmplan prepare stage of plan tiny-cpu; rendered from /scratch/runs/tiny-cpu/plan.yaml
 set -uo pipefail
@@ -626,10 +650,10 @@ export PYTHONUNBUFFERED=1
 export OMP_NUM_THREADS=1
 LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, for two CPU cores.'
 LLMPLAN_APPROVAL_NOTE=''
-export LLMPLAN_SHARD_INDEX="${SLURM_ARRAY_TASK_ID:-0}" LLMPLAN_NUM_SHARDS=1
-exec /opt/llmplan/bin/python -m tui.cli prepare /scratch/runs/tiny-cpu/plan.yaml --out /scratch/runs/tiny-cpu/data --workers 2
-LLMPLAN_EOF_79a223b855dc
-prepare_id=$(sbatch --parsable /scratch/runs/tiny-cpu/jobs/prepare.sbatch)
+unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT
+exec /opt/llmplan/bin/python -m tui.cli prepare /scratch/runs/tiny-cpu/plan.yaml --out /scratch/runs/tiny-cpu/data --workers 2 --num-shards 8
+LLMPLAN_EOF_4e076ce41ff7
+prepare_id=$(sbatch --parsable --dependency=afterok:"$prepare_shards_id" --kill-on-invalid-dep=yes /scratch/runs/tiny-cpu/jobs/prepare.sbatch)
 echo "prepare: $prepare_id"
 cat > /scratch/runs/tiny-cpu/jobs/train.sbatch <<'LLMPLAN_EOF_a8c8672bba6a'
 #!/bin/bash
