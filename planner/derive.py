@@ -174,16 +174,21 @@ def _check_limit(goals: Goals, ctx: Context, sized: Sizing, limit: Limit) -> Non
     hours, _, _ = gpu_hours_and_fleet(goals, ctx, sized.model, sized.num_tokens)
     if hours <= limit.gpu_hours * 1.001:
         return
-    fixed = [f"target_params: {goals.target_params:,.0f}"] if goals.target_params is not None else []
+    fixed, names = [], []
+    if goals.target_params is not None:
+        fixed.append(f"target_params: {goals.target_params:,.0f}")
+        names.append("target_params")
     if goals.target_tokens is not None:
         fixed.append(f"target_tokens: {goals.target_tokens:,.0f}")
-    fixed.append(f"objective: {goals.objective} ({sized.num_tokens:,.3g} tokens for "
-                 f"{sized.model.num_params:,} parameters)")
-    raise PlanInputError("conflicting goals: the size and the budget cannot both hold", [
+        names.append("target_tokens")
+    else:
+        fixed.append(f"objective: {goals.objective} gives {sized.num_tokens:,.3g} tokens for "
+                     f"{sized.model.num_params:,} parameters")
+    raise PlanInputError(f"conflicting goals: {' and '.join(names)} and {limit.fields} cannot all hold", [
         *fixed,
         f"{limit.fields}: {limit.value_text} allows {limit.gpu_hours:,.0f} GPU-hours; the run needs {hours:,.0f}",
-        "raise the budget, lower target_params/target_tokens, or use objective fixed-size "
-        "(tokens from the budget)",
+        f"raise {limit.fields}, lower {' or '.join(names)}, or use objective fixed-size with "
+        "target_params alone (tokens from the budget)",
     ])
 
 

@@ -65,7 +65,7 @@ def test_a_size_and_a_budget_that_cannot_both_hold_are_named():
     with pytest.raises(PlanInputError) as err:
         sized(target_params=70e9, budget_usd=10_000, gpu="H100")
     text = str(err.value)
-    assert "conflicting goals" in text
+    assert "conflicting goals: target_params and budget_usd cannot all hold" in text
     assert "target_params: 70,000,000,000" in text and "budget_usd: $10,000" in text
 
 

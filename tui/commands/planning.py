@@ -76,7 +76,10 @@ def _echo_json(data) -> None:
 @click.option("--name")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (.yaml or .json).")
 def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, output, **flags) -> None:
-    """Derive a run plan from goals (a file, a preset or flags; default: the `default` preset)."""
+    """Derive a run plan from goals: a file, a preset, or flags (alone, or overriding the file/preset).
+
+    With nothing given, plans the `default` preset. Flags alone start from the Goals defaults.
+    """
     import presets
     from planner.derive import derive_plan
     from planner.io import read_goals, to_data, to_yaml, write_model
@@ -84,15 +87,15 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
 
     if goals_file and preset:
         raise PlanInputError("--goals and --preset: give one of them, not both")
-    pins = None
-    if goals_file:
-        base = to_data(read_goals(goals_file))
-    else:
-        name = preset or "default"
-        base, pins = to_data(presets.load_goals_preset(name)), presets.load_pins(name)
+    pins, base = None, {}
     extra = _flag_goals(params, tokens, **flags)
     extra["unique_tokens_available"] = parse_count(unique_tokens, "--unique-tokens") if unique_tokens else None
     extra["inference_tokens"] = parse_count(inference_tokens, "--inference-tokens") if inference_tokens else None
+    if goals_file:
+        base = to_data(read_goals(goals_file))
+    elif preset or not any(v is not None for v in extra.values()):  # no flags: the default goals
+        name = preset or "default"
+        base, pins = to_data(presets.load_goals_preset(name)), presets.load_pins(name)
     goals = _goals_from_flags(base, extra, goals_file or "flags")
     result = derive_plan(goals, pins=pins)
     if output:
