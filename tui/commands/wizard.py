@@ -1,7 +1,24 @@
-"""`llmplan` commands for this area (see tui/cli.py)."""
+"""`llmplan wizard [--goals FILE]`: the interactive planning wizard (also `llmplan` alone)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+
+@click.command("wizard")
+@click.option("--goals", "goals_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Goals file (YAML or JSON) to start from instead of the default goals preset.")
+@click.option("--theme", type=click.Choice(["dark", "light"]), default="dark", show_default=True)
+def wizard(goals_path: Path | None, theme: str) -> None:
+    """Open the planning wizard: edit goals, watch the plan, compare, export and approve."""
+    from planner.io import read_goals
+
+    goals = read_goals(goals_path) if goals_path else None
+    from tui.app import WizardApp  # textual is imported only when the wizard opens
+
+    WizardApp(goals=goals, theme=theme).run()
+
+
+COMMANDS: list[click.Command] = [wizard]

@@ -1,0 +1,220 @@
+"""Pilot tests of the planning wizard: keys in, app state and written files out.
+
+Every figure comes from the real planner (planner.derive, planner.sweep); nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import yaml
+from textual.widgets import DataTable, Input, Select, Static
+from tui_pilot_helpers import settle, type_into, wait_for_plans
+
+from planner.io import canonical_sha256, read_goals, read_plan
+from planner.schema import Goals, RunPlan
+from presets import load_goals_preset
+from tui import state
+from tui.app import WizardApp
+from tui.screens.compare import COLUMNS, CompareScreen
+from tui.screens.export import ExportScreen
+from tui.screens.help import HelpScreen
+
+pytestmark = pytest.mark.anyio
+
+
+def error_text(app: WizardApp, field: str) -> str:
+    return str(app.screen.query_one(f"#error-{field}", Static).render())
+
+
+async def export_via_dialog(pilot, path, fmt="yaml", approver: str = "", key: str = "enter") -> None:
+    """F5, pick the format, type the path (and approver), then press `key`."""
+    app = pilot.app
+    await pilot.press("f5")
+    await settle(pilot)
+    assert isinstance(app.screen, ExportScreen)
+    app.screen.query_one(f"#format-{fmt}").value = True
+    await pilot.pause()
+    suggested = app.screen.query_one("#path", Input).value
+    assert suggested == f"{app.plan.name}-plan{state.EXPORT_SUFFIXES[fmt]}"
+    app.screen.query_one("#path", Input).value = str(path)
+    if approver:
+        app.screen.query_one("#approver", Input).focus()
+        await pilot.press(*approver)
+    else:
+        app.screen.query_one("#path", Input).focus()
+    await pilot.press(key)
+    await settle(pilot)
+
+
+async def test_fill_goals_see_the_plan_change_pick_a_scenario_export_and_approve(tmp_path):
+    app = WizardApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        # Opens on the default goals preset, every field filled, with the planner's plan.
+        await wait_for_plans(pilot, 1)
+        assert app.goals == load_goals_preset("default") and app.plans_computed == 1
+        shown = app.screen.values()
+        assert set(shown) == set(state.FIELD_NAMES)
+        assert state.parse_number(shown["budget_usd"]) == app.goals.budget_usd
+        assert shown["objective"] == app.goals.objective and shown["gpu"] == "H100-SXM-80GB"
+        assert app.plan.goals == app.goals and app.plan_error == ""
+        first = app.plan
+
+        # Typing a bigger budget recomputes the plan: a bigger compute-optimal model.
+        await type_into(pilot, "budget_usd", "2M")
+        await wait_for_plans(pilot, 2)
+        assert app.goals.budget_usd == 2e6 and app.plan.goals.budget_usd == 2e6
+        assert app.plan.model.num_params > first.model.num_params
+        assert app.plan.estimate.total_cost_usd > first.estimate.total_cost_usd
+        summary = str(app.screen.query_one("#summary").render())
+        assert summary.startswith(f"{app.plan.model.num_params / 1e9:.3g}B params")
+
+        # A GPU picked from the presets reaches the plan.
+        app.screen.query_one("#field-gpu", Select).value = "A100-SXM4-80GB"
+        await wait_for_plans(pilot, 3)
+        assert app.plan.estimate.gpu == "A100-SXM4-80GB"
+
+        # Compare: the planner's sweep of GPU types x model sizes x objectives, cheapest first.
+        await pilot.press("f4")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        table = screen.query_one(DataTable)
+        varies = state.compare_varies(app.goals)
+        assert [name for name, _ in varies] == ["gpu", "target_params", "objective"]
+        assert table.row_count == len(screen.scenarios) == math.prod(len(v) for _, v in varies)
+        feasible = [s for s in screen.scenarios if not s.error]
+        cheapest = min(feasible, key=lambda s: s.figures["total_cost_usd"])
+        assert tuple(table.get_row_at(0)[:2]) == (cheapest.figures["gpu"], cheapest.figures["objective"])
+
+        # `s` sorts by the next column, `r` reverses: slowest scenario first.
+        keys = [key for _, key in COLUMNS]
+        await pilot.press(*("s" * ((keys.index("wallclock_days") - keys.index(screen.sort_key)) % len(keys))))
+        assert (screen.sort_key, screen.sort_reverse) == ("wallclock_days", False)
+        assert str(table.columns["wallclock_days"].label) == "days▲"
+        await pilot.press("r")
+        assert (screen.sort_key, screen.sort_reverse) == ("wallclock_days", True)
+        slowest = max(feasible, key=lambda s: s.figures["wallclock_days"])
+        assert tuple(table.get_row_at(0)[:2]) == (slowest.figures["gpu"], slowest.figures["objective"])
+
+        # Enter on the third row loads that scenario into the plan.
+        await pilot.press("down", "down")
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        chosen = next(s for s in screen.scenarios if s.key == row_key)
+        computed = app.plans_computed
+        await pilot.press("enter")
+        await wait_for_plans(pilot, computed + 1)
+        assert app.current_mode == "plan"
+        assert app.goals == chosen.goals and app.plan.goals == chosen.goals
+        assert app.plan.estimate.gpu == chosen.figures["gpu"]
+
+        # Export it as YAML, then approve it under a name.
+        exported, approved = tmp_path / "plan.yaml", tmp_path / "approved.yaml"
+        await export_via_dialog(pilot, exported)
+        assert app.last_export.path == exported and read_plan(exported) == app.plan
+        unapproved = app.plan
+        await export_via_dialog(pilot, approved, approver="Ada Lovelace", key="ctrl+r")
+        assert app.plan.approval is not None and app.plan.approval.approved_by == "Ada Lovelace"
+    written = read_plan(approved)
+    assert written.approval.approved_by == "Ada Lovelace"
+    assert written.approval.plan_sha256 == canonical_sha256(unapproved) == canonical_sha256(written)
+    assert written.approval.approved_at.tzinfo is not None
+    assert yaml.safe_load(approved.read_text())["approval"]["plan_sha256"] == written.approval.plan_sha256
+
+
+async def test_bad_input_shows_the_schema_message_beside_the_field_and_keeps_the_last_plan():
+    app = WizardApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_plans(pilot, 1)
+        plan_before, goals_before = app.plan, app.goals
+        app.screen.query_one("#field-budget_usd", Input).focus()
+        await pilot.press("home", "minus")  # 500k -> -500k
+        app.screen.query_one("#field-seq_len", Input).focus()
+        await pilot.press("end", "x")  # 4096 -> 4096x
+        await pilot.pause(0.2)
+        await settle(pilot)
+        assert error_text(app, "budget_usd") == "Input should be greater than 0 (got -500000.0)"
+        assert error_text(app, "seq_len") == "expected a number such as 1500, 2.5e6 or 7B (got '4096x')"
+        assert app.screen.query_one("#row-budget_usd").has_class("-invalid")
+        assert "fix the red fields" in str(app.screen.query_one("#summary").render())
+        assert app.goals == goals_before and app.plan is plan_before and app.plans_computed == 1
+        await pilot.press("backspace")
+        app.screen.query_one("#field-budget_usd", Input).focus()
+        await pilot.press("home", "delete")
+        await pilot.pause(0.2)
+        await settle(pilot)
+        assert error_text(app, "budget_usd") == error_text(app, "seq_len") == ""
+        assert app.goals == goals_before and app.plans_computed == 1
+        await type_into(pilot, "seq_len", "2048")
+        await wait_for_plans(pilot, 2)
+        assert app.plan.goals.seq_len == 2048 and app.plan.model.seq_length == 2048
+
+
+async def test_goals_the_planner_cannot_meet_show_its_message_instead_of_a_plan():
+    app = WizardApp(goals=Goals(objective="fixed-size"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_plans(pilot, 1)
+        assert app.plan is None and "fixed-size needs a size" in app.plan_error
+        assert "cannot meet these goals" in str(app.screen.query_one("#summary").render())
+        await type_into(pilot, "target_params", "1B")
+        await wait_for_plans(pilot, 2)
+        assert app.plan_error == "" and app.plan.goals.target_params == 1e9
+
+
+async def test_typing_is_debounced_into_one_plan_per_pause():
+    app = WizardApp(debounce_s=0.3)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_plans(pilot, 1)
+        await type_into(pilot, "budget_usd", "250000")  # six keystrokes, one pause
+        await wait_for_plans(pilot, 2)
+        await pilot.pause(0.4)
+        assert app.plans_computed == 2
+        assert app.plan.goals.budget_usd == 250_000
+
+
+async def test_export_writes_json_and_markdown_and_refuses_an_approval_without_a_name(tmp_path):
+    app = WizardApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_plans(pilot, 1)
+        await export_via_dialog(pilot, tmp_path / "p.json", "json")
+        assert RunPlan.model_validate(json.loads((tmp_path / "p.json").read_text())) == app.plan
+        await export_via_dialog(pilot, tmp_path / "p.md", "markdown")
+        report = (tmp_path / "p.md").read_text()
+        assert report.startswith("#") and app.plan.name in report and "Assumptions" in report
+        await export_via_dialog(pilot, tmp_path / "never.yaml", "yaml", key="ctrl+r")
+        assert isinstance(app.screen, ExportScreen)
+        assert "approval needs a name" in str(app.screen.query_one("#dialog-status", Static).render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ExportScreen) and app.plan.approval is None
+    assert not (tmp_path / "never.yaml").exists()
+
+
+async def test_help_theme_and_quit_keys_work_from_the_keyboard():
+    app = WizardApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_plans(pilot, 1)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        assert app.theme == "textual-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"
+        await pilot.press("f3")
+        assert app.current_mode == "plan"
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_wizard_opens_goals_from_a_file(tmp_path):
+    goals_file = tmp_path / "goals.yaml"
+    goals_file.write_text("name: mine\nobjective: compute-optimal\nbudget_usd: 50000\ngpu: A100-80GB\n")
+    app = WizardApp(goals=read_goals(goals_file))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_plans(pilot, 1)
+        values = app.screen.values()
+        assert values["budget_usd"] == "50k" and values["gpu"] == "A100-SXM4-80GB"
+        assert app.plans_computed == 1
+        assert app.plan.goals == Goals(name="mine", objective="compute-optimal", budget_usd=50000, gpu="A100-80GB")

@@ -1,0 +1,102 @@
+"""The planning wizard: goals in, a plan out, compared, exported and approved.
+
+The app owns the state (`goals`, `plan`, `plan_error`); screens watch it and post messages up.
+Each goals edit restarts one exclusive worker that waits `debounce_s`, then asks the planner for
+the plan in a thread, so typing never waits for the planner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import var
+
+from planner.errors import PlanInputError
+from planner.schema import Goals, RunPlan
+from tui import state
+from tui.screens.compare import CompareScreen
+from tui.screens.export import ExportResult, ExportScreen
+from tui.screens.goals import GoalsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.plan import PlanScreen
+
+THEMES = {"dark": "textual-dark", "light": "textual-light"}
+
+
+class WizardApp(App):
+    TITLE = "llmplan"
+    SUB_TITLE = "plan the pretraining of an LLM"
+    MODES = {"goals": GoalsScreen, "plan": PlanScreen, "compare": CompareScreen}
+    DEFAULT_MODE = "goals"
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("f2", "switch_mode('goals')", "Goals"),
+        Binding("f3", "switch_mode('plan')", "Plan"),
+        Binding("f4", "switch_mode('compare')", "Compare"),
+        Binding("f5", "export", "Export"),
+        Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("q", "quit", "Quit", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("question_mark", "help", "Help", show=False),
+    ]
+
+    goals: var[Goals] = var(Goals)
+    plan: var[RunPlan | None] = var(None)
+    plan_error: var[str] = var("")
+    plans_computed: var[int] = var(0)
+    """How many plans the planner has returned (tests and benchmarks wait on it)."""
+
+    def __init__(self, goals: Goals | None = None, theme: str = "dark", debounce_s: float = 0.05):
+        super().__init__()
+        self.set_reactive(WizardApp.goals, goals or state.default_goals())
+        self.debounce_s = debounce_s
+        self.theme = THEMES[theme]
+        self.last_export: ExportResult | None = None
+
+    def on_mount(self) -> None:
+        self.recompute(self.goals, debounce_s=0.0)
+
+    @on(GoalsScreen.GoalsEdited)
+    def _goals_edited(self, event: GoalsScreen.GoalsEdited) -> None:
+        self.load_goals(event.goals)
+
+    def load_goals(self, goals: Goals) -> None:
+        """Make `goals` the current goals and recompute the plan (debounced)."""
+        self.goals = goals
+        self.recompute(goals, self.debounce_s)
+
+    @work(exclusive=True, group="derive")
+    async def recompute(self, goals: Goals, debounce_s: float) -> None:
+        await asyncio.sleep(debounce_s)
+        try:
+            plan = await asyncio.to_thread(state.derive, goals)
+        except PlanInputError as exc:
+            self.plan_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a planner bug must not close the wizard
+            self.plan_error = f"internal error in the planner: {exc.__class__.__name__}: {exc}"
+        else:
+            self.plan_error = ""
+            self.plan = plan
+        self.plans_computed += 1
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_export(self) -> None:
+        if self.plan is None or self.plan_error:
+            self.notify("No valid plan to export yet.", severity="warning")
+        elif not isinstance(self.screen, ExportScreen):
+            self.push_screen(ExportScreen(self.plan), self._exported)
+
+    def _exported(self, result: ExportResult | None) -> None:
+        if result is not None:
+            self.last_export = result
+            if result.plan.approval is not None and self.plan is not None:
+                self.plan = result.plan
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES["light"] if self.theme == THEMES["dark"] else THEMES["dark"]

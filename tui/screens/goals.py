@@ -1,0 +1,122 @@
+"""Goals screen: a form for every goal, checked by the schema as you type, with a live plan summary."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Select, Static
+
+from planner.schema import Goals, RunPlan
+from tui import state
+from tui.widgets.summary import PlanSummary
+
+
+class GoalsScreen(Screen):
+    """Edits the app's goals. Posts `GoalsEdited` with valid goals; shows errors beside fields."""
+
+    CSS_PATH = "goals.tcss"
+    TITLE = "Goals"
+
+    class GoalsEdited(Message):
+        """The form holds valid goals that differ from the app's."""
+
+        def __init__(self, goals: Goals) -> None:
+            super().__init__()
+            self.goals = goals
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        values = state.form_values(self.app.goals)
+        with VerticalScroll(id="form"):
+            for field in state.GOAL_FIELDS:
+                with Horizontal(classes="field-row", id=f"row-{field.name}"):
+                    yield Label(field.label, classes="field-label")
+                    yield self._editor(field, values[field.name])
+                    yield Static("", classes="field-error", id=f"error-{field.name}")
+            yield Static("", classes="field-error", id="error-other")
+        yield PlanSummary(id="summary")
+        yield Footer(show_command_palette=False)
+
+    def _editor(self, field: state.GoalField, value: str) -> Input | Select:
+        widget_id = f"field-{field.name}"
+        if field.kind == "choice":
+            choices = self._choices(field.name)
+            options = [(name, name) for name in [*choices, *([value] if value not in choices else [])]]
+            return Select(options, value=value, allow_blank=False, compact=True, id=widget_id)
+        return Input(value, placeholder=field.placeholder, compact=True, id=widget_id, select_on_focus=False)
+
+    @staticmethod
+    def _choices(name: str) -> list[str]:
+        if name == "objective":
+            return list(state.OBJECTIVES)
+        return state.gpu_names() if name == "gpu" else state.region_names()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "goals", self.show_goals)
+        self.watch(self.app, "plan", self._show_plan)
+        self.watch(self.app, "plan_error", self._show_plan)
+
+    def show_goals(self, goals: Goals) -> None:
+        """Fill the form from goals set elsewhere (start-up, a compare row); keeps what is typed."""
+        current, _ = state.goals_from_form(goals, self.values())
+        if current == goals:
+            return
+        for name, text in state.form_values(goals).items():
+            widget = self.query_one(f"#field-{name}")
+            with widget.prevent(Input.Changed, Select.Changed):
+                if isinstance(widget, Select):
+                    self._select(widget, text)
+                else:
+                    widget.value = text
+        self.show_errors({})
+
+    @staticmethod
+    def _select(widget: Select, value: str) -> None:
+        """Choose `value`, adding it as an option first if the presets do not list it."""
+        options = [str(v) for _, v in widget._options]
+        if value not in options:
+            widget.set_options([(o, o) for o in options if o != str(Select.NULL)] + [(value, value)])
+        widget.value = value
+
+    def values(self) -> dict[str, str]:
+        out = {}
+        for field in state.GOAL_FIELDS:
+            widget = self.query_one(f"#field-{field.name}")
+            value = widget.value
+            out[field.name] = "" if value is Select.NULL or value is None else str(value)
+        return out
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _edited(self, event: Input.Changed | Select.Changed) -> None:
+        event.stop()
+        self.check_form()
+
+    def check_form(self) -> Goals | None:
+        """Validate the form; post GoalsEdited when it holds new valid goals."""
+        goals, errors = state.goals_from_form(self.app.goals, self.values())
+        self.show_errors(errors)
+        if goals is not None and goals != self.app.goals:
+            self.post_message(self.GoalsEdited(goals))
+        return goals
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        for name in (*state.FIELD_NAMES, "other"):
+            message = errors.get(name, "")
+            self.query_one(f"#error-{name}", Static).update(message)
+            if name in state.FIELD_NAMES:
+                self.query_one(f"#row-{name}").set_class(bool(message), "-invalid")
+        self.query_one(PlanSummary).form_invalid = bool(errors)
+
+    def _show_plan(self, _: object = None) -> None:
+        summary = self.query_one(PlanSummary)
+        plan: RunPlan | None = self.app.plan
+        summary.show(plan, self.app.plan_error)

@@ -1,0 +1,143 @@
+"""Plan screen: every figure of the current plan, its layout and memory, warnings and assumptions."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Grid, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from planner.schema import RunPlan
+from tui.widgets import figures
+from tui.widgets.memory_bar import MemoryBar
+
+ESTIMATE_ROWS = (
+    # (label, estimate field, formatter)
+    ("model FLOPs", "model_flops", figures.flops),
+    ("hardware FLOPs", "hardware_flops", figures.flops),
+    ("MFU", "mfu", lambda v: f"{v:.1%}"),
+    ("GPU-hours", "gpu_hours", lambda v: figures.num(v)),
+    ("wall-clock days", "wallclock_days", lambda v: figures.num(v)),
+    ("GPU cost", "cost_usd", figures.usd),
+    ("energy", "energy_kwh", lambda v: figures.num(v, "kWh")),
+    ("energy cost", "energy_cost_usd", figures.usd),
+    ("CO2", "co2_kg", lambda v: figures.num(v, "kg")),
+    ("total cost", "total_cost_usd", figures.usd),
+    ("predicted loss", "predicted_loss", lambda v: f"{v:.3f}"),
+)
+
+
+def _grid(title: str) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.title = title
+    table.title_justify = "left"
+    table.title_style = "bold"
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(justify="right")
+    return table
+
+
+def model_table(plan: RunPlan) -> Table:
+    m, t = plan.model, plan.tokens
+    table = _grid("Model and tokens")
+    table.add_row("parameters", f"{m.num_params:,} ({figures.count(m.num_params)})")
+    table.add_row("layers × hidden", f"{m.num_layers} × {m.hidden_size}")
+    table.add_row("heads / KV groups", f"{m.num_attention_heads} / {m.num_query_groups}")
+    table.add_row("FFN · vocab · seq", f"{m.ffn_hidden_size} · {m.vocab_size} · {m.seq_length}")
+    table.add_row("tokens", figures.count(t.num_tokens))
+    table.add_row("unique · epochs", f"{figures.count(t.unique_tokens)} · {t.epochs:.3g}")
+    table.add_row("tokens per param", f"{t.tokens_per_param:.3g}")
+    return table
+
+
+def estimate_table(plan: RunPlan) -> Table:
+    table = Table(title="Compute, time, cost, energy", title_justify="left", title_style="bold",
+                  box=None, padding=(0, 1), show_edge=False, header_style="dim")
+    table.add_column("", style="dim", no_wrap=True)
+    table.add_column("estimate", justify="right")
+    table.add_column("p10 – p90", justify="right", style="dim")
+    for label, name, fmt in ESTIMATE_ROWS:
+        table.add_row(label, fmt(getattr(plan.estimate, name)), figures.span(plan.ranges.get(name), fmt))
+    return table
+
+
+def layout_table(plan: RunPlan) -> Table | Text:
+    if plan.layout is None:
+        return Text("no parallel layout in this plan", style="dim")
+    lay, lp = plan.layout.layout, plan.layout
+    table = _grid(f"Layout on {plan.estimate.num_gpus}× {plan.estimate.gpu}")
+    table.add_row("TP · PP · VPP", f"{lay.tensor_model_parallel_size} · {lay.pipeline_model_parallel_size}"
+                  f" · {lay.virtual_pipeline_model_parallel_size}")
+    table.add_row("CP · DP", f"{lay.context_parallel_size} · {lay.data_parallel_size}")
+    table.add_row("micro / global batch", f"{lay.micro_batch_size} / {lay.global_batch_size}")
+    table.add_row("recompute · SP", f"{lay.recompute} · {'on' if lay.sequence_parallel else 'off'}")
+    table.add_row("step time", f"{lp.step_time_s:.3g} s")
+    table.add_row("tokens/s · MFU", f"{figures.count(lp.tokens_per_s)} · {lp.mfu:.1%}")
+    return table
+
+
+def notes_text(plan: RunPlan) -> Text:
+    text = Text()
+    text.append("Warnings\n", style="bold")
+    for warning in plan.warnings or ["none"]:
+        text.append(f"• {warning}\n", style="yellow" if plan.warnings else "dim")
+    return text
+
+
+def assumptions_table(plan: RunPlan) -> Table:
+    table = Table(title="Assumptions", title_justify="left", title_style="bold", expand=True,
+                  show_edge=False, box=None, padding=(0, 1))
+    table.add_column("name", style="dim", no_wrap=True)
+    table.add_column("value", justify="right")
+    table.add_column("source", overflow="fold")
+    for a in plan.assumptions:
+        table.add_row(a.name, f"{figures.value(a.value)} {a.unit}".strip(), a.source)
+    if not plan.assumptions:
+        table.add_row("none listed", "", "")
+    return table
+
+
+class PlanScreen(Screen):
+    """Shows `app.plan`; redrawn whenever the app publishes a new plan."""
+
+    CSS_PATH = "plan.tcss"
+    TITLE = "Plan"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="plan-body"):
+            yield Static("", id="headline")
+            with Grid(id="plan-grid"):
+                yield Static("", id="model")
+                yield Static("", id="estimate")
+                with Vertical(id="layout-box"):
+                    yield Static("", id="layout")
+                    yield MemoryBar(id="memory")
+                yield Static("", id="notes")
+            yield Static("", id="assumptions")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "plan", self.show_plan)
+        self.watch(self.app, "plan_error", self.show_plan)
+
+    def show_plan(self, _: object = None) -> None:
+        plan: RunPlan | None = self.app.plan
+        headline = self.query_one("#headline", Static)
+        if self.app.plan_error:
+            headline.update(Text(f"The planner cannot meet these goals:\n{self.app.plan_error}",
+                                 style="bold red"))
+        if plan is None:
+            return
+        if not self.app.plan_error:
+            headline.update(Text.assemble((plan.name, "bold"), "  binding constraint: ",
+                                          (plan.binding_constraint, "bold")))
+        self.query_one("#model", Static).update(model_table(plan))
+        self.query_one("#estimate", Static).update(estimate_table(plan))
+        self.query_one("#layout", Static).update(layout_table(plan))
+        self.query_one(MemoryBar).memory = plan.layout.memory if plan.layout else None
+        self.query_one("#notes", Static).update(notes_text(plan))
+        self.query_one("#assumptions", Static).update(assumptions_table(plan))

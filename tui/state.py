@@ -1,0 +1,249 @@
+"""The wizard's bridge to the planner and the executor.
+
+Screens never compute a figure: they call the functions here, which call planner and executor
+functions and return their typed results. This module also turns form text into Goals (parsing
+"7B" or "2.5e6", mapping pydantic errors back to the form field they belong to).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError
+
+from planner.errors import PlanInputError, describe_validation_error
+from planner.io import atomic_write_text, to_json, to_yaml
+from planner.schema import Goals, RunPlan
+
+ExportFormat = Literal["yaml", "json", "markdown"]
+EXPORT_SUFFIXES: dict[str, str] = {"yaml": ".yaml", "json": ".json", "markdown": ".md"}
+OBJECTIVES = ("rule-of-thumb-20x", "compute-optimal", "inference-optimal", "fixed-size")
+
+
+@dataclass(frozen=True)
+class GoalField:
+    """One row of the goals form: the Goals field it edits and how it is entered."""
+
+    name: str
+    label: str
+    kind: Literal["number", "int", "choice"]
+    optional: bool = True
+    placeholder: str = ""
+
+
+GOAL_FIELDS: tuple[GoalField, ...] = (
+    GoalField("objective", "Objective", "choice", optional=False),
+    GoalField("budget_usd", "Budget ($)", "number", placeholder="no limit"),
+    GoalField("deadline_days", "Deadline (days)", "number", placeholder="no limit"),
+    GoalField("gpu", "GPU type", "choice", optional=False),
+    GoalField("num_gpus", "GPU count", "int", placeholder="planner picks"),
+    GoalField("price_per_gpu_hour_usd", "Price ($/GPU-hour)", "number", placeholder="GPU preset price"),
+    GoalField("electricity_price_usd_per_kwh", "Electricity ($/kWh)", "number", optional=False),
+    GoalField("region", "Region (grid CO2)", "choice", optional=False),
+    GoalField("unique_tokens_available", "Unique tokens", "number", placeholder="unlimited"),
+    GoalField("target_params", "Target parameters", "number", placeholder="from objective"),
+    GoalField("seq_len", "Sequence length", "int", optional=False),
+    GoalField("inference_tokens", "Inference tokens", "number", optional=False),
+)
+FIELD_NAMES = tuple(f.name for f in GOAL_FIELDS)
+
+_SUFFIXES = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+_NUMBER = re.compile(r"^\s*\$?\s*([-+]?(?:\d[\d_,]*\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*([kmbgt]?)\s*$", re.I)
+
+
+def parse_number(text: str) -> float:
+    """`"7B"` -> 7e9, `"2.5e6"` -> 2.5e6, `"1,000"` -> 1000.0; ValueError naming what is allowed."""
+    match = _NUMBER.match(text)
+    if not match:
+        raise ValueError(f"expected a number such as 1500, 2.5e6 or 7B (got {text!r})")
+    digits, suffix = match.groups()
+    return float(digits.replace(",", "").replace("_", "")) * _SUFFIXES[suffix.lower()]
+
+
+def format_number(value: float | int | None) -> str:
+    """The form text for a goal value; `parse_number(format_number(x)) == x` for round figures."""
+    if value is None:
+        return ""
+    for suffix, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale and float(value / scale).is_integer():
+            return f"{int(value / scale)}{suffix}"
+    return f"{int(value)}" if float(value).is_integer() else f"{value:g}"
+
+
+def form_values(goals: Goals) -> dict[str, str]:
+    """Goals -> the text of every form field."""
+    out = {}
+    for f in GOAL_FIELDS:
+        value = getattr(goals, f.name)
+        out[f.name] = str(value) if f.kind == "choice" else format_number(value)
+    out["gpu"] = canonical_gpu(goals.gpu)
+    return out
+
+
+def canonical_gpu(name: str) -> str:
+    """The preset's canonical name for a GPU alias (`H100` -> `H100-SXM-80GB`); unknown names as given."""
+    from presets import find_gpu
+
+    try:
+        return find_gpu(name).name
+    except PlanInputError:
+        return name
+
+
+def goals_from_form(base: Goals, values: dict[str, str]) -> tuple[Goals | None, dict[str, str]]:
+    """Apply the form's text to `base`; returns (goals, {}) or (None, {field: message}).
+
+    A field whose text is not a number keeps its base value while the others are checked by the
+    schema, so every wrong field gets its message at once.
+    """
+    data = base.model_dump(mode="json")
+    errors: dict[str, str] = {}
+    for f in GOAL_FIELDS:
+        try:
+            value = _field_value(f, values.get(f.name, "").strip(), base)
+        except ValueError as exc:
+            errors[f.name] = str(exc)
+            continue
+        data[f.name] = value
+    try:
+        goals = Goals.model_validate(data)
+    except ValidationError as err:
+        return None, {**field_messages(err), **errors}
+    return (None, errors) if errors else (goals, {})
+
+
+def _field_value(f: GoalField, text: str, base: Goals) -> float | int | str | None:
+    if f.kind == "choice":
+        return base.gpu if f.name == "gpu" and text == canonical_gpu(base.gpu) else text
+    if not text:
+        if f.optional:
+            return None
+        raise ValueError("required")
+    number = parse_number(text)
+    return int(number) if f.kind == "int" and number.is_integer() else number
+
+
+def field_messages(err: ValidationError) -> dict[str, str]:
+    """pydantic errors -> {form field: message}; errors of other fields go under `other`."""
+    out: dict[str, str] = {}
+    for line in describe_validation_error(err):
+        path, _, message = line.partition(": ")
+        key = path.split(".")[0].split("[")[0]
+        if key not in FIELD_NAMES:
+            key, message = "other", line
+        out[key] = f"{out[key]}; {message}" if key in out else message
+    return out
+
+
+def default_goals() -> Goals:
+    """The goals the wizard opens with: the `default` goals preset."""
+    from presets import load_goals_preset
+
+    return load_goals_preset("default")
+
+
+def gpu_names() -> list[str]:
+    """Canonical names of the GPU presets, in preset order."""
+    from presets import load_gpus
+
+    return [gpu.name for gpu in load_gpus()]
+
+
+def region_names() -> list[str]:
+    from presets import load_regions
+
+    return [region.name for region in load_regions()]
+
+
+def derive(goals: Goals) -> RunPlan:
+    """The planner's plan for these goals (raises PlanInputError for goals that cannot hold)."""
+    from planner.derive import derive_plan
+
+    return derive_plan(goals)
+
+
+def render(plan: RunPlan, fmt: ExportFormat) -> str:
+    """The plan as YAML, JSON or the planner's Markdown report."""
+    if fmt == "yaml":
+        return to_yaml(plan)
+    if fmt == "json":
+        return to_json(plan)
+    from planner.report import markdown_text  # the report's text; its charts come from the CLI
+
+    return markdown_text(plan, plan.ranges)
+
+
+def export_plan(plan: RunPlan, path: str | Path, fmt: ExportFormat) -> Path:
+    """Write the plan atomically to `path` in `fmt`; returns the path written."""
+    path = Path(path).expanduser()
+    atomic_write_text(path, render(plan, fmt))
+    return path
+
+
+def approve(plan: RunPlan, approved_by: str, note: str = "") -> RunPlan:
+    """The plan with the same approval block `llmplan approve` writes (executor.approval)."""
+    from executor.approval import approve as approve_plan
+
+    return approve_plan(plan, approved_by, note)
+
+
+def suggested_path(plan: RunPlan, fmt: ExportFormat) -> str:
+    return f"{plan.name}-plan{EXPORT_SUFFIXES[fmt]}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One compare-table row: the goals it varies and the sweep's figures (or its error)."""
+
+    key: str
+    goals: Goals | None
+    figures: dict
+    error: str = ""
+    pareto: bool = False
+
+    def value(self, name: str) -> float | str:
+        """The sortable value of a column; rows with an error sort after every other row."""
+        value = self.figures.get(name)
+        return float("inf") if value is None else value
+
+
+COMPARE_REFERENCE_MODELS = ("Llama-2-7B", "Llama-2-70B")
+"""Reference shapes (presets/models.yaml) whose sizes the compare table adds to the goal's own."""
+
+
+def compare_varies(goals: Goals) -> list[tuple[str, list]]:
+    """GPU types x model sizes x objectives around the current goals."""
+    from presets import load_models
+
+    models = load_models()
+    sizes = [goals.target_params] + [float(models[n].num_params) for n in COMPARE_REFERENCE_MODELS]
+    return [("gpu", gpu_names()), ("target_params", list(dict.fromkeys(sizes))),
+            ("objective", list(OBJECTIVES))]
+
+
+def scenarios(goals: Goals) -> list[Scenario]:
+    """The planner's sweep (planner.sweep.run_sweep) of `compare_varies(goals)`, one row each."""
+    from planner.sweep import run_sweep, scenario_goals
+
+    varies = compare_varies(goals)
+    names = [name for name, _ in varies]
+    frame = run_sweep(goals, varies)
+    out = []
+    for i, record in enumerate(frame.to_dict("records")):
+        row = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
+        changes = {name: row[f"vary.{name}"] if f"vary.{name}" in row else row[name] for name in names}
+        error = row.get("error") or ""
+        varied = None if error else scenario_goals(goals, changes)
+        row.update({"gpu": changes["gpu"], "objective": changes["objective"],
+                    "target_params": changes["target_params"]})
+        out.append(Scenario(f"s{i}", varied, row, error, bool(row.get("pareto"))))
+    return out
+
+
+def sort_scenarios(rows: list[Scenario], key: str, reverse: bool = False) -> list[Scenario]:
+    """Sorted by one column; scenarios with an error always last."""
+    ok = sorted((s for s in rows if not s.error), key=lambda s: s.value(key), reverse=reverse)
+    return ok + [s for s in rows if s.error]

@@ -1,0 +1,1 @@
+"""Widgets and display formatting shared by the wizard's screens."""
