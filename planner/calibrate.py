@@ -134,3 +134,57 @@ def calibration_frame(csv_path: str | Path | None = None):
     import pandas as pd
 
     return pd.DataFrame(calibration_table(csv_path))
+
+
+def _run_rows(csv_path: str | Path | None) -> list[dict]:
+    return [row for row in read_runs(csv_path) if row["kind"] == "run" and _reported_gpu_hours(row)]
+
+
+def _errors_with(model, rows: list[dict]) -> list[tuple[str, float]]:
+    """(GPU name, predicted/reported GPU-hours) per run row under an MFU model."""
+    out, cache = [], {}
+    for row in rows:
+        goals = _goals_for(row)
+        if goals.gpu not in cache:
+            cache[goals.gpu] = resolve_context(goals)
+            cache[goals.gpu].mfu_model = model
+        ctx = cache[goals.gpu]
+        shape, _ = _shape(row["name"], _float(row["params"]), goals.seq_len)
+        est = estimate_run(goals, ctx, shape, _float(row["tokens"]))
+        out.append((ctx.gpu.name, est.gpu_hours / _reported_gpu_hours(row)))
+    return out
+
+
+def fit_mfu_model(csv_path: str | Path | None = None, half_sizes: tuple[float, ...] = (
+        2e7, 4e7, 6e7, 8e7, 1e8, 1.5e8, 2e8, 3e8)) -> dict:
+    """Refit the per-GPU `base` and the shared `half_size_params` on the kind=run rows.
+
+    For each candidate N_half, each GPU's base is set so that the median of its runs'
+    predicted/reported GPU-hours is 1 (GPU-hours scale as 1/base), twice, because the default
+    fleet (and so the scale factor) depends on the base; the N_half with the lowest median
+    |error| wins. Exponents (size, sequence, scale) stay as presets/mfu_model.yaml sets them.
+    """
+    import dataclasses
+
+    import presets
+    from planner.throughput import GpuMfu, MfuModel
+
+    preset = MfuModel.from_preset(presets.load_mfu_model())
+    rows = _run_rows(csv_path)
+    best: dict | None = None
+    for half in half_sizes:
+        bases = {name: coeffs.base for name, coeffs in preset.gpus.items()}
+        for _ in range(2):
+            model = dataclasses.replace(preset, gpus={n: GpuMfu(b, half) for n, b in bases.items()})
+            ratios = _errors_with(model, rows)
+            for name in {g for g, _ in ratios}:
+                bases[name] *= statistics.median(r for g, r in ratios if g == name)
+        model = dataclasses.replace(preset, gpus={n: GpuMfu(b, half) for n, b in bases.items()})
+        ratios = [r for _, r in _errors_with(model, rows)]
+        score = statistics.median(abs(r - 1) for r in ratios)
+        if best is None or score < best["median_abs_rel_error"]:
+            fitted = {g for g, _ in _errors_with(model, rows)}
+            best = {"half_size_params": half, "median_abs_rel_error": score,
+                    "max_factor": max(max(r, 1 / r) for r in ratios),
+                    "bases": {n: round(bases[n], 4) for n in sorted(fitted)}}
+    return best

@@ -43,3 +43,16 @@ def test_the_calibration_frame_is_a_pandas_table():
 
     frame = calibration_frame()
     assert {"predicted_gpu_hours", "reported_gpu_hours", "gpu_hours_error"} <= set(frame.columns)
+
+
+def test_refitting_on_the_published_runs_reproduces_the_committed_coefficients():
+    from planner.calibrate import fit_mfu_model
+    from planner.throughput import MfuModel
+    from presets import load_mfu_model
+
+    preset = MfuModel.from_preset(load_mfu_model())
+    fitted = fit_mfu_model()
+    assert fitted["median_abs_rel_error"] <= 0.15 and fitted["max_factor"] < 2
+    for gpu, base in fitted["bases"].items():
+        assert preset.gpus[gpu].base == pytest.approx(base, rel=0.02), gpu
+        assert preset.gpus[gpu].half_size_params == fitted["half_size_params"]

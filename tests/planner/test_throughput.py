@@ -45,7 +45,7 @@ def test_fp8_is_scored_against_its_own_higher_peak():
 
 def test_the_a100_coefficient_reproduces_llama2_7b_implied_mfu():
     # Touvron et al. 2023: 184,320 GPU-hours for 2T tokens; Megatron FLOPs give ~0.414 implied MFU
-    assert mfu(A100, 6.74e9, 4096, 256) == pytest.approx(0.414, abs=0.01)
+    assert mfu(A100, 6.74e9, 4096, 256) == pytest.approx(0.414, rel=0.05)
 
 
 def test_gpu_hours_are_flops_over_peak_times_mfu():

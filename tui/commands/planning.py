@@ -256,9 +256,17 @@ def presets_cmd(kind, as_json) -> None:
 @click.command()
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, exists=True), help="Published runs CSV.")
 @click.option("--json", "as_json", is_flag=True)
-def calibrate(csv_path, as_json) -> None:
+@click.option("--fit", is_flag=True, help="Refit the MFU model's per-GPU bases and size half-point on the runs.")
+def calibrate(csv_path, as_json, fit) -> None:
     """Predicted vs reported GPU-hours, energy and CO2 of every published run."""
-    from planner.calibrate import calibration_table, summary
+    from planner.calibrate import calibration_table, fit_mfu_model, summary
+
+    if fit:
+        fitted = fit_mfu_model(csv_path)
+        _echo_json(fitted) if as_json else click.echo(
+            "refit on the kind=run rows (presets/mfu_model.yaml holds the committed values):\n"
+            + "\n".join(f"  {k}: {v}" for k, v in fitted.items()))
+        return
 
     try:
         rows = calibration_table(csv_path)
