@@ -81,8 +81,8 @@ def num(x: float, digits: int = 3) -> str:
     """Human-readable number: thousands separators for big values, significant digits for small."""
     if x == 0:
         return "0"
-    if abs(x) >= 1e15:
-        return f"{x:.3g}"
+    if abs(x) >= 1e12:
+        return f"{x:.4g}"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     return f"{x:.{digits}g}"
@@ -127,7 +127,7 @@ def _summary(plan: RunPlan, ranges: dict[str, Range]) -> str:
         ["Model", f"{count_label(plan.model.num_params)} parameters ({plan.model.num_layers} layers, "
                   f"hidden {plan.model.hidden_size})"],
         ["Training tokens", f"{count_label(t.num_tokens)} ({num(t.tokens_per_param)} per parameter, "
-                            f"{num(t.epochs)} epochs)"],
+                            f"{num(t.epochs)} epoch{'' if t.epochs == 1 else 's'})"],
         ["Compute", f"{e.model_flops:.3g} model FLOPs"],
         ["Hardware", f"{e.num_gpus} × {e.gpu} at {e.mfu:.0%} MFU"],
         ["GPU-hours", _with_range(e.gpu_hours, ranges.get("gpu_hours"))],
@@ -156,7 +156,8 @@ def _goals(plan: RunPlan) -> str:
 
 def _model(plan: RunPlan) -> str:
     m, t = plan.model, plan.tokens
-    rows = [[k, v] for k, v in m.model_dump(mode="json").items()]
+    rows = [[k, f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) and v >= 100_000 else v]
+            for k, v in m.model_dump(mode="json").items()]
     token_rows = [[k, num(v)] for k, v in t.model_dump(mode="json").items()]
     sources = ", ".join(s.name for s in plan.data.sources)
     return ("## Model and data\n\n" + table(["Shape", "Value"], rows) + "\n\n"
@@ -240,7 +241,8 @@ def _loss(plan: RunPlan) -> str:
 
 
 def _assumptions(plan: RunPlan) -> str:
-    rows = [[a.name, a.value, a.unit, a.source, a.used_for] for a in plan.assumptions]
+    rows = [[a.name, num(a.value) if isinstance(a.value, float) else a.value, a.unit, a.source, a.used_for]
+            for a in plan.assumptions]
     text = "## Assumptions\n\n" + (table(["Assumption", "Value", "Unit", "Source", "Used for"], rows)
                                    if rows else "The plan lists no assumptions.")
     methods = sorted({r.method for r in plan.ranges.values() if r.method}) if plan.ranges else []
