@@ -61,6 +61,33 @@ def test_scarce_unique_data_caps_the_run_at_four_epochs():
     assert s.num_tokens == pytest.approx(2e11, rel=0.05)
 
 
+def test_inference_optimal_sizing_from_tokens_picks_a_smaller_model():
+    plain = sized(objective="compute-optimal", target_tokens=2e12)
+    served = sized(objective="inference-optimal", target_tokens=2e12, inference_tokens=1e14)
+    assert served.model.num_params < plain.model.num_params
+    assert sized(objective="inference-optimal", target_params=7e9, inference_tokens=1e14).num_tokens > \
+        sized(objective="compute-optimal", target_params=7e9).num_tokens
+
+
+def test_owned_gpus_cost_their_amortisation_plus_electricity():
+    goals = Goals(gpu="H100", ownership="owned", gpu_purchase_usd=35_040, gpu_lifetime_years=4,
+                  electricity_price_usd_per_kwh=0.10, num_gpus=64, seq_len=2048)
+    f = estimate_figures(goals, find_model("Llama-2-7B"), 1e11)
+    assert f["cost_usd"] == pytest.approx(f["gpu_hours"] * 1.0)  # $35,040 / 35,040 h
+    assert f["total_cost_usd"] == pytest.approx(f["cost_usd"] + f["energy_cost_usd"])
+    # H100: 700 W x (0.8 + 0.3) x PUE 1.1 = 0.847 kWh per GPU-hour
+    assert f["energy_kwh"] == pytest.approx(f["gpu_hours"] * 0.847)
+
+
+def test_a_dollar_budget_on_owned_gpus_buys_amortisation_and_power():
+    s = sized(objective="fixed-size", target_params=1e9, budget_usd=100_000, gpu="H100", ownership="owned",
+              gpu_purchase_usd=35_040, gpu_lifetime_years=4, electricity_price_usd_per_kwh=0.10, num_gpus=64)
+    g = Goals(objective="fixed-size", target_params=1e9, gpu="H100", ownership="owned", gpu_purchase_usd=35_040,
+              gpu_lifetime_years=4, electricity_price_usd_per_kwh=0.10, num_gpus=64)
+    hours = estimate_figures(g, s.model, s.num_tokens)["gpu_hours"]
+    assert hours == pytest.approx(100_000 / (1.0 + 0.0847), rel=1e-3)
+
+
 def test_a_size_and_a_budget_that_cannot_both_hold_are_named():
     with pytest.raises(PlanInputError) as err:
         sized(target_params=70e9, budget_usd=10_000, gpu="H100")

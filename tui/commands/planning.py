@@ -145,7 +145,6 @@ def estimate(params, model_name, tokens, as_json, **flags) -> None:
     if (params is None) == (model_name is None):
         raise PlanInputError("estimate needs exactly one of --params and --model")
     num_params = parse_count(params, "--params") if params is not None else None
-    flags = {"seq_len": flags.pop("seq_len"), **flags}
     goals = _goals_from_flags({"name": "estimate"}, _flag_goals(params, tokens, **flags), "flags")
     if model_name:
         model = presets.find_model(model_name).model_copy(update={"seq_length": goals.seq_len})
@@ -263,9 +262,11 @@ def calibrate(csv_path, as_json, fit) -> None:
 
     if fit:
         fitted = fit_mfu_model(csv_path)
-        _echo_json(fitted) if as_json else click.echo(
-            "refit on the kind=run rows (presets/mfu_model.yaml holds the committed values):\n"
-            + "\n".join(f"  {k}: {v}" for k, v in fitted.items()))
+        if as_json:
+            _echo_json(fitted)
+        else:
+            click.echo("refit on the kind=run rows (presets/mfu_model.yaml holds the committed values):")
+            click.echo("\n".join(f"  {key}: {value}" for key, value in fitted.items()))
         return
 
     try:
