@@ -302,22 +302,35 @@ def _apply_pins(recipe, reliability, pins: dict, ctx: Context):
     return recipe, reliability
 
 
-def assemble_plan(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, binding: str,
-                  pins: dict | None = None) -> RunPlan:
-    """Batch, layout, recipe, estimate, reliability and ranges around a sized model."""
-    from planner.uncertainty import plan_ranges
-
-    warnings: list[str] = []
-    tokens = token_budget(goals, model, num_tokens)
+def plan_warnings(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, estimate) -> list[str]:
+    """What a reader of the plan should know before trusting it."""
+    warnings = []
     if goals.unique_tokens_available is not None:
         epochs_note = sizing.epochs_warning(num_tokens, goals.unique_tokens_available)
         warnings += [epochs_note] if epochs_note else []
     if model.num_params < 7e7:
         warnings.append(f"{model.num_params:,} parameters is below the smallest model of the loss fits "
                         "(~70M, Hoffmann et al. 2022): predicted_loss is an extrapolation")
+    days = goals.deadline_days or ctx.default_run_days
+    if goals.num_gpus is None and estimate.wallclock_days > days * 1.001:
+        warnings.append(f"finishing in {days:g} days needs more than {ctx.max_gpus:,} GPUs (the planner's cap); "
+                        f"on {estimate.num_gpus:,} the run takes {estimate.wallclock_days:,.1f} days")
+    if goals.data.tokenizer.vocab_size != goals.vocab_size:
+        warnings.append(f"vocab_size ({goals.vocab_size}) differs from data.tokenizer.vocab_size "
+                        f"({goals.data.tokenizer.vocab_size}); the model is sized for vocab_size")
+    return warnings
+
+
+def assemble_plan(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, binding: str,
+                  pins: dict | None = None) -> RunPlan:
+    """Batch, layout, recipe, estimate, reliability and ranges around a sized model."""
+    from planner.uncertainty import plan_ranges
+
+    tokens = token_budget(goals, model, num_tokens)
     total_flops = flops.training_flops(model, num_tokens, goals.seq_len)
     gbs = choose_global_batch_size(total_flops, num_tokens, goals.seq_len)
     estimate = estimate_run(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available)
+    warnings = plan_warnings(goals, ctx, model, num_tokens, estimate)
     pins = pins or {}
     layout = _layout(goals, ctx, model, estimate.num_gpus, gbs, warnings, pins.get("layout"))
     if layout is not None:

@@ -179,6 +179,20 @@ def test_the_tiny_cpu_preset_and_the_committed_fixture_keep_the_demo_contract(ti
     assert fresh.model == committed.model and fresh.tokens == committed.tokens
 
 
+def test_warnings_flag_an_unreachable_deadline_and_a_vocab_mismatch():
+    from planner.derive import plan_warnings
+    from planner.architecture import derive_shape
+
+    goals = Goals(gpu="A100", deadline_days=1, vocab_size=50_000)
+    ctx = resolve_context(goals)
+    model = derive_shape(1e12, vocab_size=50_000, seq_length=4096)
+    from planner.estimate import estimate_run
+
+    notes = plan_warnings(goals, ctx, model, 2e13, estimate_run(goals, ctx, model, 2e13))
+    assert any("finishing in 1 days needs more than 32,768 GPUs" in n for n in notes)
+    assert any("differs from data.tokenizer.vocab_size (32000)" in n for n in notes)
+
+
 def test_validate_finds_a_tampered_parameter_count(tiny_plan_path):
     plan = read_plan(tiny_plan_path)
     bad = plan.model_copy(update={"model": plan.model.model_copy(update={"num_params": 2_000_000})})
