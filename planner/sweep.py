@@ -244,7 +244,7 @@ def _throughput_ranges(row: dict[str, Any]) -> dict[str, float]:
     tp, _ = calibration_residuals()
     out = {}
     for name in RANGED_COLUMNS:
-        r = lognormal_range(row[name], tp.mu, tp.sigma, "")
+        r = lognormal_range(row[name], tp.mu, tp.sigma * tp.prediction_factor, "")
         out[f"{name}_p10"], out[f"{name}_p90"] = r.p10, r.p90
     return out
 

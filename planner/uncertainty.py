@@ -11,6 +11,8 @@ Method (lognormal error model, combined in log space):
   (planner.reliability.failure_overhead_sigma).
 - Energy and CO2 add the spread of the energy model against published energy (sigma_energy, from the
   calibration's energy residuals when there are at least three, else an interim constant).
+- A plan is a *new* run, not one of the n calibration runs, so each residual spread is widened to a
+  prediction interval: sigma * t_{n-1,0.9} * sqrt(1 + 1/n) / z_0.9 (x1.09 for n = 14).
 - sigma = sqrt(sigma_tp^2 + sigma_fail^2 [+ sigma_energy^2]);
   p50 = point * e^mu, p10 = point * e^(mu - z sigma), p90 = point * e^(mu + z sigma), z = 1.2816.
 """
@@ -42,6 +44,22 @@ class Residuals:
     sigma: float
     n: int
     source: str
+
+    @property
+    def prediction_factor(self) -> float:
+        """Widening of the p10-p90 interval for a *new* run when mu and sigma are estimated from n
+        runs: t_{n-1, 0.9} * sqrt(1 + 1/n) / z_0.9 (the normal prediction interval); 1 for constants."""
+        if self.n < 3:
+            return 1.0
+        return t_quantile_90(self.n - 1) * math.sqrt(1.0 + 1.0 / self.n) / Z90
+
+
+def t_quantile_90(df: int) -> float:
+    """The 90% quantile of Student's t with `df` degrees of freedom, by the Cornish-Fisher expansion
+    of Abramowitz & Stegun 26.7.5 (error < 1e-3 for df >= 3; t_13 = 1.3502)."""
+    z, v = Z90, float(df)
+    return (z + (z**3 + z) / (4 * v) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3))
 
 
 def summarise(log_residuals: list[float], source: str, fallback_sigma: float) -> Residuals:
@@ -145,10 +163,12 @@ def plan_ranges(plan: RunPlan, residuals: tuple[Residuals, Residuals] | None = N
     energy_cost_usd and co2_kg of `plan.estimate` (see the module docstring for the method)."""
     tp, energy = residuals or calibration_residuals()
     s_fail = failure_sigma(plan)
-    sigma_time = math.hypot(tp.sigma, s_fail)
-    sigma_energy = math.sqrt(tp.sigma**2 + s_fail**2 + energy.sigma**2)
+    s_tp = tp.sigma * tp.prediction_factor
+    sigma_time = math.hypot(s_tp, s_fail)
+    sigma_energy = math.sqrt(s_tp**2 + s_fail**2 + (energy.sigma * energy.prediction_factor) ** 2)
     method_time = (f"lognormal: throughput residuals mu={tp.mu:+.3f} sigma={tp.sigma:.3f} (n={tp.n}; "
-                   f"{tp.source}) and failure-rate sigma={s_fail:.3f}")
+                   f"{tp.source}; x{tp.prediction_factor:.3f} for a new run, Student t) and "
+                   f"failure-rate sigma={s_fail:.3f}")
     method_energy = f"{method_time}; energy model sigma={energy.sigma:.3f} ({energy.source})"
     out: dict[str, Range] = {}
     for name in TIME_FIELDS:

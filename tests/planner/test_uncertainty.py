@@ -4,7 +4,8 @@ Method: lognormal errors whose spread is the sample standard deviation of ln(rep
 GPU-hours over the kind=run rows of published_runs.csv (LLaMA: Touvron et al. 2023 Table 15;
 Llama 2: Touvron et al. 2023 Table 2; BLOOM; Pythia), combined in quadrature with the failure
 model's rate uncertainty (x0.5..x2 around the Llama 3 rate, Llama Team 2024 Sec 3.3.4); p10/p90 are
-exp(mu -/+ 1.2816 sigma) (1.2816 = the standard normal 90% quantile).
+exp(mu -/+ 1.2816 sigma) (1.2816 = the standard normal 90% quantile), with sigma widened to a prediction
+interval for a new run (Student t with n-1 degrees of freedom, Abramowitz & Stegun 26.7.5).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from planner.uncertainty import (
     published_run_predictions,
     relative_half_width,
     summarise,
+    t_quantile_90,
 )
 
 LLAMA_ROWS = ("LLaMA-7B", "LLaMA-13B", "LLaMA-33B", "LLaMA-65B",
@@ -42,6 +44,19 @@ def test_summarise_takes_mean_and_sample_standard_deviation():
     assert summarise([0.2], "src", 0.5) == Residuals(0.0, 0.5, 1, "interim constant sigma=0.5 (1 residuals available)")
 
 
+def test_student_t_quantile_matches_tables():
+    # Student t 90% quantiles (any statistics table): df 5 -> 1.476, 13 -> 1.350, 30 -> 1.310.
+    assert t_quantile_90(5) == pytest.approx(1.476, abs=2e-3)
+    assert t_quantile_90(13) == pytest.approx(1.350, abs=1e-3)
+    assert t_quantile_90(30) == pytest.approx(1.310, abs=1e-3)
+
+
+def test_a_new_run_gets_the_wider_prediction_interval():
+    # n = 14: t_13 * sqrt(1 + 1/14) / 1.2816 = 1.3502 * 1.0351 / 1.2816 = 1.0905
+    assert Residuals(0.0, 0.1, 14, "").prediction_factor == pytest.approx(1.0905, abs=1e-3)
+    assert Residuals(0.0, 0.1, 0, "").prediction_factor == 1.0
+
+
 def test_calibration_residuals_come_from_the_published_runs():
     tp, energy = calibration_residuals()
     assert tp.n >= 12 and "published_runs" in tp.source
@@ -55,7 +70,7 @@ def test_llama_and_llama2_gpu_hours_fall_inside_p10_p90_for_at_least_7_of_8():
     rows = published_run_predictions(LLAMA_ROWS)
     assert sorted(p["name"] for p in rows) == sorted(LLAMA_ROWS)
     for p in rows:
-        r = lognormal_range(p["predicted_gpu_hours"], tp.mu, tp.sigma, "")
+        r = lognormal_range(p["predicted_gpu_hours"], tp.mu, tp.sigma * tp.prediction_factor, "")
         inside += r.p10 <= p["reported_gpu_hours"] <= r.p90
         widths.append(relative_half_width(r, p["predicted_gpu_hours"]))
     assert inside >= 7
