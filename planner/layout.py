@@ -300,6 +300,10 @@ def make_layout_plan(
         bubble_fraction=timing.bubble_fraction,
         tflops_per_gpu=flops_per_gpu / 1e12,
         time_breakdown_s=timing.breakdown(),
+        notes=[f"memory: Korthikanti et al. 2022 activations, Megatron bytes/param; fits within "
+               f"{1 - headroom_fraction:.0%} of {gpu.memory_bytes / 1024**3:.0f} GiB",
+               "step time: planner.step_time, kernel efficiency calibrated on Narayanan et al. 2021 "
+               "Table 1; communication overlap fractions are assumptions"],
     )
 
 

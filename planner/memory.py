@@ -136,7 +136,7 @@ def _layer_parameters(model: ModelShape, tp: int) -> tuple[int, int]:
 
 def per_rank_parameter_count(
     model: ModelShape, layout: ParallelLayout, tp_rank: int = 0, pp_rank: int = 0,
-    *, make_vocab_size_divisible_by: int = 1,
+    *, make_vocab_size_divisible_by: int = 128,
 ) -> int:
     """Exact parameters held by the rank (tp_rank, pp_rank) of a Megatron-Core GPTModel.
 
@@ -144,7 +144,8 @@ def per_rank_parameter_count(
     adds the vocab-parallel embedding V/t·h (and learned positions s·h, replicated); the last stage
     adds the final norm and the output layer V/t·h (a separate copy when embeddings are tied and
     p > 1, as Megatron keeps `shared_embedding` on both ends; none when tied and p = 1).
-    `make_vocab_size_divisible_by` pads V as Megatron's tokenizer does (1 = no padding).
+    `make_vocab_size_divisible_by` pads V to a multiple of it × TP as Megatron does (default 128;
+    1 = no padding).
     Every TP rank holds the same count when TP divides heads, KV groups and the FFN width.
     """
     t, p = layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size
