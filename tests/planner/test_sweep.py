@@ -139,6 +139,18 @@ def test_sweep_command_prints_the_table_and_writes_csv_and_parquet(tmp_path, cap
     assert list(pd.read_parquet(pq)["vary.num_gpus"]) == [8, 16, 32]
 
 
+def test_full_sweep_derives_whole_plans_with_failures_and_ranges(capsys):
+    from planner.sweep import evaluate_plan, parse_varies, run_sweep
+    from tui.cli import main
+
+    frame = run_sweep(Goals(), parse_varies(["target_params=1e8,3e8"]), evaluate_plan)
+    assert frame["error"].isna().all()
+    assert (frame["days_with_failures"] >= frame["wallclock_days"]).all()
+    assert (frame["gpu_hours_p10"] < frame["gpu_hours"]).all()
+    assert main(["sweep", "--full", "--vary", "target_params=1e8"]) == 0
+    assert "1 scenarios, 1 on the Pareto front" in capsys.readouterr().out
+
+
 def test_sweep_command_rejects_bad_input_with_status_2(capsys):
     from tui.cli import main
 
