@@ -108,7 +108,7 @@ def estimate_run(
     kwh = cost.energy_kwh(gpu_hours, ctx.gpu.tdp_w, ctx.power, goals.pue)
     energy_usd = cost.energy_cost_usd(kwh, goals.electricity_price_usd_per_kwh)
     fpt = flops.model_flops_per_token(model, goals.seq_len)
-    _note_estimate_inputs(goals, ctx, mfu, num_gpus)
+    _note_estimate_inputs(goals, ctx, mfu, num_gpus, model.num_params)
     return Estimate(
         gpu=ctx.gpu.name,
         num_gpus=num_gpus,
@@ -128,13 +128,18 @@ def estimate_run(
     )
 
 
-def _note_estimate_inputs(goals: Goals, ctx: Context, mfu: float, num_gpus: int) -> None:
+def _note_estimate_inputs(goals: Goals, ctx: Context, mfu: float, num_gpus: int, num_params: int) -> None:
     g = ctx.gpu
     mfu_src = "goals.mfu" if goals.mfu is not None else f"planner.throughput MFU model; {ctx.mfu_model.source.strip()}"
     ctx.note("gpu", g.name, "", f"presets/gpus.yaml: {g.source} ({g.date})", "peak FLOP/s, TDP, price")
     ctx.note("precision", ctx.precision, "", "planner.throughput.default_precision (bf16 where the GPU has it)", "peak FLOP/s")
     ctx.note("peak_flops", throughput.peak_flops(g, ctx.precision), "FLOP/s", f"presets/gpus.yaml ({g.date}), dense", "GPU-hours")
     ctx.note("mfu", round(mfu, 4), "fraction", mfu_src, "GPU-hours = model FLOPs / (peak x MFU) / 3600")
+    if goals.mfu is None:
+        factors = throughput.mfu_factors(ctx.mfu_model, g, num_params=num_params, seq_length=goals.seq_len,
+                                         num_gpus=num_gpus, precision=ctx.precision)
+        ctx.note("mfu_factors", " x ".join(f"{k} {v:.3f}" for k, v in factors.items()), "",
+                 "planner.throughput.mfu_factors with presets/mfu_model.yaml", "mfu")
     ctx.note("num_gpus", num_gpus, "GPUs", "goals.num_gpus" if goals.num_gpus else
              f"derived: whole nodes of {goals.gpus_per_node} finishing in "
              f"{goals.deadline_days or ctx.default_run_days:g} days ({'goals.deadline_days' if goals.deadline_days else ctx.energy_sources['default_run_days']})",

@@ -85,18 +85,30 @@ def default_precision(gpu: GpuSpec) -> str:
     return "fp16" if gpu.peak_fp16_flops > gpu.peak_fp32_flops else "fp32"
 
 
+def mfu_factors(
+    mfu_model: MfuModel, gpu: GpuSpec, *, num_params: float, seq_length: int, num_gpus: int,
+    precision: str = "bf16",
+) -> dict[str, float]:
+    """The factors whose product is the predicted MFU (see the module docstring)."""
+    coeffs = mfu_model.for_gpu(gpu)
+    doublings = math.log2(max(1.0, num_gpus / mfu_model.scale_ref_gpus))
+    return {
+        "base": coeffs.base,
+        "size": 1.0 / (1.0 + (coeffs.half_size_params / num_params) ** mfu_model.size_exponent),
+        "seq": min(1.0, (mfu_model.seq_ref / seq_length) ** mfu_model.seq_exponent),
+        "scale": 1.0 / (1.0 + mfu_model.scale_coefficient * doublings),
+        "precision": mfu_model.precision_factor.get(precision, 1.0),
+    }
+
+
 def predict_mfu(
     mfu_model: MfuModel, gpu: GpuSpec, *, num_params: float, seq_length: int, num_gpus: int,
     precision: str = "bf16",
 ) -> float:
-    """End-to-end MFU of a run (see the module docstring for the formula and its calibration)."""
-    coeffs = mfu_model.for_gpu(gpu)
-    size = 1.0 / (1.0 + (coeffs.half_size_params / num_params) ** mfu_model.size_exponent)
-    seq = min(1.0, (mfu_model.seq_ref / seq_length) ** mfu_model.seq_exponent)
-    doublings = math.log2(max(1.0, num_gpus / mfu_model.scale_ref_gpus))
-    scale = 1.0 / (1.0 + mfu_model.scale_coefficient * doublings)
-    mfu = coeffs.base * size * seq * scale * mfu_model.precision_factor.get(precision, 1.0)
-    return min(max(mfu, 1e-6), 1.0)
+    """End-to-end MFU of a run: the product of mfu_factors, capped at 1."""
+    factors = mfu_factors(mfu_model, gpu, num_params=num_params, seq_length=seq_length,
+                          num_gpus=num_gpus, precision=precision)
+    return min(math.prod(factors.values()), 1.0)
 
 
 def gpu_hours_for(total_flops: float, gpu: GpuSpec, mfu: float, precision: str) -> float:
