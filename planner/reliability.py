@@ -27,9 +27,12 @@ from statistics import NormalDist
 
 import yaml
 
+from planner.errors import PlanInputError
 from planner.schema import GpuSpec, ModelShape, ReliabilityPlan
 
 PRESETS_PATH = Path(__file__).resolve().parent.parent / "presets" / "reliability.yaml"
+MIN_GOODPUT = 0.01
+"""Below 1% goodput (Daly's model) the run is refused: it would spend its life failing and restarting."""
 SMALL_COUNT = 20.0
 """Below this many expected interruptions the count's quantiles are computed exactly."""
 Z90 = 1.2815515655446004
@@ -161,7 +164,16 @@ def plan_reliability(
     target_s = daly_s if math.isfinite(daly_s) else run_s
     interval_steps = max(1, min(round(target_s / step_time_s), math.ceil(run_s / step_time_s)))
     tau_s = interval_steps * step_time_s
-    wall_s = expected_wall_time(run_s, tau_s, delta_s, restart_s, mtti_s)
+    try:
+        wall_s = expected_wall_time(run_s, tau_s, delta_s, restart_s, mtti_s)
+    except OverflowError:
+        wall_s = math.inf
+    if run_s / wall_s < MIN_GOODPUT:
+        raise PlanInputError(
+            f"num_gpus: {num_gpus:,} GPUs are interrupted every {mtti_s:,.0f} s on average, but a checkpoint "
+            f"takes {delta_s:,.0f} s and a restart {restart_s:,.0f} s, so under {MIN_GOODPUT:.0%} of the "
+            "wall-clock time would be training; "
+            "use fewer GPUs, faster storage or a lower failure rate")
     interruptions = 0.0 if math.isinf(mtti_s) else wall_s / mtti_s
     lo, hi = interruption_range(interruptions, inputs.rate_p10_factor, inputs.rate_p90_factor)
     price = gpu.price_per_hour_usd if price_per_gpu_hour_usd is None else price_per_gpu_hour_usd

@@ -152,3 +152,11 @@ def test_unknown_storage_preset_is_rejected_with_the_choices():
 def test_non_positive_run_length_is_rejected():
     with pytest.raises(ValueError, match="train_hours must be a positive finite number, got 0"):
         plan_reliability(8, H100, SEVEN_B, 0.0, 1.0, SEVEN_B.num_params)
+
+
+def test_a_job_that_fails_faster_than_it_checkpoints_is_refused_with_the_numbers():
+    from planner.errors import PlanInputError
+
+    with pytest.raises(PlanInputError, match=r"num_gpus: 16,384 GPUs are interrupted every 22 s .* under 1% of the wall-clock time"):
+        plan_reliability(16_384, H100, LLAMA3_405B, 1000.0, 15.0, LLAMA3_405B.num_params,
+                         storage="nfs", failures_per_gpu_hour=1e-2)
