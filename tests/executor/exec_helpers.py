@@ -70,3 +70,67 @@ def wait_for(predicate, timeout_s: float = 60.0, what: str = "condition") -> Non
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+ROOT = HERE.parent.parent
+SLURM_SCRIPT = ROOT / "scripts" / "local-slurm.sh"
+
+
+def slurm_running() -> bool:
+    import subprocess
+
+    return subprocess.run(["bash", str(SLURM_SCRIPT), "status"], capture_output=True).returncode == 0
+
+
+def _slurm_cluster():
+    """The local one-node Slurm cluster: started here if it is not running, stopped if we started it."""
+    import os
+    import subprocess
+
+    import pytest
+
+    if slurm_running():
+        yield
+        return
+    if os.geteuid() != 0:
+        pytest.skip("the local Slurm cluster needs root to start (scripts/local-slurm.sh start)")
+    done = subprocess.run(["bash", str(SLURM_SCRIPT), "start"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"scripts/local-slurm.sh start failed:\n{done.stdout}\n{done.stderr}"
+    yield
+    subprocess.run(["bash", str(SLURM_SCRIPT), "stop"], capture_output=True, timeout=300)
+
+
+def cli(*args: str) -> tuple[int, str]:
+    """Run `llmplan ARGS` in this process; (exit status, stdout + stderr)."""
+    import contextlib
+    import io
+
+    from tui.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = main(list(args))
+    return code, out.getvalue()
+
+
+def e2e_plan(tmp_path: Path, note: str = "") -> Path:
+    """The tiny plan, shortened for the end-to-end tests (60 steps, a checkpoint every 20, 2 data
+    shards), approved."""
+    plan = tiny_plan()
+    plan = plan.model_copy(update={
+        "data": plan.data.model_copy(update={"num_shards": 2}),
+        "recipe": plan.recipe.model_copy(update={"train_steps": 60, "warmup_steps": 6}),
+        "reliability": plan.reliability.model_copy(update={"checkpoint_interval_steps": 20}),
+    })
+    return write_approved(tmp_path / "plan.yaml", plan, note)
+
+
+def metric_steps(run_dir: str | Path) -> list[int]:
+    from executor.costs import read_metrics
+
+    return [m["step"] for m in read_metrics(Path(run_dir) / "metrics.jsonl") if "step" in m]
+
+
+def latest_checkpoint_step(run_dir: str | Path) -> int:
+    path = Path(run_dir) / "checkpoints" / "latest_checkpointed_iteration.txt"
+    return int(path.read_text().strip()) if path.exists() else 0
