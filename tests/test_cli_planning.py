@@ -58,11 +58,16 @@ def test_bad_input_exits_2_with_one_message_and_no_traceback(capsys, argv, needl
     assert needle in err and "Traceback" not in err and err.startswith("error:")
 
 
-def test_malformed_yaml_and_a_newer_schema_exit_2(capsys, tmp_path):
+def test_malformed_yaml_non_finite_numbers_and_a_newer_schema_exit_2(capsys, tmp_path):
     bad = tmp_path / "goals.yaml"
     bad.write_text("budget_usd: [1, 2\n", encoding="utf-8")
     code, _, err = run(capsys, "plan", "--goals", str(bad))
     assert code == 2 and "malformed YAML at line" in err
+    for text, field in (("budget_usd: .nan\n", "budget_usd"), ("target_params: .inf\n", "target_params"),
+                        ("gpu: H100\nnum_gpus: 0\n", "num_gpus")):
+        bad.write_text(text, encoding="utf-8")
+        code, _, err = run(capsys, "plan", "--goals", str(bad))
+        assert code == 2 and f"{field}:" in err and "Traceback" not in err
     newer = tmp_path / "plan.yaml"
     newer.write_text("schema_version: 99\nname: x\n", encoding="utf-8")
     code, _, err = run(capsys, "validate", str(newer))
