@@ -131,6 +131,42 @@ def checkpoint_bytes(num_params: int, bytes_per_param: float) -> float:
     return float(num_params) * bytes_per_param
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """The checkpoint schedule and expected wall time of one run (seconds)."""
+
+    delta_s: float
+    restart_s: float
+    mtti_s: float
+    young_s: float
+    daly_s: float
+    interval_steps: int
+    tau_s: float
+    run_s: float
+    wall_s: float
+
+
+def timeline(inputs: FailureInputs, num_gpus: int, num_params: int, run_s: float, step_time_s: float) -> Timeline:
+    """delta, R, M, the Young and Daly intervals, the interval in whole steps and Daly's T_w."""
+    delta_s = checkpoint_bytes(num_params, inputs.bytes_per_param) / inputs.write_bytes_per_s
+    restart_s = inputs.restart_overhead_s + delta_s
+    mtti_s = job_mtti_hours(inputs.failures_per_gpu_hour, num_gpus) * 3600.0
+    young_s = young_interval(delta_s, mtti_s) if math.isfinite(mtti_s) else math.inf
+    daly_s = daly_interval(delta_s, mtti_s) if math.isfinite(mtti_s) else math.inf
+    target_s = daly_s if math.isfinite(daly_s) else run_s
+    steps = max(1, min(round(target_s / step_time_s), math.ceil(run_s / step_time_s)))
+    try:
+        wall_s = expected_wall_time(run_s, steps * step_time_s, delta_s, restart_s, mtti_s)
+    except OverflowError:
+        wall_s = math.inf
+    if run_s / wall_s < MIN_GOODPUT:
+        raise PlanInputError(
+            f"num_gpus: {num_gpus:,} GPUs are interrupted every {mtti_s:,.0f} s on average, but a checkpoint "
+            f"takes {delta_s:,.0f} s and a restart {restart_s:,.0f} s, so under {MIN_GOODPUT:.0%} of the "
+            "wall-clock time would be training; use fewer GPUs, faster storage or a lower failure rate")
+    return Timeline(delta_s, restart_s, mtti_s, young_s, daly_s, steps, steps * step_time_s, run_s, wall_s)
+
+
 def plan_reliability(
     num_gpus: int,
     gpu: GpuSpec,
@@ -153,53 +189,21 @@ def plan_reliability(
     _check_positive(num_gpus=num_gpus, train_hours=train_hours, step_time_s=step_time_s, num_params=num_params)
     inputs = resolve_inputs(num_gpus, gpus_per_node or gpu.gpus_per_node, storage, failure_model,
                             failures_per_gpu_hour)
-    ckpt_bytes = checkpoint_bytes(num_params, inputs.bytes_per_param)
-    delta_s = ckpt_bytes / inputs.write_bytes_per_s
-    restart_s = inputs.restart_overhead_s + delta_s
-    mtti_h = job_mtti_hours(inputs.failures_per_gpu_hour, num_gpus)
-    mtti_s = mtti_h * 3600.0
-    young_s = young_interval(delta_s, mtti_s) if math.isfinite(mtti_s) else math.inf
-    daly_s = daly_interval(delta_s, mtti_s) if math.isfinite(mtti_s) else math.inf
-    run_s = train_hours * 3600.0
-    target_s = daly_s if math.isfinite(daly_s) else run_s
-    interval_steps = max(1, min(round(target_s / step_time_s), math.ceil(run_s / step_time_s)))
-    tau_s = interval_steps * step_time_s
-    try:
-        wall_s = expected_wall_time(run_s, tau_s, delta_s, restart_s, mtti_s)
-    except OverflowError:
-        wall_s = math.inf
-    if run_s / wall_s < MIN_GOODPUT:
-        raise PlanInputError(
-            f"num_gpus: {num_gpus:,} GPUs are interrupted every {mtti_s:,.0f} s on average, but a checkpoint "
-            f"takes {delta_s:,.0f} s and a restart {restart_s:,.0f} s, so under {MIN_GOODPUT:.0%} of the "
-            "wall-clock time would be training; "
-            "use fewer GPUs, faster storage or a lower failure rate")
-    interruptions = 0.0 if math.isinf(mtti_s) else wall_s / mtti_s
+    t = timeline(inputs, num_gpus, num_params, train_hours * 3600.0, step_time_s)
+    interruptions = 0.0 if math.isinf(t.mtti_s) else t.wall_s / t.mtti_s
     lo, hi = interruption_range(interruptions, inputs.rate_p10_factor, inputs.rate_p90_factor)
     price = gpu.price_per_hour_usd if price_per_gpu_hour_usd is None else price_per_gpu_hour_usd
-    wall_h, lost_h = wall_s / 3600.0, (wall_s - run_s) / 3600.0
+    wall_h, lost_h = t.wall_s / 3600.0, (t.wall_s - t.run_s) / 3600.0
     return ReliabilityPlan(
-        failures_per_gpu_hour=inputs.failures_per_gpu_hour,
-        restart_time_s=restart_s,
-        checkpoint_bytes=ckpt_bytes,
-        checkpoint_write_s=delta_s,
-        job_mtti_hours=min(mtti_h, 1e12),
-        checkpoint_interval_s=tau_s,
-        checkpoint_interval_steps=interval_steps,
-        expected_interruptions=interruptions,
-        lost_hours=lost_h,
-        goodput=run_s / wall_s,
-        young_interval_s=min(young_s, 1e15),
-        daly_interval_s=min(daly_s, 1e15),
-        failure_free_hours=train_hours,
-        adjusted_wallclock_days=wall_h / 24.0,
-        adjusted_gpu_hours=wall_h * num_gpus,
-        adjusted_cost_usd=wall_h * num_gpus * price,
-        extra_cost_usd=lost_h * num_gpus * price,
-        lost_gpu_hours=lost_h * num_gpus,
-        interruptions_p10=lo,
-        interruptions_p90=hi,
-        storage=inputs.storage,
+        failures_per_gpu_hour=inputs.failures_per_gpu_hour, restart_time_s=t.restart_s,
+        checkpoint_bytes=checkpoint_bytes(num_params, inputs.bytes_per_param), checkpoint_write_s=t.delta_s,
+        job_mtti_hours=min(t.mtti_s / 3600.0, 1e12), checkpoint_interval_s=t.tau_s,
+        checkpoint_interval_steps=t.interval_steps, expected_interruptions=interruptions, lost_hours=lost_h,
+        goodput=t.run_s / t.wall_s, young_interval_s=min(t.young_s, 1e15), daly_interval_s=min(t.daly_s, 1e15),
+        failure_free_hours=train_hours, adjusted_wallclock_days=wall_h / 24.0,
+        adjusted_gpu_hours=wall_h * num_gpus, adjusted_cost_usd=wall_h * num_gpus * price,
+        extra_cost_usd=lost_h * num_gpus * price, lost_gpu_hours=lost_h * num_gpus,
+        interruptions_p10=lo, interruptions_p90=hi, storage=inputs.storage,
         sources=list(inputs.sources) + [
             "interval: Young 1974 (CACM 17(9)); Daly 2006 (FGCS 22(3)) Eq. 37",
             "wall time: Daly 2006 complete model T_w = M e^(R/M) (e^((tau+delta)/M) - 1) T_s/tau",
