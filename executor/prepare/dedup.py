@@ -64,7 +64,8 @@ def detection_probability(similarity: float, bands: int, rows: int) -> float:
 
 
 def signatures(normalised_texts: Iterable[str], spec: DedupSpec) -> np.ndarray:
-    """MinHash signatures, one row of `num_perm` uint32 values per text (datasketch, affine32)."""
+    """MinHash signatures, one row of `num_perm` uint32 values per text (datasketch, affine32 scheme,
+    CRC-32 of each shingle: deterministic across processes, unlike Python's `hash`)."""
     from datasketch import MinHash
 
     rows = [m.hashvalues for m in MinHash.generator(

@@ -51,7 +51,8 @@ PATTERNS = {
     "ipv6": re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|\d+\.\d+\.\d+\.\d+)(?![\w:])"),
     "ipv4": re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"),
     "phone": re.compile(
-        r"(?<![\w+\-])(?:\+\d{1,3}[ .\-]?)?(?:\(\d{2,4}\)[ .\-]?|\d{2,4}[ .\-])\d{3,4}[ .\-]\d{3,4}(?![\w\-]|\.\d)"),
+        r"(?<![\w+\-])(?<!\d )(?:\+\d{1,3}[ .\-]?)?(?:\(\d{2,4}\)[ .\-]?|\d{2,4}[ .\-])\d{3,4}[ .\-]\d{3,4}"
+        r"(?![\w\-]|[. ]\d)"),
 }
 
 
@@ -85,8 +86,16 @@ def _ip_ok(public_only: bool) -> Callable[[str], bool]:
     return check
 
 
+CARD_GROUPS = {(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4, 1)}
+"""Digit groupings printed on cards (16-digit, Amex 15, Diners 14, 19-digit); other groupings
+(ISBNs, phone numbers, ids) are not card numbers even when their digits pass the Luhn check."""
+
+
 def _card_ok(text: str) -> bool:
     digits = re.sub(r"\D", "", text)
+    groups = tuple(len(g) for g in re.split(r"[ \-]", text))
+    if len(groups) > 1 and groups not in CARD_GROUPS:
+        return False
     return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_valid(digits)
 
 

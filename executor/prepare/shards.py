@@ -37,9 +37,15 @@ def read_marker(path: Path) -> dict | None:
 
 
 def _fresh_tmp(stage_dir: Path, shard: int) -> Path:
-    tmp = stage_dir / f"{shard_name(shard)}.tmp"
+    """A private temporary directory: a worker orphaned by a killed run may still be writing its own."""
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    for old in stage_dir.glob(f"{shard_name(shard)}.tmp-*"):
+        pid = old.name.rsplit("-", 1)[-1]
+        if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+            shutil.rmtree(old, ignore_errors=True)
+    tmp = stage_dir / f"{shard_name(shard)}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp.mkdir()
     return tmp
 
 
@@ -49,6 +55,9 @@ def _commit(stage_dir: Path, shard: int, tmp: Path, counts: dict) -> dict:
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
     final = stage_dir / shard_name(shard)
+    if marker_path(stage_dir, shard).exists():  # another process finished the same shard first
+        shutil.rmtree(tmp, ignore_errors=True)
+        return counts
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     atomic_write_text(marker_path(stage_dir, shard), json.dumps(counts, sort_keys=True, indent=1))
@@ -112,7 +121,7 @@ def tokenize_shard(spec: DataSpec, work: Path, shard: int, offset: int, tokenize
     """Redact PII, tokenize and write this shard's documents, one indexed dataset per source and split."""
     from executor.prepare.pii import PIIRedactor
     from executor.prepare.tokenize import Encoder
-    from executor.prepare.writer import PrefixWriter, prefix_name, token_dtype
+    from executor.prepare.writer import ShardPrefixWriter, prefix_name
 
     remove = np.load(work / "dedup" / "remove.npy")
     valid = np.load(work / "dedup" / "valid.npy")
@@ -120,15 +129,14 @@ def tokenize_shard(spec: DataSpec, work: Path, shard: int, offset: int, tokenize
     tmp = _fresh_tmp(stage_dir, shard)
     redactor = PIIRedactor(spec.pii)
     encoder = Encoder(tokenizer_path, spec.tokenizer.eod_token)
-    dtype = token_dtype(encoder.vocab_size)
-    writers: dict[tuple[int, str], PrefixWriter] = {}
+    writers: dict[tuple[int, str], ShardPrefixWriter] = {}
     batch: list[tuple[int, str, str]] = []
 
     def flush() -> None:
         for (src_idx, split, _), ids in zip(batch, encoder.encode([t for _, _, t in batch])):
             key = (src_idx, split)
             if key not in writers:
-                writers[key] = PrefixWriter(tmp / prefix_name(spec.sources[src_idx].name, split), dtype)
+                writers[key] = ShardPrefixWriter(tmp / prefix_name(spec.sources[src_idx].name, split))
             writers[key].add(ids)
         batch.clear()
 

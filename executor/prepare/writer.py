@@ -24,35 +24,49 @@ def token_dtype(vocab_size: int) -> type[np.number]:
     return DType.optimal_dtype(vocab_size)
 
 
-class PrefixWriter:
-    """Documents of one prefix; `add(ids)` takes one document including its end-of-document id."""
+class ShardPrefixWriter:
+    """One shard's documents of one prefix as plain arrays (`.tokens.npy` int32 ids, `.lengths.npy`),
+    so shard workers need no torch/megatron import; the merge stage writes Megatron's format.
+    `add(ids)` takes one document including its end-of-document id."""
 
-    def __init__(self, prefix: Path, dtype: type[np.number]) -> None:
-        from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
-
+    def __init__(self, prefix: Path) -> None:
         self.prefix = prefix
-        self.builder = IndexedDatasetBuilder(str(prefix) + ".bin", dtype=dtype)
-        self.num_docs = 0
-        self.num_tokens = 0
+        self.chunks: list[np.ndarray] = []
+        self.lengths: list[int] = []
+
+    @property
+    def num_docs(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(self.lengths)
 
     def add(self, ids: list[int]) -> None:
-        # the lengths list holds the real length: [0] would write empty documents
-        self.builder.add_document(np.asarray(ids), [len(ids)])
-        self.num_docs += 1
-        self.num_tokens += len(ids)
+        self.chunks.append(np.asarray(ids, dtype=np.int32))
+        self.lengths.append(len(ids))
 
     def finalize(self) -> None:
-        self.builder.finalize(str(self.prefix) + ".idx")
+        tokens = np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=np.int32)
+        for suffix, array in ((".tokens.npy", tokens), (".lengths.npy", np.asarray(self.lengths, dtype=np.int64))):
+            with open(str(self.prefix) + suffix, "wb") as fh:
+                np.save(fh, array)
 
 
 def merge_prefixes(parts: list[Path], final: Path, dtype: type[np.number]) -> None:
-    """Concatenate shard datasets in order into `final`, writing temp files then renaming both."""
+    """Write the shards' documents, in shard order, with Megatron-Core's `IndexedDatasetBuilder`
+    into temp files, then rename both into `final`.bin/.idx."""
     from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
     tmp = final.with_name(f".{final.name}.tmp")
     builder = IndexedDatasetBuilder(str(tmp) + ".bin", dtype=dtype)
     for part in parts:
-        builder.add_index(str(part))
+        tokens = np.load(str(part) + ".tokens.npy", mmap_mode="r")
+        lengths = np.load(str(part) + ".lengths.npy")
+        ends = np.cumsum(lengths)
+        for start, end in zip(ends - lengths, ends):
+            # the lengths list holds the real length: [0] would write empty documents
+            builder.add_document(tokens[start:end], [int(end - start)])
     builder.finalize(str(tmp) + ".idx")
     for ext in (".bin", ".idx"):
         with open(str(tmp) + ext, "rb") as fh:
