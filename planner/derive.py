@@ -95,7 +95,7 @@ def _objective_params_for_compute(goals: Goals, compute_flops: float) -> float:
 def _affordable_tokens(goals: Goals, ctx: Context, model: ModelShape, limit: Limit) -> float:
     """Tokens that `limit` buys for `model` (MFU at the fleet the run would use)."""
     num_gpus = goals.num_gpus or throughput.fleet_for_days(
-        limit.gpu_hours, goals.deadline_days or ctx.default_run_days, goals.gpus_per_node, ctx.max_gpus)
+        limit.gpu_hours, goals.deadline_days or ctx.default_run_days, ctx.gpus_per_node, ctx.max_gpus)
     mfu = goals.mfu or throughput.predict_mfu(ctx.mfu_model, ctx.gpu, num_params=model.num_params,
                                               seq_length=goals.seq_len, num_gpus=num_gpus, precision=ctx.precision)
     compute = limit.gpu_hours * 3600 * throughput.peak_flops(ctx.gpu, ctx.precision) * mfu
@@ -132,7 +132,7 @@ def _size_from_budget(goals: Goals, ctx: Context, limit: Limit) -> Sizing:
     num_params, data_bound = 1e9, False
     for _ in range(3):
         num_gpus = goals.num_gpus or throughput.fleet_for_days(
-            limit.gpu_hours, goals.deadline_days or ctx.default_run_days, goals.gpus_per_node, ctx.max_gpus)
+            limit.gpu_hours, goals.deadline_days or ctx.default_run_days, ctx.gpus_per_node, ctx.max_gpus)
         mfu = goals.mfu or throughput.predict_mfu(ctx.mfu_model, ctx.gpu, num_params=num_params,
                                                   seq_length=goals.seq_len, num_gpus=num_gpus, precision=ctx.precision)
         compute = limit.gpu_hours * 3600 * throughput.peak_flops(ctx.gpu, ctx.precision) * mfu
@@ -239,7 +239,7 @@ def _layout(goals: Goals, ctx: Context, model: ModelShape, num_gpus: int, gbs: i
 
     space = SearchSpace(sequence_parallel=bool((pins or {}).get("sequence_parallel", True)))
     result = search_layouts(model, ctx.gpu, num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
-                            gpus_per_node=goals.gpus_per_node, precision=ctx.precision,
+                            gpus_per_node=ctx.gpus_per_node, precision=ctx.precision,
                             top_k=1000 if pins else 5, space=space)
     if result.best is None:
         warnings.append(f"no parallel layout fits: {result.no_fit_message()}")
@@ -272,7 +272,7 @@ def _reliability(goals: Goals, ctx: Context, model: ModelShape, estimate, step_t
 
     return plan_reliability(
         estimate.num_gpus, ctx.gpu, model, estimate.wallclock_days * 24, step_time_s, model.num_params,
-        gpus_per_node=goals.gpus_per_node, price_per_gpu_hour_usd=goals.price_per_gpu_hour_usd,
+        gpus_per_node=ctx.gpus_per_node, price_per_gpu_hour_usd=goals.price_per_gpu_hour_usd,
     )
 
 

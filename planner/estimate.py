@@ -24,6 +24,8 @@ class Context:
     default_run_days: float
     max_gpus: int
     precision: str
+    gpus_per_node: int
+    """goals.gpus_per_node when the goals set it, else the GPU preset's node size"""
     assumptions: list[Assumption] = field(default_factory=list)
 
     def note(self, name: str, value, unit: str, source: str, used_for: str = "") -> None:
@@ -50,6 +52,7 @@ def resolve_context(goals: Goals) -> Context:
         default_run_days=float(energy["default_run_days"]["value"]),
         max_gpus=int(energy["max_gpus"]["value"]),
         precision=throughput.default_precision(gpu),
+        gpus_per_node=goals.gpus_per_node if "gpus_per_node" in goals.model_fields_set else gpu.gpus_per_node,
     )
 
 
@@ -83,13 +86,13 @@ def gpu_hours_and_fleet(goals: Goals, ctx: Context, model: ModelShape, num_token
     the default run length; MFU depends on the fleet, so the two are solved by a few fixed-point steps."""
     total = flops.training_flops(model, num_tokens, goals.seq_len)
     days = goals.deadline_days or ctx.default_run_days
-    num_gpus = goals.num_gpus or goals.gpus_per_node
+    num_gpus = goals.num_gpus or ctx.gpus_per_node
     for _ in range(4):
         mfu = mfu_for(goals, ctx, model.num_params, num_gpus)
         hours = throughput.gpu_hours_for(total, ctx.gpu, mfu, ctx.precision)
         if goals.num_gpus:
             break
-        num_gpus = throughput.fleet_for_days(hours, days, goals.gpus_per_node, ctx.max_gpus)
+        num_gpus = throughput.fleet_for_days(hours, days, ctx.gpus_per_node, ctx.max_gpus)
     mfu = mfu_for(goals, ctx, model.num_params, num_gpus)
     return throughput.gpu_hours_for(total, ctx.gpu, mfu, ctx.precision), num_gpus, mfu
 
@@ -141,7 +144,7 @@ def _note_estimate_inputs(goals: Goals, ctx: Context, mfu: float, num_gpus: int,
         ctx.note("mfu_factors", " x ".join(f"{k} {v:.3f}" for k, v in factors.items()), "",
                  "planner.throughput.mfu_factors with presets/mfu_model.yaml", "mfu")
     ctx.note("num_gpus", num_gpus, "GPUs", "goals.num_gpus" if goals.num_gpus else
-             f"derived: whole nodes of {goals.gpus_per_node} finishing in "
+             f"derived: whole nodes of {ctx.gpus_per_node} finishing in "
              f"{goals.deadline_days or ctx.default_run_days:g} days ({'goals.deadline_days' if goals.deadline_days else ctx.energy_sources['default_run_days']})",
              "wall-clock days, MFU scale factor")
     if goals.ownership == "owned":

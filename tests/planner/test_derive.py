@@ -108,6 +108,14 @@ def test_fixed_size_without_a_size_and_goals_without_anything_are_refused():
         sized()
 
 
+def test_node_size_comes_from_the_gpu_preset_unless_the_goals_state_it():
+    goals = Goals(gpu="MI250X", target_params=1e8)
+    assert resolve_context(goals).gpus_per_node == 4  # Frontier-style nodes of 4 MI250X
+    figures = estimate_figures(goals, sized(gpu="MI250X", target_params=1e8).model, 2e9)
+    assert figures["num_gpus"] == 4
+    assert resolve_context(Goals(gpu="MI250X", gpus_per_node=8)).gpus_per_node == 8
+
+
 def test_unknown_gpu_in_goals_is_an_input_error():
     with pytest.raises(PlanInputError, match="unknown GPU 'Z80'"):
         resolve_context(Goals(gpu="Z80"))

@@ -68,6 +68,7 @@ def _echo_json(data) -> None:
 @click.option("--deadline-days", type=float)
 @click.option("--gpu", help="GPU name or alias (see `llmplan presets gpus`).")
 @click.option("--gpus", "num_gpus", type=int)
+@click.option("--gpus-per-node", type=int, help="Default: the GPU preset's node size.")
 @click.option("--seq-len", type=int)
 @click.option("--unique-tokens", help="Unique tokens in the corpus (1e12, 1T).")
 @click.option("--inference-tokens", help="Tokens to be served over the model's life.")
@@ -82,7 +83,7 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
     """
     import presets
     from planner.derive import derive_plan
-    from planner.io import read_goals, to_data, to_yaml, write_model
+    from planner.io import read_goals, to_yaml, write_model
     from planner.report_basic import render_text
 
     if goals_file and preset:
@@ -92,10 +93,11 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
     extra["unique_tokens_available"] = parse_count(unique_tokens, "--unique-tokens") if unique_tokens else None
     extra["inference_tokens"] = parse_count(inference_tokens, "--inference-tokens") if inference_tokens else None
     if goals_file:
-        base = to_data(read_goals(goals_file))
+        base = read_goals(goals_file).model_dump(mode="json", exclude_unset=True)
     elif preset or not any(v is not None for v in extra.values()):  # no flags: the default goals
         name = preset or "default"
-        base, pins = to_data(presets.load_goals_preset(name)), presets.load_pins(name)
+        base = presets.load_goals_preset(name).model_dump(mode="json", exclude_unset=True)
+        pins = presets.load_pins(name)
     goals = _goals_from_flags(base, extra, goals_file or "flags")
     result = derive_plan(goals, pins=pins)
     if output:
@@ -129,6 +131,7 @@ def estimate_figures(goals, model, num_tokens: float) -> dict:
 @click.option("--tokens", required=True, help="Training tokens (2e12, 2T).")
 @click.option("--gpu", required=True, help="GPU name or alias.")
 @click.option("--gpus", "num_gpus", type=int, help="GPU count (default: a fleet finishing in about 30 days).")
+@click.option("--gpus-per-node", type=int, help="Default: the GPU preset's node size.")
 @click.option("--seq-len", type=int, default=4096, show_default=True)
 @click.option("--vocab-size", type=int, default=32000, show_default=True)
 @click.option("--price", "price_per_gpu_hour_usd", type=float, help="USD per GPU-hour (default: the GPU preset's).")
