@@ -140,10 +140,11 @@ def body(job: Job, graph: JobGraph, python: str) -> list[str]:
                          f"LLMPLAN_NUM_SHARDS={job.resources.array_size}")
         elif job.stage == "prepare":  # all shards: no array index inherited from a submitting job
             lines.append("unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT")
-        return [*lines, "exec " + quote_argv([python, "-m", "tui.cli", *args])]
+        return [*lines, "exec " + quote_argv([python, "-m", check_name(job.module, "module"), *args])]
     torchrun = [python, "-m", "torch.distributed.run", "--nnodes=$SLURM_NNODES",
                 f"--nproc_per_node={job.resources.procs_per_node}", "--rdzv_backend=c10d",
-                "--rdzv_endpoint=$head_node:$rdzv_port", "--rdzv_id=$SLURM_JOB_ID", "-m", "tui.cli", *args]
+                "--rdzv_endpoint=$head_node:$rdzv_port", "--rdzv_id=$SLURM_JOB_ID", "-m", check_name(job.module, "module"),
+                *args]
     launch = " ".join(a if "$" in a else shlex.quote(a) for a in torchrun)
     return [
         'nodes=( $(scontrol show hostnames "$SLURM_JOB_NODELIST") )',

@@ -43,8 +43,10 @@ def fake_graph(graph: JobGraph, env: dict[str, str] | None = None) -> JobGraph:
 
 
 def new_fake_run(tmp_path: Path, backend: str = "local", env: dict[str, str] | None = None):
-    """A run directory for an approved tiny plan, ready to submit with fake stages."""
-    plan_file = write_approved(tmp_path / "plan.yaml")
+    """A run directory for an approved tiny plan (2 data shards), ready to submit with fake stages."""
+    base = tiny_plan()
+    plan_file = write_approved(tmp_path / "plan.yaml", base.model_copy(
+        update={"data": base.data.model_copy(update={"num_shards": 2})}))
     plan = read_plan(plan_file)
     run_dir = str(tmp_path / "run")
     graph = fake_graph(compile_job_graph(plan, run_dir), env)

@@ -1,0 +1,82 @@
+"""The Slurm backend on a real one-node cluster (scripts/local-slurm.sh), stages played by
+fake_stage.py so each test takes seconds: dependencies, failure propagation, cancel, and the
+requeue path (USR1 before the time limit -> checkpoint -> requeue -> the job finishes the rest)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from exec_helpers import _slurm_cluster, metric_steps, new_fake_run, wait_final, wait_for
+
+from executor.backends.slurm import SlurmBackend, parse_scontrol, query_job, slurm_status
+
+pytestmark = pytest.mark.slurm
+slurm_cluster = pytest.fixture(scope="session")(_slurm_cluster)
+STAGES = ["prepare", "train", "evaluate"]
+
+
+def scontrol(job_id: str) -> dict[str, str]:
+    return query_job(job_id)[0]
+
+
+def test_scontrol_records_parse_into_a_stage_status():
+    line = ("JobId=7 JobName=t UserId=root(0) JobState=COMPLETED Reason=None ExitCode=0:0 "
+            "StartTime=2026-11-27T10:00:00 EndTime=2026-11-27T10:05:00")
+    status, start, end, code = slurm_status(parse_scontrol(line))
+    assert status == "COMPLETED" and code == 0 and (end - start).total_seconds() == 300
+    pending = parse_scontrol("JobId=8 JobState=PENDING StartTime=2026-11-28T10:00:00 EndTime=Unknown")
+    assert slurm_status(pending) == ("PENDING", None, None, None)  # an estimated start is no start
+
+
+def test_three_stages_run_as_dependent_sbatch_jobs_and_complete(tmp_path, slurm_cluster):
+    _, graph = new_fake_run(tmp_path, "slurm")
+    backend = SlurmBackend()
+    state = backend.submit(graph, STAGES)
+    ids = [s.attempts[-1].job_id for s in state.stages.values()]
+    assert scontrol(ids[2])["JobState"] == "PENDING"
+    state = wait_final(backend.status, graph.run_dir, 240)
+    assert [s.status for s in state.stages.values()] == ["COMPLETED"] * 3
+    starts = [s.attempts[-1].started_at for s in state.stages.values()]
+    ends = [s.attempts[-1].ended_at for s in state.stages.values()]
+    assert starts[1] >= ends[0] and starts[2] >= ends[1]
+    assert Path(graph.run_dir, "invocations.txt").read_text().split().count("prepare") == 3  # 2 shards + finish
+    assert "rank 1 of 2" in Path(graph.run_dir, "logs", "train.log").read_text()  # srun -> torchrun, 2 ranks
+
+
+def test_a_failed_stage_cancels_its_dependents_through_kill_on_invalid_dep(tmp_path, slurm_cluster):
+    _, graph = new_fake_run(tmp_path, "slurm", env={"FAKE_FAIL_STAGE": "train"})
+    backend = SlurmBackend()
+    backend.submit(graph, STAGES)
+    state = wait_final(backend.status, graph.run_dir, 240)
+    assert [s.status for s in state.stages.values()] == ["COMPLETED", "FAILED", "CANCELLED"]
+    assert state.stages["train"].attempts[-1].exit_code != 0
+
+
+def test_usr1_before_the_time_limit_checkpoints_requeues_and_the_job_finishes(tmp_path, slurm_cluster):
+    _, graph = new_fake_run(tmp_path, "slurm", env={"FAKE_STEPS": "80", "FAKE_STEP_S": "0.1"})
+    backend = SlurmBackend()
+    state = backend.submit(graph, STAGES)
+    train_id = state.stages["train"].attempts[-1].job_id
+    wait_for(lambda: max(metric_steps(graph.run_dir), default=0) >= 10, 240, "10 training steps")
+    subprocess.run(["scancel", "--signal=USR1", "--batch", train_id], check=True)  # what --signal=B:USR1 does
+    wait_for(lambda: scontrol(train_id).get("Restarts") == "1" and scontrol(train_id)["JobState"] == "PENDING",
+             120, "the train job requeued")
+    stopped_at = max(metric_steps(graph.run_dir))
+    assert stopped_at < 80
+    subprocess.run(["scontrol", "update", f"jobid={train_id}", "StartTime=now"], check=True)  # skip Slurm's requeue hold
+    state = wait_final(backend.status, graph.run_dir, 240)
+    assert [s.status for s in state.stages.values()] == ["COMPLETED"] * 3
+    assert metric_steps(graph.run_dir) == list(range(1, 81))  # resumed at the checkpoint: no step twice
+    assert "resuming at step " + str(stopped_at) in Path(graph.run_dir, "logs", "train.log").read_text()
+
+
+def test_cancel_stops_every_unfinished_stage(tmp_path, slurm_cluster):
+    _, graph = new_fake_run(tmp_path, "slurm", env={"FAKE_STEPS": "3000"})
+    backend = SlurmBackend()
+    backend.submit(graph, STAGES)
+    wait_for(lambda: backend.status(graph.run_dir).stages["train"].status == "RUNNING", 240, "train running")
+    state = backend.cancel(graph.run_dir)
+    assert [s.status for s in state.stages.values()] == ["COMPLETED", "CANCELLED", "CANCELLED"]
+    assert 0 < int(Path(graph.run_dir, "checkpoints", "latest").read_text()) < 3000  # checkpointed on SIGTERM
