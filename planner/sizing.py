@@ -192,11 +192,12 @@ def effective_tokens(num_tokens: float, unique_tokens: float) -> float:
 def effective_params(num_params: float, unique_tokens: float, fit: LossFit = DEFAULT_FIT) -> float:
     """N' = U_N + U_N·R*_N·(1 − e^(−R_N/R*_N)) (Muennighoff et al. 2023, eq. 5), where U_N is the
     compute-optimal size for the unique data and R_N = N/U_N − 1 the excess parameters."""
-    u_n = min(num_params, _params_optimal_for_tokens(unique_tokens, fit))
+    u_n = min(num_params, compute_optimal_params_for_tokens(unique_tokens, fit))
     return _repeat_effective(u_n, num_params / u_n - 1.0, MUENNIGHOFF_R_STAR_N)
 
 
-def _params_optimal_for_tokens(num_tokens: float, fit: LossFit) -> float:
+def compute_optimal_params_for_tokens(num_tokens: float, fit: LossFit = DEFAULT_FIT) -> float:
+    """N for which D is the compute-optimal token count (inverts D_opt(C) of eq. 4)."""
     a = fit.beta / (fit.alpha + fit.beta)
     b = fit.alpha / (fit.alpha + fit.beta)
     G = (fit.alpha * fit.A / (fit.beta * fit.B)) ** (1.0 / (fit.alpha + fit.beta))

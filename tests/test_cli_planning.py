@@ -85,8 +85,9 @@ def test_plan_writes_a_file_that_validate_show_and_export_read(capsys, tmp_path)
     assert code == 0 and json.loads(out)["model"]["num_params"] == 1_787_008
     code, out, _ = run(capsys, "export", str(path), "--format", "markdown")
     assert code == 0 and out.startswith("# Plan `tiny-cpu`") and "## Assumptions" in out
-    md = tmp_path / "plan.md"
-    assert run(capsys, "export", str(path), "--format", "markdown", "-o", str(md))[0] == 0 and md.exists()
+    out_yaml = tmp_path / "copy.yaml"
+    assert run(capsys, "export", str(path), "--format", "yaml", "-o", str(out_yaml))[0] == 0
+    assert out_yaml.read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
 
 
 def test_plan_from_flags_prints_yaml_with_the_binding_constraint(capsys):

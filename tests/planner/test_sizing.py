@@ -53,6 +53,11 @@ def test_compute_optimal_tokens_for_a_size_inverts_the_optimum():
     assert sizing.compute_optimal_tokens_for_params(n) == pytest.approx(d, rel=1e-9)
 
 
+def test_compute_optimal_size_for_a_token_count_inverts_the_optimum():
+    n, d = sizing.compute_optimal(3e23)
+    assert sizing.compute_optimal_params_for_tokens(d) == pytest.approx(n, rel=1e-9)
+
+
 def test_inference_aware_sizing_without_inference_is_compute_optimal():
     assert sizing.inference_optimal_for_compute(1e23, 0) == sizing.compute_optimal(1e23)
 
