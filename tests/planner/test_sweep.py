@@ -32,10 +32,19 @@ def test_arithmetic_range_has_no_float_drift():
     assert parse_vary("seq_len=1024:4096:1024") == ("seq_len", [1024, 2048, 3072, 4096])
 
 
-def test_nested_fields_use_dots():
+def test_nested_fields_use_dots_and_never_change_the_base_goals():
+    base = Goals()
     field, values = parse_vary("data.tokenizer.vocab_size=32000,50000")
-    goals = scenario_goals(Goals(), {field: values[1]})
-    assert goals.data.tokenizer.vocab_size == 50000
+    goals = scenario_goals(base, {field: values[1], "num_gpus": 64})
+    assert goals.data.tokenizer.vocab_size == 50000 and goals.num_gpus == 64
+    assert base.data.tokenizer.vocab_size == 32000 and base.num_gpus is None
+
+
+def test_a_scenario_value_out_of_range_is_a_validation_error_naming_the_field():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="pue"):
+        scenario_goals(Goals(), {"pue": 0.5})
 
 
 @pytest.mark.parametrize(
