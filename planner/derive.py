@@ -56,11 +56,11 @@ def compute_limits(goals: Goals, ctx: Context) -> list[Limit]:
     return sorted(limits, key=lambda lim: lim.gpu_hours)
 
 
-def _shape(goals: Goals, num_params: float) -> ModelShape:
+def _shape(goals: Goals, num_params: float, source: str = "target_params") -> ModelShape:
     try:
         return architecture.derive_shape(num_params, vocab_size=goals.vocab_size, seq_length=goals.seq_len)
     except ValueError as exc:
-        raise PlanInputError("no model shape fits the goals", [f"target_params ({num_params:,.0f}): {exc}"]) from None
+        raise PlanInputError("no model shape fits the goals", [f"{source} ({num_params:,.0f} parameters): {exc}"]) from None
 
 
 def _objective_tokens(goals: Goals, num_params: float) -> float:
@@ -73,7 +73,7 @@ def _objective_tokens(goals: Goals, num_params: float) -> float:
 
 def _objective_params_for_tokens(goals: Goals, num_tokens: float) -> float:
     if goals.objective == "compute-optimal":
-        return sizing._params_optimal_for_tokens(num_tokens, sizing.DEFAULT_FIT)
+        return sizing.compute_optimal_params_for_tokens(num_tokens, sizing.DEFAULT_FIT)
     if goals.objective == "inference-optimal":
         lo, hi = math.log(1e3), math.log(num_tokens)
         for _ in range(80):
@@ -123,7 +123,7 @@ def _size_from_params(goals: Goals, ctx: Context, limit: Limit | None) -> Sizing
 
 
 def _size_from_tokens(goals: Goals) -> Sizing:
-    model = _shape(goals, _objective_params_for_tokens(goals, goals.target_tokens))
+    model = _shape(goals, _objective_params_for_tokens(goals, goals.target_tokens), "target_tokens")
     return Sizing(model, goals.target_tokens, f"target_tokens ({goals.objective})")
 
 
@@ -141,7 +141,7 @@ def _size_from_budget(goals: Goals, ctx: Context, limit: Limit) -> Sizing:
         data_bound = unique is not None and compute / (6 * num_params) > MAX_FREE_EPOCHS * unique
         if data_bound:  # Muennighoff et al. 2023: past ~4 epochs, spend the compute on parameters
             num_params = compute / (6 * MAX_FREE_EPOCHS * unique)
-    model = _shape(goals, num_params)
+    model = _shape(goals, num_params, f"{limit.fields} buys")
     tokens, capped = _cap_epochs(goals, _affordable_tokens(goals, ctx, model, limit))
     if capped or data_bound:
         return Sizing(model, tokens, f"unique_tokens_available (4 epochs; the rest of {limit.fields} buys parameters)")
