@@ -36,6 +36,14 @@ def test_estimate_json_hits_the_llama2_anchors_with_numeric_keys(capsys, flag, v
     assert data["gpu_hours"] == pytest.approx(reported, rel=0.15)
 
 
+def test_estimate_for_owned_gpus_adds_electricity_to_the_amortised_cost(capsys):
+    code, out, _ = run(capsys, "estimate", "--params", "1B", "--tokens", "20B", "--gpu", "H100", "--gpus", "8",
+                       "--ownership", "owned", "--purchase", "35040", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["cost_usd"] == pytest.approx(data["gpu_hours"] * 35_040 / (4 * 8760))
+    assert data["total_cost_usd"] == pytest.approx(data["cost_usd"] + data["energy_cost_usd"])
+
+
 def test_estimate_prints_a_readable_summary(capsys):
     code, out, _ = run(capsys, "estimate", "--params", "1.4e9", "--tokens", "3e11", "--gpu", "a100-40gb", "--gpus", "64")
     assert code == 0 and "64 x A100-SXM4-40GB" in out and "GPU-hours" in out

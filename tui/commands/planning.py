@@ -73,6 +73,8 @@ def _echo_json(data) -> None:
 @click.option("--unique-tokens", help="Unique tokens in the corpus (1e12, 1T).")
 @click.option("--inference-tokens", help="Tokens to be served over the model's life.")
 @click.option("--price", "price_per_gpu_hour_usd", type=float, help="USD per GPU-hour.")
+@click.option("--ownership", type=click.Choice(["rented", "owned"]))
+@click.option("--purchase", "gpu_purchase_usd", type=float, help="Owned GPUs: USD per GPU incl. its server share.")
 @click.option("--region")
 @click.option("--name")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (.yaml or .json).")
@@ -135,6 +137,8 @@ def estimate_figures(goals, model, num_tokens: float) -> dict:
 @click.option("--seq-len", type=int, default=4096, show_default=True)
 @click.option("--vocab-size", type=int, default=32000, show_default=True)
 @click.option("--price", "price_per_gpu_hour_usd", type=float, help="USD per GPU-hour (default: the GPU preset's).")
+@click.option("--ownership", type=click.Choice(["rented", "owned"]), help="owned: amortised purchase + electricity.")
+@click.option("--purchase", "gpu_purchase_usd", type=float, help="Owned GPUs: USD per GPU incl. its server share.")
 @click.option("--electricity-price", "electricity_price_usd_per_kwh", type=float, help="USD per kWh.")
 @click.option("--pue", type=float)
 @click.option("--region")
@@ -164,9 +168,16 @@ def estimate(params, model_name, tokens, as_json, **flags) -> None:
         f"{figures['params']:,} parameters x {figures['tokens']:.3g} tokens = {figures['flops']:.3g} FLOPs\n"
         f"{figures['num_gpus']} x {figures['gpu']} at MFU {figures['mfu']:.1%}: "
         f"{figures['gpu_hours']:,.0f} GPU-hours, {figures['wallclock_days']:.1f} days\n"
-        f"cost ${figures['cost_usd']:,.0f} (at ${figures['price_per_gpu_hour_usd']}/GPU-hour); energy "
+        f"cost ${figures['cost_usd']:,.0f} ({_pricing(goals, figures)}); energy "
         f"{figures['energy_kwh']:,.0f} kWh = ${figures['energy_cost_usd']:,.0f}; CO2 {figures['co2_kg'] / 1000:,.1f} t"
     )
+
+
+def _pricing(goals, figures: dict) -> str:
+    if goals.ownership == "owned":
+        return f"owned: ${figures['cost_usd'] / figures['gpu_hours']:.3g}/GPU-hour amortised; total with power " \
+               f"${figures['total_cost_usd']:,.0f}"
+    return f"at ${figures['price_per_gpu_hour_usd']}/GPU-hour"
 
 
 @click.command()
