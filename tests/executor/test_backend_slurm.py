@@ -5,6 +5,7 @@ requeue path (USR1 before the time limit -> checkpoint -> requeue -> the job fin
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,10 @@ def test_usr1_before_the_time_limit_checkpoints_requeues_and_the_job_finishes(tm
              120, "the train job requeued")
     stopped_at = max(metric_steps(graph.run_dir))
     assert stopped_at < 80
-    subprocess.run(["scontrol", "update", f"jobid={train_id}", "StartTime=now"], check=True)  # skip Slurm's requeue hold
+    # Slurm holds a requeued job ~2 min; skip the hold once the first run's batch step is gone
+    # (released earlier, slurmctld kills it: "Job credential revoked")
+    time.sleep(5)
+    subprocess.run(["scontrol", "update", f"jobid={train_id}", "StartTime=now"], check=True)
     state = wait_final(backend.status, graph.run_dir, 240)
     assert [s.status for s in state.stages.values()] == ["COMPLETED"] * 3
     assert metric_steps(graph.run_dir) == list(range(1, 81))  # resumed at the checkpoint: no step twice
@@ -76,7 +80,7 @@ def test_cancel_stops_every_unfinished_stage(tmp_path, slurm_cluster):
     _, graph = new_fake_run(tmp_path, "slurm", env={"FAKE_STEPS": "3000"})
     backend = SlurmBackend()
     backend.submit(graph, STAGES)
-    wait_for(lambda: backend.status(graph.run_dir).stages["train"].status == "RUNNING", 240, "train running")
+    wait_for(lambda: max(metric_steps(graph.run_dir), default=0) >= 5, 240, "5 training steps")
     state = backend.cancel(graph.run_dir)
     assert [s.status for s in state.stages.values()] == ["COMPLETED", "CANCELLED", "CANCELLED"]
     assert 0 < int(Path(graph.run_dir, "checkpoints", "latest").read_text()) < 3000  # checkpointed on SIGTERM
