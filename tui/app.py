@@ -22,6 +22,7 @@ from tui.screens.export import ExportResult, ExportScreen
 from tui.screens.goals import GoalsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.plan import PlanScreen
+from tui.screens.runs import RunsScreen
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
 
@@ -37,6 +38,7 @@ class WizardApp(App):
         Binding("f3", "switch_mode('plan')", "Plan"),
         Binding("f4", "switch_mode('compare')", "Compare"),
         Binding("f5", "export", "Export"),
+        Binding("f6", "runs", "Runs"),
         Binding("ctrl+t", "toggle_theme", "Theme"),
         Binding("q", "quit", "Quit", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -48,6 +50,8 @@ class WizardApp(App):
     plan_error: var[str] = var("")
     plans_computed: var[int] = var(0)
     """How many plans the planner has returned (tests and benchmarks wait on it)."""
+    plan_pending: var[bool] = var(True)
+    """A recomputation is scheduled or running."""
 
     def __init__(self, goals: Goals | None = None, theme: str = "dark", debounce_s: float = 0.05):
         super().__init__()
@@ -66,6 +70,7 @@ class WizardApp(App):
     def load_goals(self, goals: Goals) -> None:
         """Make `goals` the current goals and recompute the plan (debounced)."""
         self.goals = goals
+        self.plan_pending = True
         self.recompute(goals, self.debounce_s)
 
     @work(exclusive=True, group="derive")
@@ -80,6 +85,7 @@ class WizardApp(App):
         else:
             self.plan_error = ""
             self.plan = plan
+        self.plan_pending = False
         self.plans_computed += 1
 
     def action_help(self) -> None:
@@ -97,6 +103,11 @@ class WizardApp(App):
             self.last_export = result
             if result.plan.approval is not None and self.plan is not None:
                 self.plan = result.plan
+
+    def action_runs(self) -> None:
+        """The run monitor (executor runs under ./runs), on top of the current screen."""
+        if not isinstance(self.screen, RunsScreen):
+            self.push_screen(RunsScreen())
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES["light"] if self.theme == THEMES["dark"] else THEMES["dark"]

@@ -20,7 +20,9 @@ from tui import state
 from tui.app import WizardApp
 from tui.screens.compare import COLUMNS, CompareScreen
 from tui.screens.export import ExportScreen
+from tui.screens.goals import GoalsScreen
 from tui.screens.help import HelpScreen
+from tui.screens.runs import RunsScreen
 
 pytestmark = pytest.mark.anyio
 
@@ -164,12 +166,13 @@ async def test_goals_the_planner_cannot_meet_show_its_message_instead_of_a_plan(
 
 
 async def test_typing_is_debounced_into_one_plan_per_pause():
-    app = WizardApp(debounce_s=0.3)
+    app = WizardApp(debounce_s=2.0)  # far longer than seven key presses take, even on a busy machine
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_plans(pilot, 1)
-        await type_into(pilot, "budget_usd", "250000")  # six keystrokes, one pause
+        await type_into(pilot, "budget_usd", "250000")  # a clear and six keystrokes, then a pause
+        assert app.plans_computed == 1 and app.plan_pending
         await wait_for_plans(pilot, 2)
-        await pilot.pause(0.4)
+        await pilot.pause(0.2)
         assert app.plans_computed == 2
         assert app.plan.goals.budget_usd == 250_000
 
@@ -191,14 +194,22 @@ async def test_export_writes_json_and_markdown_and_refuses_an_approval_without_a
     assert not (tmp_path / "never.yaml").exists()
 
 
-async def test_help_theme_and_quit_keys_work_from_the_keyboard():
+async def test_help_runs_theme_and_quit_keys_work_from_the_keyboard(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the run monitor lists ./runs: none here
     app = WizardApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_plans(pilot, 1)
+        assert app.focused.id == "field-objective"
+        await pilot.press("tab")
+        assert app.focused.id == "field-budget_usd"
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f6")
+        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, GoalsScreen)
         assert app.theme == "textual-dark"
         await pilot.press("ctrl+t")
         assert app.theme == "textual-light"

@@ -1,4 +1,4 @@
-"""Helpers for the wizard's pilot and snapshot tests."""
+"""Helpers for the wizard's pilot and snapshot tests: wait on the app's own state, not on time."""
 
 from __future__ import annotations
 
@@ -7,13 +7,24 @@ import time
 
 from textual.pilot import Pilot
 
-WAIT_S = 20.0
+WAIT_S = 60.0
+
+
+def _busy(app) -> bool:
+    running = any(worker.is_running for worker in app.workers)
+    return running or app.plan_pending or getattr(app.screen, "sweeping", False)
 
 
 async def settle(pilot: Pilot) -> None:
-    """Wait until every worker (plan derivation, scenario sweep) is done and the screen is drawn."""
+    """Wait until no plan or sweep is pending and every message is handled, then let it draw."""
+    deadline = time.monotonic() + WAIT_S
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    while _busy(pilot.app):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the wizard stayed busy")
+        await pilot.app.workers.wait_for_complete()
+        await asyncio.sleep(0.01)
+        await pilot.pause()
     await pilot.pause()
 
 
@@ -34,5 +45,4 @@ async def type_into(pilot: Pilot, field: str, text: str) -> None:
     widget = pilot.app.screen.query_one(f"#field-{field}", Input)
     widget.focus()
     widget.clear()
-    await pilot.pause()
     await pilot.press(*text)

@@ -59,6 +59,7 @@ class CompareScreen(Screen):
         self.sort_key: str = "total_cost_usd"
         self.sort_reverse = False
         self.built_for: Goals | None = None
+        self.sweeping = True  # until the first sweep is shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -72,7 +73,7 @@ class CompareScreen(Screen):
             self.rebuild(self.app.goals)
 
     def rebuild(self, goals: Goals) -> None:
-        self.built_for = goals
+        self.built_for, self.sweeping = goals, True
         self.query_one("#compare-status", Static).update(f"computing scenarios around '{goals.name}'…")
         self.build_scenarios(goals)
 
@@ -80,6 +81,7 @@ class CompareScreen(Screen):
     async def build_scenarios(self, goals: Goals) -> None:
         self.scenarios = await asyncio.to_thread(state.scenarios, goals)
         self.show_rows()
+        self.sweeping = False
 
     def show_rows(self) -> None:
         table = self.query_one(DataTable)

@@ -19,6 +19,7 @@ class GoalsScreen(Screen):
 
     CSS_PATH = "goals.tcss"
     TITLE = "Goals"
+    AUTO_FOCUS = "#field-objective"
 
     class GoalsEdited(Message):
         """The form holds valid goals that differ from the app's."""
@@ -34,7 +35,7 @@ class GoalsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         values = state.form_values(self.app.goals)
-        with VerticalScroll(id="form"):
+        with VerticalScroll(id="form", can_focus=False):
             for field in state.GOAL_FIELDS:
                 with Horizontal(classes="field-row", id=f"row-{field.name}"):
                     yield Label(field.label, classes="field-label")

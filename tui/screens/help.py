@@ -19,6 +19,7 @@ State your goals, watch the plan change, compare scenarios, then export and appr
 | F3 | **Plan**: size, tokens, compute, time, cost, energy, layout, memory, warnings, assumptions |
 | F4 | **Compare**: GPU types × model sizes × objectives; `s` sorts by the next column, `r` reverses, Enter loads a row; ★ marks the cost/days/loss Pareto front |
 | F5 | **Export/approve**: write YAML, JSON or Markdown; give a name to approve first |
+| F6 | **Runs**: the run monitor (stages, log, loss, cost so far); Esc goes back |
 | Tab / Shift+Tab | next / previous field |
 | Ctrl+T | dark or light theme |
 | Ctrl+P | command palette |

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Smoke test of the installed wizard in a real terminal: tmux runs `llmplan` (no arguments) at
+# 80x24, we type a budget, wait for the plan to show it, export the plan from the F5 dialog, quit,
+# and check that the file exists, that `llmplan validate` accepts it and that it holds the budget.
+# Usage: scripts/tui_smoke.sh [LLMPLAN]   (default: .venv/bin/llmplan). Exit 0 on success.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+LLMPLAN=$(realpath "${1:-${LLMPLAN:-.venv/bin/llmplan}}")
+TIMEOUT_S=${TUI_SMOKE_TIMEOUT_S:-60}
+
+if ! command -v tmux >/dev/null; then
+    echo "tmux missing; installing it with apt-get" >&2
+    SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo "sudo")
+    $SUDO apt-get install -y -qq tmux >/dev/null
+fi
+
+WORK=$(mktemp -d)
+SESSION="llmplan-smoke-$$"
+OUT="$WORK/smoke-plan.yaml"
+cleanup() {
+    tmux kill-session -t "$SESSION" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+screen_text() { tmux capture-pane -p -t "$SESSION" 2>/dev/null || true; }
+
+wait_for() {  # wait_for DESCRIPTION COMMAND...: retry COMMAND until it succeeds or time runs out
+    local what=$1; shift
+    local deadline=$((SECONDS + TIMEOUT_S))
+    until "$@"; do
+        if ((SECONDS > deadline)); then
+            echo "FAIL: timed out waiting for $what; the screen shows:" >&2
+            screen_text >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+on_screen() { screen_text | grep -qF -- "$1"; }
+
+start_s=$SECONDS
+tmux new-session -d -s "$SESSION" -x 80 -y 24 \
+    "cd '$WORK' && TERM=xterm-256color '$LLMPLAN'; echo \"exit status \$?\" > '$WORK/exited'; sleep 30"
+wait_for "the goals form" on_screen "Budget (\$)"
+wait_for "the first plan" on_screen "binding:"
+echo "goals screen and first plan after $((SECONDS - start_s)) s"
+
+keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.3; }  # a person's pace between keys
+
+# The objective field has focus; Tab to the budget, clear it (ctrl+u), type a new budget.
+keys Tab
+keys C-u
+wait_for "the budget field to clear" on_screen "Budget (\$)           no limit"
+keys -l "750000"
+wait_for "the typed budget" on_screen "Budget (\$)           750000"
+wait_for "the plan for a \$750k budget" on_screen "\$750k"
+
+# F5 opens the export dialog with the path field focused: replace the path and press Enter.
+keys F5
+wait_for "the export dialog" on_screen "Export and approve"
+keys C-u
+keys -l "$OUT"
+wait_for "the typed path" on_screen "$(basename "$OUT")"
+keys Enter
+wait_for "the exported file" test -s "$OUT"
+
+keys C-q
+wait_for "the wizard to quit" test -f "$WORK/exited"
+grep -q "exit status 0" "$WORK/exited" || { echo "FAIL: $(cat "$WORK/exited")" >&2; exit 1; }
+
+"$LLMPLAN" validate "$OUT"
+grep -q "budget_usd: 750000" "$OUT" || { echo "FAIL: the exported plan lacks the typed budget" >&2; exit 1; }
+echo "OK: typed a budget, exported $(basename "$OUT") (validates) in $((SECONDS - start_s)) s"
+cd "$ROOT"
