@@ -41,22 +41,20 @@ def _progress(total: int, desc: str, quiet: bool):
     return tqdm(total=total, desc=desc, unit="shard", disable=quiet, leave=False)
 
 
-def run_shards(fn: Callable, args_list: list[tuple], workers: int, desc: str, quiet: bool) -> None:
-    """Run `fn(*args)` for each pending shard, in a process pool when workers > 1."""
+def run_shards(fn: Callable, args_list: list[tuple], pool: ProcessPoolExecutor | None, desc: str,
+               quiet: bool) -> None:
+    """Run `fn(*args)` for each pending shard, in the process pool when there is one."""
     if not args_list:
         return
     with _progress(len(args_list), desc, quiet) as bar:
-        if workers <= 1 or len(args_list) == 1:
+        if pool is None or len(args_list) == 1:
             for args in args_list:
                 fn(*args)
                 bar.update(1)
             return
-        ctx = get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(args_list)), mp_context=ctx,
-                                 initializer=_worker_init) as pool:
-            for fut in as_completed([pool.submit(fn, *args) for args in args_list]):
-                fut.result()
-                bar.update(1)
+        for fut in as_completed([pool.submit(fn, *args) for args in args_list]):
+            fut.result()
+            bar.update(1)
 
 
 class Pipeline:
@@ -70,6 +68,15 @@ class Pipeline:
         self.num_shards = spec.num_shards
         self.workers = workers or spec.num_workers
         self.quiet = quiet
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def pool(self) -> ProcessPoolExecutor | None:
+        """One pool of spawned workers for the whole run (each imports its libraries once)."""
+        if self._pool is None and self.workers > 1:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
+                                             initializer=_worker_init)
+        return self._pool
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def check_config(self) -> None:
@@ -103,7 +110,7 @@ class Pipeline:
         todo = [i for i in (shards if shards is not None else range(self.num_shards))
                 if not sh.marker_path(self.work / "filter", i).exists()]
         run_shards(sh.filter_shard, [(self.spec, self.work, i, self.num_shards) for i in todo],
-                   self.workers, "filter", self.quiet)
+                   self.pool if len(todo) > 1 else None, "filter", self.quiet)
 
     def dedup(self) -> None:
         from executor.prepare.dedup_stage import run_dedup
@@ -123,7 +130,7 @@ class Pipeline:
                 if not sh.marker_path(self.work / "tokenize", i).exists()]
         run_shards(sh.tokenize_shard,
                    [(self.spec, self.work, i, offsets[i], self.out / "tokenizer.json") for i in todo],
-                   self.workers, "tokenize", self.quiet)
+                   self.pool if len(todo) > 1 else None, "tokenize", self.quiet)
 
     def merge(self) -> dict:
         from executor.prepare.report import merge_outputs
@@ -135,15 +142,24 @@ class Pipeline:
         """Run one stage (for `shards`, where the stage is per shard) or everything still to do."""
         if stage not in STAGES + ("all",):
             raise PlanInputError(f"unknown stage {stage!r}", [f"--stage: one of all, {', '.join(STAGES)}"])
+        from executor.prepare.readers import resolve_format
+
+        for src in self.spec.sources:  # a missing input is reported before anything is written
+            resolve_format(src)
         self.out.mkdir(parents=True, exist_ok=True)
         self.check_config()
         if stage == "all" and (self.out / "manifest.json").exists():
             return json.loads((self.out / "stats.json").read_text(encoding="utf-8"))
-        for name in STAGES:
-            if stage not in ("all", name):
-                continue
-            step = getattr(self, name)
-            result = step(shards) if name in ("filter", "tokenize") else step()
+        result = None
+        try:
+            for name in STAGES:
+                if stage in ("all", name):
+                    step = getattr(self, name)
+                    result = step(shards) if name in ("filter", "tokenize") else step()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
         return result if stage in ("all", "merge") else None
 
 
