@@ -46,6 +46,7 @@ class CpuEngine:
 
         self.model = model
         self.chunks = [model]
+        self.modules = [model]  # what checkpoints hold (no wrapper on CPU)
         self.optimizer = CpuOptimizer(model, plan.recipe, parallel_state.get_model_parallel_group())
         self.grad_sync = CpuGradSync(
             model, parallel_state.get_data_parallel_group(), parallel_state.get_tensor_model_parallel_group(),
@@ -86,8 +87,9 @@ class MegatronEngine:
 
         lay, r = plan.layout.layout, plan.recipe
         config = chunks[0].config
+        self.modules = chunks  # unwrapped, as Megatron-LM's save_checkpoint unwraps them
         ddp_config = DistributedDataParallelConfig(
-            grad_reduce_in_fp32=True, overlap_grad_reduce=lay.data_parallel_size > 1,
+            grad_reduce_in_fp32=True, overlap_grad_reduce=False,
             use_distributed_optimizer=lay.use_distributed_optimizer,
         )
         self.chunks = [

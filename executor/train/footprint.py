@@ -4,7 +4,8 @@
 training does, runs one optimizer step on real data (so gradients and Adam moments exist), counts
 tensor bytes per rank and prints one JSON object (rank 0) with every rank's measured bytes and
 planner.memory's prediction for the same rank (`per_rank_parameter_count`, `per_rank_memory`),
-using the vocabulary the model really has (the prepared tokenizer's, padded as Megatron does).
+using the vocabulary the model really has (`model.model_vocab_size`: the larger of the tokenizer's
+and the plan's, padded as Megatron does).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def measured_bytes(engine) -> dict:
 def predicted_bytes(plan, vocab_size: int, tp_rank: int, pp_rank: int) -> dict:
     from planner.memory import per_rank_memory, per_rank_parameter_count
 
-    model = plan.model.model_copy(update={"vocab_size": vocab_size})
+    model = plan.model.model_copy(update={"vocab_size": max(vocab_size, plan.model.vocab_size)})
     lay = plan.layout.layout
     mem = per_rank_memory(model, lay, pp_rank, precision=plan.recipe.precision)
     return {

@@ -114,6 +114,14 @@ def micro_batches(dataset, step: int, plan, *, train: bool = True) -> list[dict]
         dp_size=dp, dp_rank=dp_rank)) for m in range(lay.num_microbatches)]
 
 
+def train_one_step(engine, scheduler, train, step: int, plan) -> tuple[float, float, float, bool]:
+    """Optimizer step `step` (0-based) on its global batch; -> (loss, lr used, grad norm, applied)."""
+    loss, grad_norm, ok = engine.train_step(micro_batches(train, step, plan))
+    lr = engine.optimizer.param_groups[0]["lr"]
+    scheduler.step(1)
+    return loss, lr, grad_norm, ok
+
+
 def validate(engine, valid, plan) -> float | None:
     """Mean loss over the first eval_iters global batches of the validation split (fixed set)."""
     if valid is None:
@@ -128,6 +136,7 @@ def run(args: TrainArgs) -> int:
     from planner.io import read_plan
 
     plan = read_plan(args.plan_path)
+    stop = StopSignal()  # before anything slow, so an early signal is not fatal
     on_gpu = init_parallel(plan)
     rank0 = dist.get_rank() == 0
     tokenizer = data.read_tokenizer_meta(args.data_dir, plan.data.tokenizer.eod_token)
@@ -142,33 +151,31 @@ def run(args: TrainArgs) -> int:
                                        build_on_rank=lambda: True)
     step = 0
     if args.resume and checkpoint.latest_iteration(ckpt_root) is not None:
-        step = checkpoint.load(ckpt_root, engine.chunks, engine.optimizer, scheduler)["iteration"]
+        step = checkpoint.load(ckpt_root, engine.modules, engine.optimizer, scheduler)["iteration"]
         print_progress(f"resumed from step {step}", rank0)
     strategy = None if on_gpu else sync_save_strategy()
-    return _loop(args, plan, engine, scheduler, (train, valid), step, strategy, ckpt_root)
+    return _loop(args, plan, engine, scheduler, (train, valid), step, (strategy, ckpt_root, stop))
 
 
 def _save(ckpt_root, step, engine, scheduler, plan, strategy) -> None:
     consumed = step * plan.layout.layout.global_batch_size
-    checkpoint.save(ckpt_root, step, engine.chunks, engine.optimizer, scheduler,
+    checkpoint.save(ckpt_root, step, engine.modules, engine.optimizer, scheduler,
                     consumed_samples=consumed, strategy=strategy)
 
 
-def _loop(args, plan, engine, scheduler, datasets, step, strategy, ckpt_root) -> int:
+def _loop(args, plan, engine, scheduler, datasets, step, saving) -> int:
     train, valid = datasets
+    strategy, ckpt_root, stop = saving
     r, lay = plan.recipe, plan.layout.layout
     last = min(r.train_steps, args.max_steps or r.train_steps)
     rank0 = dist.get_rank() == 0
     log = MetricsLog(args.out_dir / "metrics.jsonl", enabled=rank0, estimate=plan.estimate,
                      num_devices=dist.get_world_size(), resume_step=step,
                      tokens_per_step=lay.global_batch_size * plan.model.seq_length)
-    stop = StopSignal()
     interval = plan.reliability.checkpoint_interval_steps if plan.reliability else r.eval_interval_steps
     while step < last:
         log.start_step()
-        loss, grad_norm, ok = engine.train_step(micro_batches(train, step, plan))
-        lr = engine.optimizer.param_groups[0]["lr"]
-        scheduler.step(1)
+        loss, lr, grad_norm, ok = train_one_step(engine, scheduler, train, step, plan)
         step += 1
         log.stop_step()
         extra = {}

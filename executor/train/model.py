@@ -14,6 +14,16 @@ import torch
 
 from planner.memory import padded_vocab_size  # Megatron-LM's rule: a multiple of 128 x TP
 
+def model_vocab_size(plan, tokenizer_vocab_size: int, tensor_parallel_size: int) -> int:
+    """Embedding rows: the larger of the tokenizer's and the plan's vocabulary, padded to a multiple
+    of 128 x TP (Megatron-LM's `_vocab_size_with_padding`).
+
+    A BPE trained on a small corpus can stop below the planned size; keeping the planned size then
+    gives the model exactly the shape the planner costed (unused rows are like Megatron's padding).
+    """
+    return padded_vocab_size(max(tokenizer_vocab_size, plan.model.vocab_size), tensor_parallel_size)
+
+
 def transformer_config(plan, *, on_gpu: bool):
     """`TransformerConfig` from the plan's model shape, layout and recipe."""
     from megatron.core.transformer.transformer_config import TransformerConfig
@@ -86,7 +96,7 @@ def build_model(plan, vocab_size: int, *, on_gpu: bool | None = None, vp_stage: 
                 seed: int | None = None):
     """One `GPTModel` chunk for this rank, initialised identically whatever the layout.
 
-    `vocab_size` is the tokenizer's; it is padded here to a multiple of 128 x TP (Megatron-LM's rule).
+    `vocab_size` is the tokenizer's; the model gets `model_vocab_size` rows (see there).
     """
     from megatron.core import parallel_state
     from megatron.core.models.gpt.gpt_model import GPTModel
@@ -97,7 +107,7 @@ def build_model(plan, vocab_size: int, *, on_gpu: bool | None = None, vp_stage: 
     model = GPTModel(
         config=config,
         transformer_layer_spec=layer_spec(plan),
-        vocab_size=padded_vocab_size(vocab_size, tp),
+        vocab_size=model_vocab_size(plan, vocab_size, tp),
         max_sequence_length=plan.model.seq_length,
         pre_process=parallel_state.is_pipeline_first_stage(ignore_virtual=False, vp_stage=vp_stage),
         post_process=parallel_state.is_pipeline_last_stage(ignore_virtual=False, vp_stage=vp_stage),
