@@ -53,15 +53,20 @@ class WizardApp(App):
     plan_pending: var[bool] = var(True)
     """A recomputation is scheduled or running."""
 
-    def __init__(self, goals: Goals | None = None, theme: str = "dark", debounce_s: float = 0.05):
+    def __init__(self, goals: Goals | None = None, theme: str = "dark", debounce_s: float = 0.05,
+                 plan: RunPlan | None = None):
+        """Open on `goals` (default: the default goals preset), or on an existing `plan` and its goals."""
         super().__init__()
-        self.set_reactive(WizardApp.goals, goals or state.default_goals())
+        self.set_reactive(WizardApp.goals, plan.goals if plan else goals or state.default_goals())
+        self.set_reactive(WizardApp.plan, plan)
+        self.set_reactive(WizardApp.plan_pending, plan is None)
         self.debounce_s = debounce_s
         self.theme = THEMES[theme]
         self.last_export: ExportResult | None = None
 
     def on_mount(self) -> None:
-        self.recompute(self.goals, debounce_s=0.0)
+        if self.plan is None:
+            self.recompute(self.goals, debounce_s=0.0)
 
     @on(GoalsScreen.GoalsEdited)
     def _goals_edited(self, event: GoalsScreen.GoalsEdited) -> None:

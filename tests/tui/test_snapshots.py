@@ -1,19 +1,26 @@
 """One snapshot per wizard screen at 80x24 and 120x40 (pytest-textual-snapshot).
 
-The screens show the real planner's figures for the default goals preset, so a change to the
-planner's numbers changes these pictures: review the diff (pytest writes snapshot_report.html),
-then accept it with `pytest tests/tui/test_snapshots.py --snapshot-update`.
+The wizard opens on fixtures/default_plan.yaml (`llmplan plan --preset default`, as
+`llmplan wizard --plan FILE` does), so the goals, plan and export pictures change only when the
+wizard does. The compare screen runs the planner's sweep live, so a change to the planner's numbers
+changes its two pictures: review the diff (pytest writes snapshot_report.html), then accept it
+with `pytest tests/tui/test_snapshots.py --snapshot-update`.
 Nothing time-dependent is drawn: no clock, no approval time, cursor blinking frozen, and every
 worker has finished before the picture is taken.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import Input
-from tui_pilot_helpers import settle, wait_for_plans
+from tui_pilot_helpers import settle
 
+from planner.io import read_plan
 from tui.app import WizardApp
+
+PLAN = Path(__file__).parent / "fixtures" / "default_plan.yaml"
 
 SIZES = [(80, 24), (120, 40)]
 SCREENS = {"goals": (), "plan": ("f3",), "compare": ("f4",), "export": ("f5",), "help": ("f1",)}
@@ -21,7 +28,7 @@ SCREENS = {"goals": (), "plan": ("f3",), "compare": ("f4",), "export": ("f5",), 
 
 def screenshot_after(keys: tuple[str, ...]):
     async def run_before(pilot) -> None:
-        await wait_for_plans(pilot, 1)
+        await settle(pilot)
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
@@ -35,8 +42,8 @@ def screenshot_after(keys: tuple[str, ...]):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("screen", list(SCREENS))
 def test_each_screen_matches_its_snapshot(snap_compare, screen, size):
-    assert snap_compare(WizardApp(), terminal_size=size, run_before=screenshot_after(SCREENS[screen]))
+    assert snap_compare(WizardApp(plan=read_plan(PLAN)), terminal_size=size, run_before=screenshot_after(SCREENS[screen]))
 
 
 def test_the_light_theme_matches_its_snapshot(snap_compare):
-    assert snap_compare(WizardApp(theme="light"), terminal_size=(80, 24), run_before=screenshot_after(()))
+    assert snap_compare(WizardApp(plan=read_plan(PLAN), theme="light"), terminal_size=(80, 24), run_before=screenshot_after(()))

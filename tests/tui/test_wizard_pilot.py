@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import yaml
@@ -229,3 +230,24 @@ async def test_wizard_opens_goals_from_a_file(tmp_path):
         assert values["budget_usd"] == "50k" and values["gpu"] == "A100-SXM4-80GB"
         assert app.plans_computed == 1
         assert app.plan.goals == Goals(name="mine", objective="compute-optimal", budget_usd=50000, gpu="A100-80GB")
+
+
+async def test_wizard_opens_an_existing_plan_without_recomputing_it_and_approves_it(tmp_path):
+    fixture = read_plan(Path(__file__).parent / "fixtures" / "default_plan.yaml")
+    app = WizardApp(plan=fixture)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.plan == fixture and app.goals == fixture.goals and app.plans_computed == 0
+        await export_via_dialog(pilot, tmp_path / "ok.yaml", approver="Grace", key="enter")
+    written = read_plan(tmp_path / "ok.yaml")
+    assert written.approval.approved_by == "Grace"
+    assert written.approval.plan_sha256 == canonical_sha256(fixture)
+
+
+def test_wizard_command_refuses_both_goals_and_plan_with_exit_status_2(tmp_path, capsys):
+    from tui.cli import main
+
+    assert main(["wizard", "--goals", "g.yaml", "--plan", "p.yaml"]) == 2
+    assert "--goals and --plan: give one of them, not both" in capsys.readouterr().err
+    assert main(["wizard", "--goals", str(tmp_path / "missing.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err

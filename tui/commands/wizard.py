@@ -1,4 +1,4 @@
-"""`llmplan wizard [--goals FILE]`: the interactive planning wizard (also `llmplan` alone)."""
+"""`llmplan wizard [--goals FILE | --plan FILE]`: the interactive planning wizard (also `llmplan` alone)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,21 @@ import click
 @click.command("wizard")
 @click.option("--goals", "goals_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Goals file (YAML or JSON) to start from instead of the default goals preset.")
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Plan file to review, export or approve (its goals fill the form).")
 @click.option("--theme", type=click.Choice(["dark", "light"]), default="dark", show_default=True)
-def wizard(goals_path: Path | None, theme: str) -> None:
+def wizard(goals_path: Path | None, plan_path: Path | None, theme: str) -> None:
     """Open the planning wizard: edit goals, watch the plan, compare, export and approve."""
-    from planner.io import read_goals
+    from planner.errors import PlanInputError
+    from planner.io import read_goals, read_plan
 
+    if goals_path and plan_path:
+        raise PlanInputError("--goals and --plan: give one of them, not both")
     goals = read_goals(goals_path) if goals_path else None
+    plan = read_plan(plan_path) if plan_path else None
     from tui.app import WizardApp  # textual is imported only when the wizard opens
 
-    WizardApp(goals=goals, theme=theme).run()
+    WizardApp(goals=goals, plan=plan, theme=theme).run()
 
 
 COMMANDS: list[click.Command] = [wizard]
