@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from executor.approval import approve
 from executor.backends.control import execute
@@ -137,3 +139,16 @@ def test_a_dependency_that_is_not_a_job_id_is_rejected():
     graph = compile_job_graph(plan, RUN_DIR)
     with pytest.raises(PlanInputError, match="not a number"):
         render_sbatch(graph.job("train"), graph, plan, PYTHON, ["1; scancel -u root"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40))
+def test_any_free_text_round_trips_through_bash_unchanged(text):
+    from executor.backends.slurm_render import quote_text
+
+    quoted = quote_text(text)
+    assert "\n" not in quoted  # one script line, whatever the text
+    out = subprocess.run(["bash", "-c", f'X={quoted}\nprintf %s "$X"'], capture_output=True, timeout=30,
+                         env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"})
+    assert out.stdout.decode("utf-8", errors="surrogateescape") == text
+    assert not PWNED.exists()
