@@ -56,7 +56,7 @@ class HFTokenizer:
 class Scorer:
     """A causal LM as the evaluator sees it.
 
-    `logits_fn`: `[B, T]` int64 token ids -> `[B, T, V]` logits (any float dtype; scored in float32).
+    `logits_fn`: `[B, T]` int64 token ids -> `[B, T, V]` logits (any float dtype; scored in at least float32).
     `max_length`: the longest input the model takes (its sequence length).
     `eod_id`: the end-of-document token: the prefix for texts scored from their first token, the
     padding token, and a stop token in generation.
@@ -129,7 +129,8 @@ def score_windows(scorer: Scorer, windows: Sequence[Window], num_owners: int,
         logits = scorer.logits_fn(_pad_batch([w.inputs for w in chunk], scorer.eod_id))
         for row, window in enumerate(chunk):
             end, num = len(window.inputs), len(window.targets)
-            row_logits = logits[row, end - num : end].float()
+            row_logits = logits[row, end - num : end]
+            row_logits = row_logits.to(torch.promote_types(row_logits.dtype, torch.float32))
             targets = torch.tensor(window.targets, dtype=torch.long)
             logprobs = torch.log_softmax(row_logits, dim=-1).gather(1, targets[:, None])[:, 0]
             score = scores[window.owner]

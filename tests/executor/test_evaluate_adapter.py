@@ -6,6 +6,8 @@ sum of log-softmax entries, independent of the adapter's splitting, windowing, p
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import random
 
@@ -124,7 +126,10 @@ def test_mid_word_continuation_keeps_its_characters_where_lm_evals_cut_would_los
     assert lost >= 20, "the random pairs should include many mid-word boundaries"
 
 
-def test_loglikelihood_equals_a_direct_forward_pass_to_1e_5(model, tokenizer, scorer):
+@pytest.mark.parametrize("dtype, tolerance", [("float32", TOL), ("float64", 1e-9)])
+def test_loglikelihood_equals_a_direct_forward_pass_to_1e_5(model, tokenizer, scorer, dtype, tolerance):
+    net = copy.deepcopy(model).to(getattr(torch, dtype))
+    scorer = dataclasses.replace(scorer, logits_fn=net)
     pairs = [p for p in _random_pairs(60, seed=3)
              if len(tokenizer.encode(p[0] + p[1])) + 1 <= scorer.max_length]
     lm = LlmplanLM(scorer=scorer, batch_size=7)
@@ -132,10 +137,10 @@ def test_loglikelihood_equals_a_direct_forward_pass_to_1e_5(model, tokenizer, sc
     worst = 0.0
     for (context, continuation), (logprob, _) in zip(pairs, results):
         context_ids, continuation_ids = split_pair(tokenizer, context, continuation, scorer.eod_id)
-        worst = max(worst, abs(logprob - _direct_logprob(model, context_ids, continuation_ids)))
+        worst = max(worst, abs(logprob - _direct_logprob(net, context_ids, continuation_ids)))
         assert logprob < 0
-    print(f"loglikelihood: {len(pairs)} random pairs, max |adapter - direct| = {worst:.2e}")
-    assert worst < TOL
+    print(f"loglikelihood ({dtype}): {len(pairs)} random pairs, max |adapter - direct| = {worst:.2e}")
+    assert worst < tolerance
 
 
 def test_empty_context_is_conditioned_on_the_end_of_document_token(model, scorer):
@@ -189,7 +194,12 @@ def test_windows_are_the_ones_lm_eval_documents_and_computes():
                    for w, (i, _) in zip(ours, theirs))
 
 
-def test_rolling_loglikelihood_of_a_text_longer_than_the_context_is_the_sum_over_windows(model, scorer):
+@pytest.mark.parametrize("dtype, tolerance", [("float32", TOL), ("float64", 1e-9)])
+def test_rolling_loglikelihood_of_a_text_longer_than_the_context_is_the_sum_over_windows(
+        model, scorer, dtype, tolerance):
+    """In float64 the only difference left (batching) vanishes: the windows are exactly lm-eval's."""
+    net = copy.deepcopy(model).to(getattr(torch, dtype))
+    scorer = dataclasses.replace(scorer, logits_fn=net)
     text = " ".join(_corpus(6, seed=4))
     tokens = scorer.tokenizer.encode(text)
     assert len(tokens) > 3 * scorer.max_length
@@ -197,13 +207,13 @@ def test_rolling_loglikelihood_of_a_text_longer_than_the_context_is_the_sum_over
     windows = _windows_by_hand(tokens, scorer.eod_id, scorer.max_length)
     for inputs, targets in windows:
         with torch.no_grad():
-            logprobs = torch.log_softmax(model(torch.tensor([inputs]))[0].double(), dim=-1)
+            logprobs = torch.log_softmax(net(torch.tensor([inputs]))[0].double(), dim=-1)
         first = len(inputs) - len(targets)
         expected += sum(float(logprobs[first + k, t]) for k, t in enumerate(targets))
     [got] = LlmplanLM(scorer=scorer, batch_size=3).loglikelihood_rolling(_requests("loglikelihood_rolling", [(text,)]))
-    print(f"rolling: {len(tokens)} tokens, {len(windows)} windows of {scorer.max_length}, "
+    print(f"rolling ({dtype}): {len(tokens)} tokens, {len(windows)} windows of {scorer.max_length}, "
           f"adapter {got:.6f} vs direct {expected:.6f}, |diff| = {abs(got - expected):.2e}")
-    assert got == pytest.approx(expected, abs=TOL)
+    assert got == pytest.approx(expected, abs=tolerance)
     assert math.isfinite(got) and got < 0
 
 
@@ -229,6 +239,12 @@ def test_generate_until_is_greedy_and_stops_at_max_gen_toks_or_the_stop_string(m
     assert stop and stop in expected[0]
     [cut] = lm.generate_until(_requests("generate_until", [(contexts[0], {"until": [stop], "max_gen_toks": 6})]))
     assert cut == expected[0][: expected[0].find(stop)]
+
+
+def test_the_model_is_registered_in_lm_eval_as_llmplan():
+    from lm_eval.api.registry import get_model
+
+    assert get_model("llmplan") is LlmplanLM
 
 
 def test_sampling_requests_are_refused_with_a_clear_message(scorer):
