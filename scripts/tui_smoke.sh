@@ -17,9 +17,10 @@ fi
 
 WORK=$(mktemp -d)
 SESSION="llmplan-smoke-$$"
+tmux() { command tmux -L "$SESSION" "$@"; }  # a private tmux server: no clash with other sessions
 OUT="$WORK/smoke-plan.yaml"
 cleanup() {
-    tmux kill-session -t "$SESSION" 2>/dev/null || true
+    tmux kill-server 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -39,15 +40,20 @@ wait_for() {  # wait_for DESCRIPTION COMMAND...: retry COMMAND until it succeeds
     done
 }
 on_screen() { screen_text | grep -qF -- "$1"; }
+not_on_screen() { ! on_screen "$1"; }
+plan_done() { on_screen "$1" && ! on_screen "layout…"; }  # the full plan, not just the fast estimate
 
 start_s=$SECONDS
 tmux new-session -d -s "$SESSION" -x 80 -y 24 \
     "cd '$WORK' && TERM=xterm-256color '$LLMPLAN'; echo \"exit status \$?\" > '$WORK/exited'; sleep 30"
 wait_for "the goals form" on_screen "Budget (\$)"
-wait_for "the first plan" on_screen "binding:"
+wait_for "the first plan" plan_done "binding:"
 echo "goals screen and first plan after $((SECONDS - start_s)) s"
 
-keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.3; }  # a person's pace between keys
+# A person's pace between keys. Each step below waits for its effect on screen before the next:
+# Textual runs a non-printable key's binding (ctrl+u) when the key event has bubbled back to the
+# app, so on a busy machine text typed right after ctrl+u could land before the clear runs.
+keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.3; }
 
 # The objective field has focus; Tab to the budget, clear it (ctrl+u), type a new budget.
 keys Tab
@@ -55,12 +61,13 @@ keys C-u
 wait_for "the budget field to clear" on_screen "Budget (\$)           no limit"
 keys -l "750000"
 wait_for "the typed budget" on_screen "Budget (\$)           750000"
-wait_for "the plan for a \$750k budget" on_screen "\$750k"
+wait_for "the plan for a \$750k budget" plan_done "\$750k"
 
 # F5 opens the export dialog with the path field focused: replace the path and press Enter.
 keys F5
 wait_for "the export dialog" on_screen "Export and approve"
 keys C-u
+wait_for "the path field to clear" not_on_screen "default-plan.yaml"
 keys -l "$OUT"
 wait_for "the typed path" on_screen "$(basename "$OUT")"
 keys Enter

@@ -20,9 +20,7 @@ from tui import state
 from tui.screens.compare import CompareScreen
 from tui.screens.export import ExportResult, ExportScreen
 from tui.screens.goals import GoalsScreen
-from tui.screens.help import HelpScreen
 from tui.screens.plan import PlanScreen
-from tui.screens.runs import RunsScreen
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
 
@@ -52,6 +50,8 @@ class WizardApp(App):
     """How many plans the planner has returned (tests and benchmarks wait on it)."""
     plan_pending: var[bool] = var(True)
     """A recomputation is scheduled or running."""
+    headline: var[state.Headline | None] = var(None)
+    """The summary's figures: the fast estimate first, then the full plan's."""
 
     def __init__(self, goals: Goals | None = None, theme: str = "dark", debounce_s: float = 0.05,
                  plan: RunPlan | None = None):
@@ -60,6 +60,7 @@ class WizardApp(App):
         self.set_reactive(WizardApp.goals, plan.goals if plan else goals or state.default_goals())
         self.set_reactive(WizardApp.plan, plan)
         self.set_reactive(WizardApp.plan_pending, plan is None)
+        self.set_reactive(WizardApp.headline, state.plan_headline(plan) if plan else None)
         self.debounce_s = debounce_s
         self.theme = THEMES[theme]
         self.last_export: ExportResult | None = None
@@ -80,20 +81,25 @@ class WizardApp(App):
 
     @work(exclusive=True, group="derive")
     async def recompute(self, goals: Goals, debounce_s: float) -> None:
+        """After the debounce: the fast estimate for the summary, then the full plan."""
         await asyncio.sleep(debounce_s)
         try:
+            self.headline = await asyncio.to_thread(state.quick_headline, goals)
+            self.plan_error = ""
             plan = await asyncio.to_thread(state.derive, goals)
         except PlanInputError as exc:
             self.plan_error = str(exc)
         except Exception as exc:  # noqa: BLE001 - a planner bug must not close the wizard
             self.plan_error = f"internal error in the planner: {exc.__class__.__name__}: {exc}"
         else:
-            self.plan_error = ""
             self.plan = plan
+            self.headline = state.plan_headline(plan)
         self.plan_pending = False
         self.plans_computed += 1
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen  # markdown rendering: imported when first asked for
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -111,6 +117,8 @@ class WizardApp(App):
 
     def action_runs(self) -> None:
         """The run monitor (executor runs under ./runs), on top of the current screen."""
+        from tui.screens.runs import RunsScreen  # executor modules: imported when first asked for
+
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen())
 

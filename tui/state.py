@@ -165,6 +165,42 @@ def derive(goals: Goals) -> RunPlan:
     return derive_plan(goals)
 
 
+@dataclass(frozen=True)
+class Headline:
+    """The figures of the goals screen's summary: from the fast estimate or from the full plan."""
+
+    num_params: float
+    num_tokens: float
+    total_cost_usd: float
+    wallclock_days: float
+    gpu_hours: float
+    predicted_loss: float
+    binding_constraint: str
+    num_gpus: int
+    gpu: str
+    num_warnings: int | None = None
+    """None for the fast estimate, which has no layout, recipe or warnings yet."""
+
+
+def quick_headline(goals: Goals) -> Headline:
+    """The planner's fast path (size and estimate, no layout search): a few ms, ahead of `derive`."""
+    from planner.sweep import evaluate_estimate
+
+    row = evaluate_estimate(goals)
+    return Headline(**{name: row[name] for name in _HEADLINE_FIELDS}, num_gpus=row["num_gpus"], gpu=row["gpu"])
+
+
+def plan_headline(plan: RunPlan) -> Headline:
+    est = plan.estimate
+    return Headline(plan.model.num_params, plan.tokens.num_tokens, est.total_cost_usd, est.wallclock_days,
+                    est.gpu_hours, est.predicted_loss, plan.binding_constraint, est.num_gpus, est.gpu,
+                    len(plan.warnings))
+
+
+_HEADLINE_FIELDS = ("num_params", "num_tokens", "total_cost_usd", "wallclock_days", "gpu_hours",
+                    "predicted_loss", "binding_constraint")
+
+
 def render(plan: RunPlan, fmt: ExportFormat) -> str:
     """The plan as YAML, JSON or the planner's Markdown report."""
     if fmt == "yaml":

@@ -251,3 +251,13 @@ def test_wizard_command_refuses_both_goals_and_plan_with_exit_status_2(tmp_path,
     assert "--goals and --plan: give one of them, not both" in capsys.readouterr().err
     assert main(["wizard", "--goals", str(tmp_path / "missing.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_the_fast_summary_figures_agree_with_the_full_plan():
+    goals = load_goals_preset("default")
+    quick, full = state.quick_headline(goals), state.plan_headline(state.derive(goals))
+    assert quick.num_warnings is None and full.num_warnings is not None
+    assert (quick.num_params, quick.binding_constraint, quick.num_gpus, quick.gpu) == (
+        full.num_params, full.binding_constraint, full.num_gpus, full.gpu)
+    for name in ("num_tokens", "total_cost_usd", "wallclock_days", "gpu_hours", "predicted_loss"):
+        assert getattr(quick, name) == pytest.approx(getattr(full, name), rel=1e-3), name

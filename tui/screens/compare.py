@@ -64,7 +64,7 @@ class CompareScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="compare-status")
-        yield DataTable(id="scenarios", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="scenarios", cursor_type="row", zebra_stripes=True, fixed_columns=2)
         yield Footer(show_command_palette=False)
 
     def on_screen_resume(self) -> None:

@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
-from planner.schema import Goals, RunPlan
+from planner.schema import Goals
 from tui import state
 from tui.widgets.summary import PlanSummary
 
@@ -61,8 +61,8 @@ class GoalsScreen(Screen):
 
     def on_mount(self) -> None:
         self.watch(self.app, "goals", self.show_goals)
-        self.watch(self.app, "plan", self._show_plan)
-        self.watch(self.app, "plan_error", self._show_plan)
+        for name in ("headline", "plan_error", "plan_pending"):
+            self.watch(self.app, name, self.show_summary)
 
     def show_goals(self, goals: Goals) -> None:
         """Fill the form from goals set elsewhere (start-up, a compare row); keeps what is typed."""
@@ -115,9 +115,8 @@ class GoalsScreen(Screen):
             self.query_one(f"#error-{name}", Static).update(message)
             if name in state.FIELD_NAMES:
                 self.query_one(f"#row-{name}").set_class(bool(message), "-invalid")
-        self.query_one(PlanSummary).form_invalid = bool(errors)
+        self.show_summary()
 
-    def _show_plan(self, _: object = None) -> None:
-        summary = self.query_one(PlanSummary)
-        plan: RunPlan | None = self.app.plan
-        summary.show(plan, self.app.plan_error)
+    def show_summary(self, _: object = None) -> None:
+        app = self.app
+        self.query_one(PlanSummary).show(app.headline, app.plan_error, bool(self.errors), app.plan_pending)

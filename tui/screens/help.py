@@ -17,7 +17,7 @@ State your goals, watch the plan change, compare scenarios, then export and appr
 |---|---|
 | F2 | **Goals**: edit the goals; each field is checked as you type |
 | F3 | **Plan**: size, tokens, compute, time, cost, energy, layout, memory, warnings, assumptions |
-| F4 | **Compare**: GPU types × model sizes × objectives; `s` sorts by the next column, `r` reverses, Enter loads a row; ★ marks the cost/days/loss Pareto front |
+| F4 | **Compare**: GPU types × model sizes × objectives; `s` sorts by the next column, `r` reverses, ←/→ scroll, Enter loads a row; ★ marks the cost/days/loss Pareto front |
 | F5 | **Export/approve**: write YAML, JSON or Markdown; give a name to approve first |
 | F6 | **Runs**: the run monitor (stages, log, loss, cost so far); Esc goes back |
 | Tab / Shift+Tab | next / previous field |
