@@ -136,6 +136,8 @@ def run(args: TrainArgs) -> int:
     from planner.io import read_plan
 
     plan = read_plan(args.plan_path)
+    if plan.layout is None:
+        raise PlanInputError(f"{args.plan_path}: the plan has no layout", ["layout: derive one with `llmplan plan`"])
     stop = StopSignal()  # before anything slow, so an early signal is not fatal
     on_gpu = init_parallel(plan)
     rank0 = dist.get_rank() == 0
