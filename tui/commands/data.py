@@ -42,12 +42,16 @@ def _spec_from_args(plan: str | None, inputs: tuple[str, ...], text_field: str, 
 
 
 def _shard_args(shard_index: int | None, num_shards: int | None) -> tuple[int | None, int | None]:
-    """--shard-index, else SLURM_ARRAY_TASK_ID inside a Slurm array task."""
-    env = os.environ.get("SLURM_ARRAY_TASK_ID")
-    if shard_index is None and env is not None and env.isdigit():
-        shard_index = int(env)
-        if num_shards is None and os.environ.get("SLURM_ARRAY_TASK_COUNT", "").isdigit():
-            num_shards = int(os.environ["SLURM_ARRAY_TASK_COUNT"])
+    """--shard-index, else LLMPLAN_SHARD_INDEX, else SLURM_ARRAY_TASK_ID (inside a Slurm array task);
+    --num-shards, else LLMPLAN_NUM_SHARDS, else SLURM_ARRAY_TASK_COUNT when the index came from the env."""
+    if shard_index is None:
+        for index_var, count_var in (("LLMPLAN_SHARD_INDEX", "LLMPLAN_NUM_SHARDS"),
+                                     ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT")):
+            if os.environ.get(index_var, "").isdigit():
+                shard_index = int(os.environ[index_var])
+                if num_shards is None and os.environ.get(count_var, "").isdigit():
+                    num_shards = int(os.environ[count_var])
+                break
     if shard_index is not None and num_shards is not None and not 0 <= shard_index < num_shards:
         raise PlanInputError(f"--shard-index {shard_index} is out of range",
                              [f"--shard-index: 0 to {num_shards - 1} for --num-shards {num_shards}"])
@@ -61,7 +65,7 @@ def _shard_args(shard_index: int | None, num_shards: int | None) -> tuple[int | 
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (default: the plan's num_workers).")
 @click.option("--num-shards", type=click.IntRange(min=1), default=None, help="Work units (default: the plan's num_shards).")
 @click.option("--shard-index", type=click.IntRange(min=0), default=None,
-              help="Run one shard only (default inside a Slurm array: SLURM_ARRAY_TASK_ID).")
+              help="Run one shard only (default: LLMPLAN_SHARD_INDEX, else SLURM_ARRAY_TASK_ID in an array task).")
 @click.option("--stage", type=click.Choice(["all", "filter", "dedup", "tokenizer", "tokenize", "merge"]),
               default=None, help="One stage only (default: all; with --shard-index: filter).")
 @click.option("--text-field", default="text", show_default=True, help="Field holding the text (with --input).")
