@@ -120,6 +120,8 @@ async def test_fill_goals_see_the_plan_change_pick_a_scenario_export_and_approve
         unapproved = app.plan
         await export_via_dialog(pilot, approved, approver="Ada Lovelace", key="ctrl+r")
         assert app.plan.approval is not None and app.plan.approval.approved_by == "Ada Lovelace"
+        headline = str(app.screen.query_one("#headline", Static).render())
+        assert f"✓ approved by Ada Lovelace (sha256 {app.plan.approval.plan_sha256[:12]}…)" in headline
     written = read_plan(approved)
     assert written.approval.approved_by == "Ada Lovelace"
     assert written.approval.plan_sha256 == canonical_sha256(unapproved) == canonical_sha256(written)

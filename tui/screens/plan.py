@@ -99,6 +99,14 @@ def assumptions_table(plan: RunPlan) -> Table:
     return table
 
 
+def headline_text(plan: RunPlan) -> Text:
+    text = Text.assemble((plan.name, "bold"), "  binding constraint: ", (plan.binding_constraint, "bold"))
+    if plan.approval is not None:
+        text.append(f"\n✓ approved by {plan.approval.approved_by} (sha256 {plan.approval.plan_sha256[:12]}…)",
+                    style="bold green")
+    return text
+
+
 class PlanScreen(Screen):
     """Shows `app.plan`; redrawn whenever the app publishes a new plan."""
 
@@ -133,8 +141,7 @@ class PlanScreen(Screen):
         if plan is None:
             return
         if not self.app.plan_error:
-            headline.update(Text.assemble((plan.name, "bold"), "  binding constraint: ",
-                                          (plan.binding_constraint, "bold")))
+            headline.update(headline_text(plan))
         self.query_one("#model", Static).update(model_table(plan))
         self.query_one("#estimate", Static).update(estimate_table(plan))
         self.query_one("#layout", Static).update(layout_table(plan))

@@ -59,8 +59,20 @@ class MemoryBar(Widget):
         )
         if over:
             used.append("  OVER CAPACITY", style="bold red")
-        legend = Text("\n")
+        return bar + used + self._legend(memory, width + 2)
+
+    @staticmethod
+    def _legend(memory: MemoryBreakdown, width: int) -> Text:
+        """`■ weights 11.8 GiB  ■ grads ...`, wrapped between items, never inside one."""
+        legend, line_len = Text(), width
         for name, label, color in PARTS:
-            legend.append("■ ", style=color)
-            legend.append(f"{label} {figures.nbytes(getattr(memory, name))}  ")
-        return bar + used + legend
+            item = Text.assemble(("■ ", color), f"{label} {figures.nbytes(getattr(memory, name))}")
+            if line_len + 2 + item.cell_len > width:
+                legend.append("\n")
+                line_len = 0
+            elif line_len:
+                legend.append("  ")
+                line_len += 2
+            legend.append_text(item)
+            line_len += item.cell_len
+        return legend
