@@ -98,11 +98,18 @@ def test_execute_refuses_with_exit_status_2_and_creates_nothing(tmp_path, case):
 
 
 def test_execute_records_the_override_in_run_json(tmp_path):
-    from executor.backends.control import execute
+    from executor.backends.control import cancel, execute
+    from executor.rundir import read_state
     from planner.io import write_model
 
     path = tmp_path / "plan.yaml"
     write_model(tiny_plan(), path)
-    result = execute(str(path), "local", str(tmp_path / "run"), dry_run=True, overrides=("approval",))
-    assert "prepare" in result.scripts  # a dry run: validated, rendered, nothing created
-    assert not (tmp_path / "run").exists()
+    dry = execute(str(path), "local", str(tmp_path / "run"), dry_run=True, overrides=("approval",))
+    assert "prepare" in dry.scripts and not (tmp_path / "run").exists()  # a dry run creates nothing
+    state = execute(str(path), "local", str(tmp_path / "run"), overrides=("approval",))
+    try:
+        assert read_state(state.run_dir).overrides == ["approval"]
+        assert read_state(state.run_dir).approved_by == ""
+    finally:
+        cancel(state.run_dir)
+    assert read_state(state.run_dir).status == "CANCELLED"
