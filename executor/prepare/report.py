@@ -76,8 +76,22 @@ def merge_outputs(spec: DataSpec, work: Path, out: Path, filter_markers: list[di
         "outputs": sorted(f"{p}{ext}" for p in prefixes for ext in (".bin", ".idx")),
     }
     atomic_write_text(out / "stats.json", json.dumps(stats, indent=1) + "\n")
+    _require_training_data(stats, out)
     atomic_write_text(out / "manifest.json", json.dumps(manifest(spec, prefixes, stats), indent=1) + "\n")
     return stats
+
+
+def _require_training_data(stats: dict, out: Path) -> None:
+    """A source left without training documents cannot be blended: say why, with the top reasons."""
+    from planner.errors import PlanInputError
+
+    empty = [name for name, splits in stats["docs_out_by_source"].items() if not splits["train"]]
+    if empty:
+        reasons = Counter({f"{f}:{r}": n for f, rs in stats["dropped"].items() for r, n in rs.items()})
+        top = ", ".join(f"{k} {n}" for k, n in reasons.most_common(4)) or "none"
+        raise PlanInputError(
+            f"no training documents left for source(s) {', '.join(empty)} (see {out / 'stats.json'})",
+            [f"data.filters: most documents dropped by {top}; relax those thresholds or add data"])
 
 
 def manifest(spec: DataSpec, prefixes: dict, stats: dict) -> dict:

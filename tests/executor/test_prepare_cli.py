@@ -103,3 +103,14 @@ def test_schema_checks_bands_against_permutations_and_file_tokenizers_need_a_pat
         DedupSpec(num_perm=128, num_bands=10)
     with pytest.raises(ValidationError, match="needs path"):
         TokenizerSpec(kind="file")
+
+
+def test_a_source_that_loses_every_document_is_reported_with_the_reasons(tmp_path, capsys):
+    (tmp_path / "tiny.jsonl").write_text("".join(json.dumps({"text": f"Just {i} words here."}) + "\n" for i in range(5)))
+    out = tmp_path / "data"
+    assert main(["prepare", "--input", str(tmp_path / "tiny.jsonl"), "--out", str(out), "--workers", "1",
+                 "--num-shards", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no training documents left for source(s) tiny" in err and "data.filters" in err
+    assert json.loads((out / "stats.json").read_text())["docs_after_filters"] == 0
+    assert not (out / "manifest.json").exists()
