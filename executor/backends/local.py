@@ -146,7 +146,8 @@ class _Supervisor:
     def run_stage(self, job: dict) -> None:
         name = job["stage"]
         log_path = stage_log(self.run_dir, name)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_ARRAY_")}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("SLURM_ARRAY_") and k not in ("LLMPLAN_SHARD_INDEX", "LLMPLAN_NUM_SHARDS")}
         env.update({**job["env"], "PYTHONUNBUFFERED": "1", "LLMPLAN_STAGE": name})
         with open(log_path, "ab") as log:
             log.write(f"\n=== llmplan {name} started {utc_now().isoformat()} ===\n".encode())

@@ -139,7 +139,7 @@ def body(job: Job, graph: JobGraph, python: str) -> list[str]:
             lines.append('export LLMPLAN_SHARD_INDEX="${SLURM_ARRAY_TASK_ID:-0}" '
                          f"LLMPLAN_NUM_SHARDS={job.resources.array_size}")
         elif job.stage == "prepare":  # all shards: no array index inherited from a submitting job
-            lines.append("unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT")
+            lines.append("unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT LLMPLAN_SHARD_INDEX LLMPLAN_NUM_SHARDS")
         return [*lines, "exec " + quote_argv([python, "-m", check_name(job.module, "module"), *args])]
     torchrun = [python, "-m", "torch.distributed.run", "--nnodes=$SLURM_NNODES",
                 f"--nproc_per_node={job.resources.procs_per_node}", "--rdzv_backend=c10d",

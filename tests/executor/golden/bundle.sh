@@ -631,7 +631,7 @@ exec /opt/llmplan/bin/python -m tui.cli prepare /scratch/runs/tiny-cpu/plan.yaml
 LLMPLAN_EOF_610452ca866e
 prepare_shards_id=$(sbatch --parsable /scratch/runs/tiny-cpu/jobs/prepare-shards.sbatch)
 echo "prepare-shards: $prepare_shards_id"
-cat > /scratch/runs/tiny-cpu/jobs/prepare.sbatch <<'LLMPLAN_EOF_4e076ce41ff7'
+cat > /scratch/runs/tiny-cpu/jobs/prepare.sbatch <<'LLMPLAN_EOF_f83f8ac913d0'
 #!/bin/bash
 #SBATCH --job-name=tiny-cpu-prepare
 #SBATCH --nodes=1
@@ -650,9 +650,9 @@ export PYTHONUNBUFFERED=1
 export OMP_NUM_THREADS=1
 LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, for two CPU cores.'
 LLMPLAN_APPROVAL_NOTE=''
-unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT
+unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT LLMPLAN_SHARD_INDEX LLMPLAN_NUM_SHARDS
 exec /opt/llmplan/bin/python -m tui.cli prepare /scratch/runs/tiny-cpu/plan.yaml --out /scratch/runs/tiny-cpu/data --workers 2 --num-shards 8
-LLMPLAN_EOF_4e076ce41ff7
+LLMPLAN_EOF_f83f8ac913d0
 prepare_id=$(sbatch --parsable --dependency=afterok:"$prepare_shards_id" --kill-on-invalid-dep=yes /scratch/runs/tiny-cpu/jobs/prepare.sbatch)
 echo "prepare: $prepare_id"
 cat > /scratch/runs/tiny-cpu/jobs/train.sbatch <<'LLMPLAN_EOF_a8c8672bba6a'
