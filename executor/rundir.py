@@ -41,6 +41,7 @@ class Attempt(BaseModel):
     model_config = ConfigDict(extra="forbid")
     job_id: str = ""
     extra_job_ids: list[str] = Field(default_factory=list, description="e.g. prepare's shard array job")
+    restarts: int = Field(0, description="Slurm requeues of this job id seen so far")
     started_at: datetime | None = None
     ended_at: datetime | None = None
     status: Status = "PENDING"

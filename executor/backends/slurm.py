@@ -90,6 +90,24 @@ def query_job(job_id: str) -> list[dict[str, str]] | None:
     return [{"JobState": s.split()[0], "StartTime": a, "EndTime": b, "ExitCode": c} for s, a, b, c in rows] or None
 
 
+def _note_requeue(stage, attempt: Attempt, record: dict[str, str]) -> Attempt:
+    """A requeued job keeps its id but starts over: close the run we saw (it ended when the job was
+    requeued, which Slurm records as its new SubmitTime) and open a new attempt, so the GPU-hours
+    of every run are counted."""
+    restarts = int(record["Restarts"]) if record.get("Restarts", "").isdigit() else 0
+    if restarts <= attempt.restarts:
+        return attempt
+    if attempt.started_at:
+        attempt.ended_at = _time(record.get("SubmitTime")) or attempt.started_at
+        attempt.status = "CANCELLED"
+    fresh = Attempt(job_id=attempt.job_id, extra_job_ids=attempt.extra_job_ids, restarts=restarts)
+    if attempt.started_at:
+        stage.attempts.append(fresh)
+        return fresh
+    attempt.restarts = restarts
+    return attempt
+
+
 class SlurmBackend:
     name = "slurm"
 
@@ -134,6 +152,7 @@ class SlurmBackend:
                 records = query_job(attempt.job_id)
                 if not records:
                     continue
+                attempt = _note_requeue(stage, attempt, records[0])
                 status, started, ended, code = slurm_status(records)
                 stage.status = attempt.status = status
                 attempt.started_at = started or attempt.started_at

@@ -61,6 +61,7 @@ def test_usr1_before_the_time_limit_checkpoints_requeues_and_the_job_finishes(tm
     state = backend.submit(graph, STAGES)
     train_id = state.stages["train"].attempts[-1].job_id
     wait_for(lambda: max(metric_steps(graph.run_dir), default=0) >= 10, 240, "10 training steps")
+    assert backend.status(graph.run_dir).stages["train"].status == "RUNNING"
     subprocess.run(["scancel", "--signal=USR1", "--batch", train_id], check=True)  # what --signal=B:USR1 does
     wait_for(lambda: scontrol(train_id).get("Restarts") == "1" and scontrol(train_id)["JobState"] == "PENDING",
              120, "the train job requeued")
@@ -73,6 +74,9 @@ def test_usr1_before_the_time_limit_checkpoints_requeues_and_the_job_finishes(tm
     state = wait_final(backend.status, graph.run_dir, 240)
     assert [s.status for s in state.stages.values()] == ["COMPLETED"] * 3
     assert metric_steps(graph.run_dir) == list(range(1, 81))  # resumed at the checkpoint: no step twice
+    first, second = state.stages["train"].attempts  # both runs of the requeued job are counted
+    assert first.job_id == second.job_id == train_id and second.restarts == 1
+    assert first.started_at <= first.ended_at <= second.started_at
     assert "resuming at step " + str(stopped_at) in Path(graph.run_dir, "logs", "train.log").read_text()
 
 
