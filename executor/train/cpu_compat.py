@@ -13,8 +13,10 @@ in their place:
   DDP does, without the overlap), plus the TP all-reduce of sequence-parallel norm gradients
   (what `finalize_model_grads` does).
 - `CpuOptimizer`: torch AdamW with Megatron's parameter groups (no weight decay on biases and 1-D
-  parameters), Megatron's TP-aware gradient norm and clipping, and a `sharded_state_dict` built with
-  megatron's own `optim_state_to_sharding_state`, so its checkpoints have Megatron's layout.
+  parameters), Megatron's clipping rule, and a `sharded_state_dict` built with megatron's own
+  `optim_state_to_sharding_state`, so its checkpoints have Megatron's layout;
+  `local_grad_norm_squares` + `reduce_step_statistics`: Megatron's TP-aware gradient norm, reduced
+  in the same collective as the logged loss and the stop-signal flag.
 - `SyncTorchDistSaveStrategy`: dist_checkpointing's torch_dist format written synchronously with
   torch.distributed.checkpoint's `FileSystemWriter` (same files, loadable by Megatron's loader).
 - `refuse_unsupported_on_cpu(layout)`: PP>1 and CP>1 need the CUDA schedules; a clear error.
@@ -112,28 +114,41 @@ def megatron_param_groups(model: torch.nn.Module, weight_decay: float) -> list[d
     return [g for g in groups if g["params"]]
 
 
-def grad_norm_fp32(params: list[torch.nn.Parameter], model_parallel_group) -> float:
-    """L2 norm of all gradients of the model, counting TP-replicated parameters once.
+def local_grad_norm_squares(params: list[torch.nn.Parameter]) -> torch.Tensor:
+    """This rank's share of the squared L2 gradient norm, counting TP-replicated parameters once.
 
     Same rule as megatron.core.optimizer.clip_grads.get_grad_norm_fp32: a parameter counts on
-    every TP rank if it is tensor-parallel, else only on TP rank 0; sum over the model-parallel group.
+    every TP rank if it is tensor-parallel, else only on TP rank 0; the caller sums the shares
+    over the model-parallel group.
     """
-    from megatron.core import parallel_state
     from megatron.core.tensor_parallel import param_is_not_tensor_parallel_duplicate
 
-    del parallel_state  # param_is_not_tensor_parallel_duplicate reads it
-    squares = torch.zeros((), dtype=torch.float64)
-    for p in params:
-        if p.grad is not None and param_is_not_tensor_parallel_duplicate(p):
-            squares += p.grad.detach().double().pow(2).sum()
-    dist.all_reduce(squares, group=model_parallel_group)
-    return math.sqrt(squares.item())
+    grads = [p.grad.detach() for p in params if p.grad is not None and param_is_not_tensor_parallel_duplicate(p)]
+    if not grads:
+        return torch.zeros((), dtype=torch.float64)
+    return torch.stack(torch._foreach_norm(grads)).double().pow(2).sum()
+
+
+def reduce_step_statistics(norm_squares: torch.Tensor, loss: torch.Tensor, stop: bool) -> tuple[float, float, bool]:
+    """One all-reduce over all ranks for the grad norm, the DP-mean loss and the stop flag.
+
+    Without PP/CP (the CPU path), every DP replica holds the same gradients after the DP all-reduce
+    and every TP rank the same loss, so world sums divided by DP (norm) and by TP x DP (loss) are
+    the model-parallel norm and the data-parallel mean. One collective instead of three per step.
+    """
+    from megatron.core import parallel_state as ps
+
+    dp, tp = ps.get_data_parallel_world_size(), ps.get_tensor_model_parallel_world_size()
+    stats = torch.stack([norm_squares.double() / dp, loss.double().reshape(()) / (tp * dp),
+                         torch.tensor(1.0 if stop else 0.0, dtype=torch.float64)])
+    dist.all_reduce(stats)
+    return math.sqrt(stats[0].item()), stats[1].item(), stats[2].item() > 0
 
 
 class CpuOptimizer:
     """torch AdamW with Megatron's groups, gradient clipping and a Megatron-layout checkpoint."""
 
-    def __init__(self, model, recipe, model_parallel_group) -> None:
+    def __init__(self, model, recipe) -> None:
         self.model = model
         self.optimizer = torch.optim.AdamW(
             megatron_param_groups(model, recipe.weight_decay),
@@ -141,7 +156,6 @@ class CpuOptimizer:
             weight_decay=recipe.weight_decay,
         )
         self.clip_grad = recipe.clip_grad
-        self.model_parallel_group = model_parallel_group
 
     @property
     def param_groups(self) -> list[dict]:
@@ -153,21 +167,18 @@ class CpuOptimizer:
     def zero_grad(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
 
-    def step(self) -> tuple[bool, float]:
-        """Clip (Megatron's rule: scale by clip/(norm+1e-6) when below 1) and step; -> (ok, norm)."""
+    def step(self, norm: float) -> bool:
+        """Clip (Megatron's rule: scale by clip/(norm+1e-6) when below 1) and step; False if skipped."""
         params = self.parameters()
-        norm = grad_norm_fp32(params, self.model_parallel_group)
         if not math.isfinite(norm):
             self.zero_grad()
-            return False, norm
+            return False
         if self.clip_grad > 0:
             coeff = self.clip_grad / (norm + 1.0e-6)
             if coeff < 1.0:
-                for p in params:
-                    if p.grad is not None:
-                        p.grad.mul_(coeff)
+                torch._foreach_mul_([p.grad for p in params if p.grad is not None], coeff)
         self.optimizer.step()
-        return True, norm
+        return True
 
     def init_state(self) -> None:
         """Create zero AdamW state (as torch would on the first step), so a load has targets."""

@@ -47,7 +47,7 @@ class CpuEngine:
         self.model = model
         self.chunks = [model]
         self.modules = [model]  # what checkpoints hold (no wrapper on CPU)
-        self.optimizer = CpuOptimizer(model, plan.recipe, parallel_state.get_model_parallel_group())
+        self.optimizer = CpuOptimizer(model, plan.recipe)
         self.grad_sync = CpuGradSync(
             model, parallel_state.get_data_parallel_group(), parallel_state.get_tensor_model_parallel_group(),
             model.config.sequence_parallel,
@@ -58,7 +58,10 @@ class CpuEngine:
         out = self.model(batch["tokens"], batch["position_ids"], self.mask, labels=batch["labels"])
         return masked_mean_loss(batch["loss_mask"], out)
 
-    def train_step(self, batches: list[dict]) -> tuple[float, float, bool]:
+    def train_step(self, batches: list[dict], stop: bool = False) -> tuple[float, float, bool, bool]:
+        """-> (DP-mean loss, grad norm, step applied, any rank asked to stop)."""
+        from executor.train.cpu_compat import local_grad_norm_squares, reduce_step_statistics
+
         self.model.train()
         self.optimizer.zero_grad()
         total = torch.zeros(())
@@ -67,8 +70,10 @@ class CpuEngine:
             loss.backward()
             total += loss.detach()
         self.grad_sync()
-        ok, grad_norm = self.optimizer.step()
-        return _dp_mean(total), grad_norm, ok
+        norm, mean_loss, stop_any = reduce_step_statistics(
+            local_grad_norm_squares(self.optimizer.parameters()), total, stop)
+        ok = self.optimizer.step(norm)
+        return mean_loss, norm, ok, stop_any
 
     @torch.no_grad()
     def eval_loss(self, batches: list[dict]) -> float:
@@ -143,14 +148,17 @@ class MegatronEngine:
         dist.all_reduce(local, group=parallel_state.get_pipeline_model_parallel_group())
         return _dp_mean(local)
 
-    def train_step(self, batches: list[dict]) -> tuple[float, float, bool]:
+    def train_step(self, batches: list[dict], stop: bool = False) -> tuple[float, float, bool, bool]:
+        """-> (DP-mean loss, grad norm, step applied, any rank asked to stop)."""
         for chunk in self.chunks:
             chunk.train()
             chunk.zero_grad_buffer()
         self.optimizer.zero_grad()
         loss = self._run(batches, forward_only=False)
         ok, grad_norm, _ = self.optimizer.step()
-        return loss, float(grad_norm or 0.0), bool(ok)
+        flag = torch.tensor([1 if stop else 0], dtype=torch.int32, device="cuda")
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return loss, float(grad_norm or 0.0), bool(ok), bool(flag.item())
 
     @torch.no_grad()
     def eval_loss(self, batches: list[dict]) -> float:

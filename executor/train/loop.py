@@ -28,7 +28,7 @@ class TrainArgs:
 
 
 class StopSignal:
-    """SIGTERM / SIGUSR1 set a flag; every rank agrees on it at the end of each step."""
+    """SIGTERM / SIGUSR1 set a flag; the ranks agree on it in each step's statistics all-reduce."""
 
     def __init__(self) -> None:
         self.received = 0
@@ -37,13 +37,6 @@ class StopSignal:
 
     def _handle(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
         self.received = signum
-
-    def agreed(self) -> bool:
-        flag = torch.tensor([1 if self.received else 0], dtype=torch.int32)
-        if torch.cuda.is_available():
-            flag = flag.cuda()
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item())
 
 
 def init_parallel(plan) -> bool:
@@ -114,12 +107,16 @@ def micro_batches(dataset, step: int, plan, *, train: bool = True) -> list[dict]
         dp_size=dp, dp_rank=dp_rank)) for m in range(lay.num_microbatches)]
 
 
-def train_one_step(engine, scheduler, train, step: int, plan) -> tuple[float, float, float, bool]:
-    """Optimizer step `step` (0-based) on its global batch; -> (loss, lr used, grad norm, applied)."""
-    loss, grad_norm, ok = engine.train_step(micro_batches(train, step, plan))
+def train_one_step(engine, scheduler, train, step: int, plan, stop: StopSignal) -> tuple:
+    """Optimizer step `step` (0-based) on its global batch.
+
+    -> (loss, lr used, grad norm, applied, stop): stop is True on every rank when any rank got a
+    stop signal before this step's statistics were reduced.
+    """
+    loss, grad_norm, ok, stop_any = engine.train_step(micro_batches(train, step, plan), bool(stop.received))
     lr = engine.optimizer.param_groups[0]["lr"]
     scheduler.step(1)
-    return loss, lr, grad_norm, ok
+    return loss, lr, grad_norm, ok, stop_any
 
 
 def validate(engine, valid, plan) -> float | None:
@@ -177,7 +174,7 @@ def _loop(args, plan, engine, scheduler, datasets, step, saving) -> int:
     interval = plan.reliability.checkpoint_interval_steps if plan.reliability else r.eval_interval_steps
     while step < last:
         log.start_step()
-        loss, lr, grad_norm, ok = train_one_step(engine, scheduler, train, step, plan)
+        loss, lr, grad_norm, ok, stop_now = train_one_step(engine, scheduler, train, step, plan, stop)
         step += 1
         log.stop_step()
         extra = {}
@@ -185,7 +182,7 @@ def _loop(args, plan, engine, scheduler, datasets, step, saving) -> int:
             extra["val_loss"] = validate(engine, valid, plan)
         record = log.log(step, loss=loss, lr=lr, grad_norm=grad_norm, skipped=not ok, extra=extra)
         print_progress(progress_line(record, last), rank0)
-        if stop.agreed():
+        if stop_now:
             _save(ckpt_root, step, engine, scheduler, plan, strategy)
             print_progress(f"signal {stop.received or 'peer'}: checkpoint at step {step}, exiting", rank0)
             return 0
