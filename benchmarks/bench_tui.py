@@ -75,13 +75,13 @@ async def in_process(runs: int) -> tuple[float, list[float], list[float], list[f
             while app.plan_pending:
                 await asyncio.sleep(0.005)
             seen_head, seen_plans = app.headline, app.plans_computed
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0, c0 = time.perf_counter(), time.thread_time()
             await pilot.press(str(i % 9 + 1))  # $50,000 -> $500,001, $500,002, ...
             while app.headline is seen_head and not app.plan_error:
                 await asyncio.sleep(0.001)
             await pilot.pause()  # the summary's redraw
             head_s.append(time.perf_counter() - t0)
-            head_cpu_s.append(time.process_time() - c0)
+            head_cpu_s.append(time.thread_time() - c0)  # the UI thread's own work
             while app.plans_computed == seen_plans:
                 await asyncio.sleep(0.001)
             await pilot.pause()
@@ -92,28 +92,46 @@ async def in_process(runs: int) -> tuple[float, list[float], list[float], list[f
     return mounted_s, head_s, plan_s, derive_s, head_cpu_s
 
 
+def quick_estimate_cpu_s(runs: int = 20) -> list[float]:
+    from planner.schema import Goals
+    from tui import state
+
+    goals = state.default_goals()
+    out = []
+    for i in range(runs):
+        varied = Goals.model_validate({**goals.model_dump(), "budget_usd": 500_000 + i})
+        c0 = time.thread_time()
+        state.quick_headline(varied)
+        out.append(time.thread_time() - c0)
+    return out
+
+
 PAINT_SCRIPT = """
-import asyncio, time
+import sys, time
+t0 = float(sys.argv[1])
+import asyncio
 from tui.app import WizardApp
-async def main():
+
+async def paint():
     app = WizardApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-asyncio.run(main())
+        painted = asyncio.Event()
+        app.screen.call_after_refresh(painted.set)
+        await painted.wait()
+        print(f"{time.time() - t0:.4f} {time.thread_time():.4f}", flush=True)
+        await app.workers.wait_for_complete()
+asyncio.run(paint())
 """
 
 
-def headless_launch_cpu_s() -> tuple[float, float]:
-    """Wall and CPU seconds (user + sys) of a fresh interpreter that imports the wizard and paints
-    its first screen headless: the launch cost without the terminal, measurable on a busy machine."""
-    import resource
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", PAINT_SCRIPT], cwd=ROOT, check=True)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+def headless_launch_s() -> tuple[float, float]:
+    """Wall seconds from spawning a fresh interpreter to the goals screen's first paint (headless),
+    and the CPU seconds its main thread spent to get there (imports, app start, compose, paint):
+    the launch cost without the terminal, and what it would take on an idle core."""
+    done = subprocess.run([sys.executable, "-c", PAINT_SCRIPT, repr(time.time())], cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    wall, cpu = map(float, done.stdout.split())
+    return wall, cpu
 
 
 def main() -> None:
@@ -132,16 +150,22 @@ def main() -> None:
         print("launch (tmux): skipped, tmux or .venv/bin/llmplan missing")
     from tui.app import WizardApp  # noqa: F401  (import time is part of the launch figure above)
 
-    wall, cpu = headless_launch_cpu_s()
-    print(f"launch (fresh interpreter, headless first paint): {wall:.2f} s wall, {cpu:.2f} s CPU")
+    paints = [headless_launch_s() for _ in range(3)]
+    wall, cpu = statistics.median(w for w, _ in paints), statistics.median(c for _, c in paints)
+    print(f"launch (fresh interpreter to first paint, headless, median of 3): {wall:.2f} s wall; "
+          f"main-thread CPU {cpu:.2f} s [target < 1 s on an idle core: {'ok' if cpu < 1 else 'MISSED'}]")
     mounted, head, plan, derive, head_cpu = asyncio.run(in_process(args.runs))
     debounce_ms = WizardApp().debounce_s * 1e3
     print(f"launch (in process, imports done): goals screen mounted {mounted * 1e3:.0f} ms")
     med = statistics.median(head)
     print(f"keystroke -> summary figures redrawn (median of {len(head)}): {med * 1e3:.0f} ms, worst "
           f"{max(head) * 1e3:.0f} ms [target < 100 ms: {'ok' if med < 0.1 else 'MISSED'}] "
-          f"(debounce {debounce_ms:.0f} ms + the planner's fast estimate + redraw); "
-          f"CPU time {statistics.median(head_cpu) * 1e3:.0f} ms")
+          f"(debounce {debounce_ms:.0f} ms + the planner's fast estimate + redraw)")
+    quick_ms = statistics.median(quick_estimate_cpu_s()) * 1e3
+    ui_ms = statistics.median(head_cpu) * 1e3
+    print(f"  on an idle core: debounce {debounce_ms:.0f} ms + UI thread CPU {ui_ms:.0f} ms (key, validation, "
+          f"redraw) + fast estimate CPU {quick_ms:.1f} ms = {debounce_ms + ui_ms + quick_ms:.0f} ms "
+          f"[target < 100 ms: {'ok' if debounce_ms + ui_ms + quick_ms < 100 else 'MISSED'}]")
     print(f"keystroke -> full plan in (layout, memory; median): {statistics.median(plan) * 1e3:.0f} ms; "
           f"planner derive_plan alone: {statistics.median(derive) * 1e3:.0f} ms (median)")
 

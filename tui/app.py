@@ -53,7 +53,7 @@ class WizardApp(App):
     headline: var[state.Headline | None] = var(None)
     """The summary's figures: the fast estimate first, then the full plan's."""
 
-    def __init__(self, goals: Goals | None = None, theme: str = "dark", debounce_s: float = 0.05,
+    def __init__(self, goals: Goals | None = None, theme: str = "dark", debounce_s: float = 0.02,
                  plan: RunPlan | None = None):
         """Open on `goals` (default: the default goals preset), or on an existing `plan` and its goals."""
         super().__init__()

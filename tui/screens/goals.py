@@ -31,6 +31,7 @@ class GoalsScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.errors: dict[str, str] = {}
+        self.posted: Goals | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -66,6 +67,8 @@ class GoalsScreen(Screen):
 
     def show_goals(self, goals: Goals) -> None:
         """Fill the form from goals set elsewhere (start-up, a compare row); keeps what is typed."""
+        if goals is self.posted:
+            return  # this form's own edit coming back
         current, _ = state.goals_from_form(goals, self.values())
         if current == goals:
             return
@@ -105,6 +108,7 @@ class GoalsScreen(Screen):
         goals, errors = state.goals_from_form(self.app.goals, self.values())
         self.show_errors(errors)
         if goals is not None and goals != self.app.goals:
+            self.posted = goals
             self.post_message(self.GoalsEdited(goals))
         return goals
 
@@ -112,7 +116,9 @@ class GoalsScreen(Screen):
         self.errors = errors
         for name in (*state.FIELD_NAMES, "other"):
             message = errors.get(name, "")
-            self.query_one(f"#error-{name}", Static).update(message)
+            shown = self.query_one(f"#error-{name}", Static)
+            if str(shown.content) != message:  # a relayout only when a message changes
+                shown.update(message)
             if name in state.FIELD_NAMES:
                 self.query_one(f"#row-{name}").set_class(bool(message), "-invalid")
         self.show_summary()

@@ -39,4 +39,4 @@ class PlanSummary(Static):
 
     def show(self, head: Headline | None, error: str = "", form_invalid: bool = False,
              pending: bool = False) -> None:
-        self.update(summary_text(head, error, form_invalid, pending))
+        self.update(summary_text(head, error, form_invalid, pending), layout=False)  # fixed height
