@@ -26,7 +26,7 @@ def test_an_approved_tiny_plan_runs_end_to_end_locally_and_survives_a_cancel(tmp
     assert code == 0, out
 
     # cancel training once it has passed its first checkpoint (step 20)
-    wait_for(lambda: max(metric_steps(run_dir), default=0) >= 24, 400, "training past step 24")
+    wait_for(lambda: max(metric_steps(run_dir), default=0) >= 24, 600, "training past step 24")
     code, out = cli("cancel", str(run_dir))
     assert code == 0, out
     state = read_state(run_dir)
@@ -34,7 +34,7 @@ def test_an_approved_tiny_plan_runs_end_to_end_locally_and_survives_a_cancel(tmp
     stopped_at = latest_checkpoint_step(run_dir)
     assert 20 <= stopped_at < 60  # SIGTERM made the trainer checkpoint where it stood
 
-    code, out = cli("resume", str(run_dir), "--wait", "500")
+    code, out = cli("resume", str(run_dir), "--wait", "700")
     assert code == 0, out
     assert "resubmitted: train, evaluate" in out
 

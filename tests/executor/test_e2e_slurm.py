@@ -40,7 +40,7 @@ def test_an_approved_tiny_plan_runs_on_slurm_and_resumes_after_scancel(tmp_path,
     assert "Dependency" in subprocess.run(["squeue", "-h", "-j", ids["evaluate"], "-o", "%r"],
                                           capture_output=True, text=True).stdout
 
-    wait_for(lambda: max(metric_steps(run_dir), default=0) >= 24, 480, "training past step 24")
+    wait_for(lambda: max(metric_steps(run_dir), default=0) >= 24, 600, "training past step 24")
     subprocess.run(["scancel", ids["train"]], check=True)
     wait_for(lambda: job_state(ids["train"]) == "CANCELLED" and job_state(ids["evaluate"]) == "CANCELLED",
              120, "train and evaluate CANCELLED (kill-on-invalid-dep)")
@@ -49,7 +49,7 @@ def test_an_approved_tiny_plan_runs_on_slurm_and_resumes_after_scancel(tmp_path,
     stopped_at = latest_checkpoint_step(run_dir)
     assert 20 <= stopped_at < 60
 
-    code, out = cli("resume", str(run_dir), "--wait", "500")
+    code, out = cli("resume", str(run_dir), "--wait", "700")
     assert code == 0, out
     assert "resubmitted: train, evaluate" in out
     code, out = cli("status", str(run_dir))
