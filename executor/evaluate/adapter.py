@@ -67,7 +67,9 @@ class LlmplanLM(LM):
 
             scorer = scorer_from_run_dir(run_dir)
         self.scorer = scorer
-        self.batch_size = int(batch_size)
+        # lm-eval's command line may pass "auto" (find the largest batch that fits): not supported,
+        # the default is used instead (docs/evaluation.md)
+        self.batch_size = 8 if str(batch_size).startswith("auto") else int(batch_size)
         self.max_gen_toks = int(max_gen_toks)
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")

@@ -69,8 +69,9 @@ def facts_plan(path: Path) -> None:
         "model": plan.model.model_copy(update={"seq_length": 128}),
         "layout": lay.model_copy(update={"layout": layout}),
         "recipe": plan.recipe.model_copy(update={"lr": 0.01, "min_lr": 0.001, "train_steps": TRAIN_STEPS,
-                                                 "warmup_steps": 10}),
+                                                 "warmup_steps": 10, "eval_interval_steps": TRAIN_STEPS}),
         "evaluation": plan.evaluation.model_copy(update={"tasks": ["facts"], "limit": None, "batch_size": 8}),
+        "reliability": plan.reliability.model_copy(update={"checkpoint_interval_steps": TRAIN_STEPS}),
     })
     write_model(type(plan).model_validate(plan.model_dump()), path)
 
