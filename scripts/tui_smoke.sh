@@ -54,18 +54,31 @@ echo "goals screen and first plan after $((SECONDS - start_s)) s"
 # Textual runs a non-printable key's binding (ctrl+u) when the key event has bubbled back to the
 # app, so on a busy machine text typed right after ctrl+u could land before the clear runs.
 keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.3; }
+press_until() {  # press_until TEXT KEY...: press the (idempotent) keys again every 5 s until TEXT shows
+    local text=$1; shift
+    local deadline=$((SECONDS + TIMEOUT_S))
+    keys "$@"
+    until on_screen "$text"; do
+        if ((SECONDS > deadline)); then
+            echo "FAIL: timed out waiting for '$text' after pressing $*; the screen shows:" >&2
+            screen_text >&2
+            exit 1
+        fi
+        local again=$((SECONDS + 5))
+        while ((SECONDS < again)) && ! on_screen "$text"; do sleep 0.2; done
+        on_screen "$text" || keys "$@"
+    done
+}
 
 # The objective field has focus; Tab to the budget, clear it (ctrl+u), type a new budget.
 keys Tab
-keys C-u
-wait_for "the budget field to clear" on_screen "Budget (\$)           no limit"
+press_until "Budget (\$)           no limit" C-u  # ctrl+u is harmless if Tab has not moved focus yet
 keys -l "750000"
 wait_for "the typed budget" on_screen "Budget (\$)           750000"
 wait_for "the plan for a \$750k budget" plan_done "\$750k"
 
 # F5 opens the export dialog with the path field focused: replace the path and press Enter.
-keys F5
-wait_for "the export dialog" on_screen "Export and approve"
+press_until "Export and approve" F5
 keys C-u
 wait_for "the path field to clear" not_on_screen "default-plan.yaml"
 keys -l "$OUT"

@@ -81,12 +81,12 @@ class GoalsScreen(Screen):
                     widget.value = text
         self.show_errors({})
 
-    @staticmethod
-    def _select(widget: Select, value: str) -> None:
+    def _select(self, widget: Select, value: str) -> None:
         """Choose `value`, adding it as an option first if the presets do not list it."""
-        options = [str(v) for _, v in widget._options]
-        if value not in options:
-            widget.set_options([(o, o) for o in options if o != str(Select.NULL)] + [(value, value)])
+        name = widget.id.removeprefix("field-")
+        choices = self._choices(name)
+        if value not in choices:
+            widget.set_options([(c, c) for c in [*choices, value]])
         widget.value = value
 
     def values(self) -> dict[str, str]:
