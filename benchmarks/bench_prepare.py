@@ -103,6 +103,32 @@ def run_datatrove(corpus: Path, tok: Path, out: Path) -> dict:
             "tokens": sum(p.stat().st_size for p in (out / "tokens").glob("*.bin")) // 2}
 
 
+def filter_agreement(texts: list[str]) -> tuple[int, int, int]:
+    """(documents where llmplan and datatrove make the same keep/drop decision, kept by llmplan,
+    kept by datatrove), with the four filters in the same order and default thresholds."""
+    from datatrove.data import Document
+    from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+
+    from executor.prepare.filters import build_filters
+    from planner.schema.data import QualityFilters
+
+    ours = build_filters(QualityFilters())
+    theirs = [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(), FineWebQualityFilter()]
+    same = kept_ours = kept_theirs = 0
+    for i, text in enumerate(texts):
+        mine = text
+        for f in ours:
+            mine, _ = f.apply(mine)
+            if mine is None:
+                break
+        doc = Document(text=text, id=str(i))
+        keep = all(f.filter(doc) is True for f in theirs)  # all() stops at the first drop, like a pipeline
+        kept_ours += mine is not None
+        kept_theirs += keep
+        same += (mine is not None) == keep
+    return same, kept_ours, kept_theirs
+
+
 def timed(fn, *args) -> tuple[dict, float, float]:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -135,6 +161,12 @@ def main() -> None:
                   f"(wall-clock {size_mb / wall_s:6.3f} MB/s)  docs_out {result['docs_out']}  "
                   f"near_dups {result['near_duplicates']}  tokens {result['tokens']}")
         print(f"ratio llmplan / datatrove (MB/s per core): {rows['datatrove'] / rows['llmplan']:.2f}x (target >= 1.5x)")
+        from executor.prepare.corpus import pydoc_documents
+
+        docs = list(pydoc_documents())
+        same, kept_ours, kept_theirs = filter_agreement(docs)
+        print(f"filter decisions on the {len(docs)} pydoc sections: same for {same} ({same / len(docs):.1%}); "
+              f"kept by llmplan {kept_ours}, by datatrove {kept_theirs}")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

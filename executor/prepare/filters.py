@@ -4,8 +4,9 @@ Each rule and default threshold follows datatrove's implementation (`datatrove.p
 v0.10): Rae et al. 2021 ("Scaling Language Models ... Gopher", Appendix A, Table A1) for the Gopher
 rules; Raffel et al. 2020 (T5, section 2.2, "Colossal Clean Crawled Corpus") for the C4 line rules;
 Penedo et al. 2024 (FineWeb, section 3.3 "custom filters") for the FineWeb rules. Two deliberate
-differences, both for speed: words are split by a regular expression (datatrove uses spaCy/NLTK
-word tokenizers) and C4 counts sentences by terminal punctuation (datatrove uses NLTK punkt).
+differences, both for speed: words are split by a regular expression that approximates spaCy's
+English tokenizer (datatrove's default word tokenizer) and C4 counts sentences by terminal
+punctuation (datatrove: spaCy's sentencizer).
 
 A filter's `apply(text)` returns `(text, None)` to keep the (possibly edited) document or
 `(None, reason)` to drop it; reasons are datatrove's names so counts compare across tools.
@@ -18,7 +19,11 @@ from collections import Counter
 
 from planner.schema.data import QualityFilters
 
-WORD_RE = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]+")
+WORD_RE = re.compile(r"\d+(?:[.,:\-/]\d+)*|[^\W_]+(?:['’\-][^\W_]+)*|\.\.\.|[^\w\s]+|_")
+"""Words as spaCy's English tokenizer (datatrove's default) roughly splits them: numbers with their
+separators, words with apostrophes and hyphens, punctuation runs, and each underscore on its own
+(`__init__` -> `_ _ init _ _`). On the 198 pydoc sections the four filters then make the same
+keep/drop decision as datatrove's for 190 (benchmarks/bench_prepare.py prints the agreement)."""
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
