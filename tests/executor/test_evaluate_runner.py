@@ -132,15 +132,17 @@ def test_limit_caps_the_items_per_task(tmp_path, bigram_scorer):
 def test_validation_perplexity_is_exp_of_the_mean_nll_of_the_held_out_tokens(tmp_path, bigram_scorer):
     """Perplexity = exp(-(1/N) sum log p(x_i | x_<i)) (Jelinek et al. 1977), recomputed here
     from the bigram table; documents are scored from the end-of-document token."""
-    from executor.prepare.writer import PrefixWriter, token_dtype
+    import numpy as np
+    from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
     data = tmp_path / "data"
     data.mkdir()
     docs = [bigram_scorer.tokenizer.encode(d) + [bigram_scorer.eod_id] for d in facts.corpus_documents(5, seed=9)]
-    writer = PrefixWriter(data / "facts_val_text_document", token_dtype(512))
+    prefix = str(data / "facts_val_text_document")  # the held-out split `llmplan prepare` writes
+    builder = IndexedDatasetBuilder(prefix + ".bin", dtype=np.uint16)
     for doc in docs:
-        writer.add(doc)
-    writer.finalize()
+        builder.add_document(np.asarray(doc), [len(doc)])
+    builder.finalize(prefix + ".idx")
     evaluate_run(tmp_path, EvalSpec(tasks=["facts"], limit=2), scorer=bigram_scorer)
     table = bigram_scorer.logits_fn(torch.arange(512)).double().log_softmax(-1)
     nll, count = 0.0, 0
