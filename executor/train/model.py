@@ -12,6 +12,7 @@ import zlib
 
 import torch
 
+from planner.errors import PlanInputError
 from planner.memory import padded_vocab_size  # Megatron-LM's rule: a multiple of 128 x TP
 
 def model_vocab_size(plan, tokenizer_vocab_size: int, tensor_parallel_size: int) -> int:
@@ -77,19 +78,32 @@ def transformer_config(plan, *, on_gpu: bool):
     )
 
 
+def transformer_engine_available() -> bool:
+    if not torch.cuda.is_available():
+        return False
+    try:
+        import transformer_engine  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def layer_spec(plan):
     """Transformer Engine's layer spec where TE is installed (GPU), megatron-core's local one otherwise."""
-    try:
-        if not torch.cuda.is_available():
-            raise ImportError
-        import transformer_engine  # noqa: F401
-        from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_with_transformer_engine_spec
+    from megatron.core.models.gpt import gpt_layer_specs
 
-        return get_gpt_layer_with_transformer_engine_spec()
-    except ImportError:
-        from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_local_spec
+    if transformer_engine_available():
+        return gpt_layer_specs.get_gpt_layer_with_transformer_engine_spec()
+    return gpt_layer_specs.get_gpt_layer_local_spec(normalization=plan.model.normalization)
 
-        return get_gpt_layer_local_spec(normalization=plan.model.normalization)
+
+def _check_sequence_parallel(config) -> None:
+    if config.sequence_parallel and not transformer_engine_available():
+        raise PlanInputError(
+            "layout.layout.sequence_parallel (true) needs Transformer Engine's layer spec (a GPU with "
+            "transformer_engine installed): megatron-core's local norm does not support sequence "
+            "parallelism; set sequence_parallel: false for this machine"
+        )
 
 
 def build_model(plan, vocab_size: int, *, on_gpu: bool | None = None, vp_stage: int | None = None,
@@ -103,6 +117,7 @@ def build_model(plan, vocab_size: int, *, on_gpu: bool | None = None, vp_stage: 
 
     on_gpu = torch.cuda.is_available() if on_gpu is None else on_gpu
     config = transformer_config(plan, on_gpu=on_gpu)
+    _check_sequence_parallel(config)
     tp = parallel_state.get_tensor_model_parallel_world_size()
     model = GPTModel(
         config=config,

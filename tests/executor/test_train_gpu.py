@@ -31,6 +31,7 @@ STEPS = 30
 
 def gpu_plan(tmp_path, *, tp=1, pp=1, vpp=1, dp=None, target_params=1.25e8):
     """A planner-derived plan for this machine's GPUs, pinned to the layout under test."""
+    from executor.train.model import transformer_engine_available
     from planner.derive import derive_plan
     from planner.io import read_plan, write_model
     from test_train_support import TINY_PLAN
@@ -45,7 +46,8 @@ def gpu_plan(tmp_path, *, tp=1, pp=1, vpp=1, dp=None, target_params=1.25e8):
     pins = {"reason": "gpu check: exercise Megatron's GPU components",
             "layout": {"tensor_model_parallel_size": tp, "pipeline_model_parallel_size": pp,
                        "virtual_pipeline_model_parallel_size": vpp, "data_parallel_size": dp or 1,
-                       "recompute": "selective", "use_distributed_optimizer": True},
+                       "recompute": "selective", "use_distributed_optimizer": True,
+                       "sequence_parallel": tp > 1 and transformer_engine_available()},
             "recipe": {"eval_interval_steps": STEPS, "eval_iters": 2},
             "reliability": {"checkpoint_interval_steps": STEPS}}
     plan = derive_plan(goals, pins=pins)

@@ -101,3 +101,16 @@ def test_plan_variant_changes_only_the_named_field(tmp_path):
     assert changed["layout"]["layout"]["data_parallel_size"] == 2
     changed["layout"]["layout"]["data_parallel_size"] = original["layout"]["layout"]["data_parallel_size"]
     assert changed == original
+
+
+def test_sequence_parallel_without_transformer_engine_is_refused_naming_the_field():
+    """megatron-core's local layer spec asserts 'sequence parallel not supported by torch LayerNorm'."""
+    from types import SimpleNamespace
+
+    from executor.train.model import _check_sequence_parallel, transformer_engine_available
+
+    if transformer_engine_available():
+        pytest.skip("Transformer Engine is installed here: sequence parallelism is supported")
+    with pytest.raises(PlanInputError, match=r"sequence_parallel \(true\) needs Transformer Engine"):
+        _check_sequence_parallel(SimpleNamespace(sequence_parallel=True))
+    _check_sequence_parallel(SimpleNamespace(sequence_parallel=False))
