@@ -1,8 +1,9 @@
 """The planning wizard: goals in, a plan out, compared, exported and approved.
 
 The app owns the state (`goals`, `plan`, `plan_error`); screens watch it and post messages up.
-Each goals edit restarts one exclusive worker that waits `debounce_s`, then asks the planner for
-the plan in a thread, so typing never waits for the planner.
+Each goals edit restarts one exclusive worker that waits `debounce_s`, shows the planner's fast
+estimate, and once typing pauses asks the planner for the full plan in a thread, so typing never
+waits for the planner.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class WizardApp(App):
     """The summary's figures: the fast estimate first, then the full plan's."""
 
     def __init__(self, goals: Goals | None = None, theme: str = "dark", debounce_s: float = 0.02,
-                 plan: RunPlan | None = None):
+                 plan: RunPlan | None = None, plan_delay_s: float = 0.25):
         """Open on `goals` (default: the default goals preset), or on an existing `plan` and its goals."""
         super().__init__()
         self.set_reactive(WizardApp.goals, plan.goals if plan else goals or state.default_goals())
@@ -62,12 +63,14 @@ class WizardApp(App):
         self.set_reactive(WizardApp.plan_pending, plan is None)
         self.set_reactive(WizardApp.headline, state.plan_headline(plan) if plan else None)
         self.debounce_s = debounce_s
+        self.plan_delay_s = plan_delay_s
+        """After the fast estimate, how long typing must pause before the full plan is derived."""
         self.theme = THEMES[theme]
         self.last_export: ExportResult | None = None
 
     def on_mount(self) -> None:
         if self.plan is None:
-            self.recompute(self.goals, debounce_s=0.0)
+            self.recompute(self.goals, debounce_s=0.0, plan_delay_s=0.0)
 
     @on(GoalsScreen.GoalsEdited)
     def _goals_edited(self, event: GoalsScreen.GoalsEdited) -> None:
@@ -77,15 +80,17 @@ class WizardApp(App):
         """Make `goals` the current goals and recompute the plan (debounced)."""
         self.goals = goals
         self.plan_pending = True
-        self.recompute(goals, self.debounce_s)
+        self.recompute(goals, self.debounce_s, self.plan_delay_s)
 
     @work(exclusive=True, group="derive")
-    async def recompute(self, goals: Goals, debounce_s: float) -> None:
-        """After the debounce: the fast estimate for the summary, then the full plan."""
+    async def recompute(self, goals: Goals, debounce_s: float, plan_delay_s: float) -> None:
+        """After the debounce: the fast estimate for the summary, then, once typing pauses for
+        `plan_delay_s`, the full plan (a keystroke in between cancels this worker before it starts)."""
         await asyncio.sleep(debounce_s)
         try:
             self.headline = await asyncio.to_thread(state.quick_headline, goals)
             self.plan_error = ""
+            await asyncio.sleep(plan_delay_s)
             plan = await asyncio.to_thread(state.derive, goals)
         except PlanInputError as exc:
             self.plan_error = str(exc)
