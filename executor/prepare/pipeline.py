@@ -90,9 +90,6 @@ class Pipeline:
         if not path.exists():
             atomic_write_text(path, cfg)
 
-    def pending(self, stage: str) -> list[int]:
-        return [i for i in range(self.num_shards) if not sh.marker_path(self.work / stage, i).exists()]
-
     def markers(self, stage: str) -> list[dict]:
         found = [sh.read_marker(sh.marker_path(self.work / stage, i)) for i in range(self.num_shards)]
         missing = [i for i, m in enumerate(found) if m is None]
@@ -125,6 +122,10 @@ class Pipeline:
             build_tokenizer(self.spec, self.work, self.out, self.num_shards, self.offsets())
 
     def tokenize(self, shards: list[int] | None = None) -> None:
+        for marker, stage in (("dedup.done", "dedup"), ("tokenizer.done", "tokenizer")):
+            if not (self.work / marker).exists():
+                raise PlanInputError(f"stage 'tokenize' needs stage {stage!r} to have finished in {self.out}",
+                                     [f"--stage: run `--stage {stage}` (or the whole run) first"])
         offsets = self.offsets()
         todo = [i for i in (shards if shards is not None else range(self.num_shards))
                 if not sh.marker_path(self.work / "tokenize", i).exists()]
