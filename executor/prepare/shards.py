@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -37,13 +38,15 @@ def read_marker(path: Path) -> dict | None:
 
 
 def _fresh_tmp(stage_dir: Path, shard: int) -> Path:
-    """A private temporary directory: a worker orphaned by a killed run may still be writing its own."""
+    """A private temporary directory, named by host and pid: a worker orphaned by a killed run (or a
+    task on another node) may still be writing its own. Leftovers of dead local processes are removed."""
     stage_dir.mkdir(parents=True, exist_ok=True)
-    for old in stage_dir.glob(f"{shard_name(shard)}.tmp-*"):
+    host = socket.gethostname().replace("-", "_")
+    for old in stage_dir.glob(f"{shard_name(shard)}.tmp-{host}-*"):
         pid = old.name.rsplit("-", 1)[-1]
         if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
             shutil.rmtree(old, ignore_errors=True)
-    tmp = stage_dir / f"{shard_name(shard)}.tmp-{os.getpid()}"
+    tmp = stage_dir / f"{shard_name(shard)}.tmp-{host}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     return tmp
