@@ -65,6 +65,8 @@ def test_tp2_run_trains_100_steps_and_ends_below_the_unigram_entropy(tp2_run, en
     metrics = read_metrics(tp2_run)
     assert [m["step"] for m in metrics] == list(range(1, NUM_STEPS + 1))
     assert metrics[0]["loss"] > entropy_nats  # starts near ln(V), above the unigram entropy
+    print(f"FIGURE tp2: loss {metrics[0]['loss']:.4f} -> {_final_loss(tp2_run):.4f} (mean of last 10), "
+          f"unigram entropy {entropy_nats:.4f} nats, val_loss {metrics[-1]['val_loss']:.4f}")
     assert _final_loss(tp2_run) < entropy_nats
     # held-out text: better than uniform over the vocabulary (the tiny corpus's validation split is
     # one short document, so its loss is not compared with the training data's entropy)
@@ -74,6 +76,8 @@ def test_tp2_run_trains_100_steps_and_ends_below_the_unigram_entropy(tp2_run, en
 def test_dp2_run_trains_100_steps_and_ends_below_the_unigram_entropy(dp2_run, entropy_nats):
     metrics = read_metrics(dp2_run)
     assert len(metrics) == NUM_STEPS
+    print(f"FIGURE dp2: loss {metrics[0]['loss']:.4f} -> {_final_loss(dp2_run):.4f} (mean of last 10), "
+          f"unigram entropy {entropy_nats:.4f} nats, val_loss {metrics[-1]['val_loss']:.4f}")
     assert _final_loss(dp2_run) < entropy_nats
     assert metrics[-1]["val_loss"] < math.log(read_plan(TINY_PLAN).model.vocab_size)
 
@@ -82,6 +86,7 @@ def test_tp1_and_tp2_give_the_same_losses_for_the_first_10_steps(tp2_run, prepar
     run_train(1, plan_variant(tmp_path, **TP1_PLAN_CHANGES), prepared_data, tmp_path / "run", "--max-steps", "10")
     tp1, tp2 = losses(tmp_path / "run"), losses(tp2_run)
     assert len(tp1) == 10
+    print(f"FIGURE tp1 vs tp2, steps 1-10: max |diff| {max(abs(tp1[s] - tp2[s]) for s in tp1):.3g}")
     for step in range(1, 11):
         assert tp2[step] == pytest.approx(tp1[step], abs=1e-4), step
 
@@ -157,5 +162,7 @@ def test_sigkill_after_a_checkpoint_then_resume_continues_the_uninterrupted_loss
     run_train(2, plan, prepared_data, out, "--max-steps", "12")
     resumed, uninterrupted = losses(out), losses(tp2_run)
     assert [m["step"] for m in read_metrics(out)] == list(range(1, 13))  # no step lost or logged twice
+    diff = max(abs(resumed[s] - uninterrupted[s]) for s in range(killed_at + 1, 13))
+    print(f"FIGURE kill at checkpoint {killed_at}, resume to 12: max |diff| vs uninterrupted {diff:.3g}")
     for step in range(killed_at + 1, 13):
         assert resumed[step] == pytest.approx(uninterrupted[step], abs=1e-6), step

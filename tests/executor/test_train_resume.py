@@ -40,6 +40,8 @@ def test_sigterm_mid_run_writes_a_checkpoint_and_exits_0_within_60_s(prepared_da
     output, _ = job.communicate(timeout=90)
     elapsed_s = time.monotonic() - sent
     assert job.returncode == 0, output[-3000:]
+    print(f"FIGURE sigterm: exit {job.returncode} {elapsed_s:.1f} s after the signal, "
+          f"checkpoint at step {_latest(out)}")
     assert elapsed_s < 60
     last_step = read_metrics(out)[-1]["step"]
     assert 3 <= last_step < 100
