@@ -10,7 +10,8 @@ bare megatron-core loop (`GPTModel` with the same `TransformerConfig`, the same 
 from the same `GPTDataset`, forward/backward and `torch.optim.AdamW.step()`, nothing else).
 Steps alternate between the two (ABBA order) so machine load hits both alike; the figures are the
 ratio of the median step times (target <= 1.05), the median of the per-step paired ratios and the
-ratio of the fastest steps (the least disturbed by other processes on a shared machine). Without --data, the tiny plan's data is prepared into a cache.
+ratio of the fastest steps (the least disturbed by other processes on a shared machine).
+Without --data, the tiny plan's data is prepared into a cache.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def _bare_model(plan, vocab_size: int):
     from executor.train.model import layer_spec, model_vocab_size, transformer_config
 
     config = transformer_config(plan, on_gpu=torch.cuda.is_available())
+    tp = parallel_state.get_tensor_model_parallel_world_size()
     model = GPTModel(config=config, transformer_layer_spec=layer_spec(plan),
-                     vocab_size=model_vocab_size(plan, vocab_size, parallel_state.get_tensor_model_parallel_world_size()),
+                     vocab_size=model_vocab_size(plan, vocab_size, tp),
                      max_sequence_length=plan.model.seq_length, position_embedding_type="rope",
                      share_embeddings_and_output_weights=plan.model.tied_embeddings)
     r = plan.recipe

@@ -57,7 +57,8 @@ def init_parallel(plan) -> bool:
         dist.init_process_group("nccl" if on_gpu else "gloo")
     world = dist.get_world_size()
     if world != lay.num_gpus:
-        raise PlanInputError(f"layout.layout: the layout needs {lay.num_gpus} processes (TP x PP x CP x DP), torchrun started {world}")
+        raise PlanInputError(f"layout.layout: the layout needs {lay.num_gpus} processes "
+                             f"(TP x PP x CP x DP), torchrun started {world}")
     parallel_state.initialize_model_parallel(
         tensor_model_parallel_size=lay.tensor_model_parallel_size,
         pipeline_model_parallel_size=lay.pipeline_model_parallel_size,
