@@ -9,6 +9,7 @@ waits for the planner.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App
@@ -18,10 +19,10 @@ from textual.reactive import var
 from planner.errors import PlanInputError
 from planner.schema import Goals, RunPlan
 from tui import state
-from tui.screens.compare import CompareScreen
-from tui.screens.export import ExportResult, ExportScreen
 from tui.screens.goals import GoalsScreen
-from tui.screens.plan import PlanScreen
+
+if TYPE_CHECKING:
+    from tui.screens.export import ExportResult
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
 
@@ -29,7 +30,8 @@ THEMES = {"dark": "textual-dark", "light": "textual-light"}
 class WizardApp(App):
     TITLE = "llmplan"
     SUB_TITLE = "plan the pretraining of an LLM"
-    MODES = {"goals": GoalsScreen, "plan": PlanScreen, "compare": CompareScreen}
+    MODES = {"goals": GoalsScreen, "plan": lambda: _plan_screen(), "compare": lambda: _compare_screen()}
+    """Only the goals screen is imported and built at launch; the others when first opened."""
     DEFAULT_MODE = "goals"
     BINDINGS = [
         Binding("f1", "help", "Help"),
@@ -69,8 +71,8 @@ class WizardApp(App):
         self.last_export: ExportResult | None = None
 
     def on_mount(self) -> None:
-        if self.plan is None:
-            self.recompute(self.goals, debounce_s=0.0, plan_delay_s=0.0)
+        if self.plan is None:  # after the first paint: the form shows before the planner starts
+            self.call_after_refresh(self.recompute, self.goals, 0.0, 0.0)
 
     @on(GoalsScreen.GoalsEdited)
     def _goals_edited(self, event: GoalsScreen.GoalsEdited) -> None:
@@ -109,6 +111,8 @@ class WizardApp(App):
             self.push_screen(HelpScreen())
 
     def action_export(self) -> None:
+        from tui.screens.export import ExportScreen
+
         if self.plan is None or self.plan_error:
             self.notify("No valid plan to export yet.", severity="warning")
         elif not isinstance(self.screen, ExportScreen):
@@ -129,3 +133,15 @@ class WizardApp(App):
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES["light"] if self.theme == THEMES["dark"] else THEMES["dark"]
+
+
+def _plan_screen():
+    from tui.screens.plan import PlanScreen
+
+    return PlanScreen()
+
+
+def _compare_screen():
+    from tui.screens.compare import CompareScreen
+
+    return CompareScreen()

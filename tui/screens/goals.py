@@ -7,10 +7,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Select, Static
+from textual.widgets import Header, Input, Label, Select, Static
 
 from planner.schema import Goals
 from tui import state
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.summary import PlanSummary
 
 
@@ -44,7 +45,7 @@ class GoalsScreen(Screen):
                     yield Static("", classes="field-error", id=f"error-{field.name}")
             yield Static("", classes="field-error", id="error-other")
         yield PlanSummary(id="summary")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def _editor(self, field: state.GoalField, value: str) -> Input | Select:
         widget_id = f"field-{field.name}"
