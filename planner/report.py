@@ -306,7 +306,7 @@ def loss_chart(plan: RunPlan, path: Path) -> None:
     import numpy as np
     from matplotlib.figure import Figure
 
-    from planner.sizing import DEFAULT_FIT, compute_optimal  # helper A's loss law
+    from planner.sizing import DEFAULT_FIT, compute_optimal
 
     n_plan, d_plan = plan.model.num_params, plan.tokens.num_tokens
     c_plan = 6.0 * n_plan * d_plan

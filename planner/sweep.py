@@ -184,7 +184,7 @@ def pareto_front(rows: Sequence[Sequence[float]]) -> list[bool]:
 
 
 def evaluate_plan(goals: Goals) -> dict[str, Any]:
-    """Full plan through helper A's planner.derive.derive_plan (with layout, recipe and failures)."""
+    """Full plan through planner.derive.derive_plan (with layout, recipe and failures)."""
     from planner.derive import derive_plan
 
     plan = derive_plan(goals)
@@ -235,7 +235,7 @@ def _one(base: Goals, changes: dict[str, Any], evaluate: Evaluator) -> dict[str,
 
 
 def evaluate_estimate(goals: Goals) -> dict[str, Any]:
-    """The fast path: size the run and estimate it (helper A's planner.derive.size_run and
+    """The fast path: size the run and estimate it (planner.derive.size_run and
     planner.estimate.estimate_run), without the layout search, recipe or failure plan."""
     from planner.derive import size_run
     from planner.estimate import estimate_run

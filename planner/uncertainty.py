@@ -2,7 +2,7 @@
 
 Method (lognormal error model, combined in log space):
 - Throughput: the log residuals r_i = ln(reported_i / predicted_i) of the planner's GPU-hour estimate
-  over the published whole runs (kind=run rows of presets/published_runs.csv, via helper A's
+  over the published whole runs (kind=run rows of presets/published_runs.csv, via the planner's
   planner.calibrate) give a bias mu and spread sigma_tp (sample standard deviation, n-1).
   The published GPU-hours include each run's own restarts, so the residuals already carry the
   *average* failure overhead; the failure model adds its *variance* only.
@@ -86,7 +86,7 @@ def calibration_residuals() -> tuple[Residuals, Residuals]:
 
 
 def _published_log_residuals() -> tuple[list[float], list[float]]:
-    """ln(reported/predicted) of GPU-hours and energy over the kind=run published runs, from helper A's
+    """ln(reported/predicted) of GPU-hours and energy over the kind=run published runs, from the planner's
     calibration table (planner.calibrate, the same numbers `llmplan calibrate` prints)."""
     rows = [r for r in _calibration_rows() if r["kind"] == "run"]
     tp = [_log_ratio(r.get("reported_gpu_hours"), r.get("predicted_gpu_hours")) for r in rows]

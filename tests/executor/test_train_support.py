@@ -1,6 +1,6 @@
 """Shared helpers for the trainer tests: prepared data, torchrun launching, metrics reading.
 
-Prepared data comes from `llmplan prepare` (helper E's pipeline) when that command exists;
+Prepared data comes from `llmplan prepare` when that command exists;
 otherwise from a small stand-in written here with the same real components: the pydoc corpus,
 a byte-level BPE trained with HF `tokenizers`, and megatron's `IndexedDatasetBuilder`.
 """

@@ -2,7 +2,7 @@
 
 The Pareto front follows the usual definition (a point is on it when no other point is at least as
 good on every objective and strictly better on one; e.g. Deb 2001, Multi-Objective Optimization
-using Evolutionary Algorithms, Def. 2.5); the planner is helper A's planner.derive / planner.estimate.
+using Evolutionary Algorithms, Def. 2.5); the planner is planner.derive / planner.estimate.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_pareto_front_keeps_only_non_dominated_rows():
     assert pareto_front([]) == []
 
 
-# --- end to end through the real planner (helper A's sizing and estimate) -------------------------
+# --- end to end through the real planner (planner sizing and estimate) -------------------------
 
 pd = pytest.importorskip("pandas")
 

@@ -66,7 +66,7 @@ def stage_progress(view: RunView, stage: str) -> float:
 
 
 class RunsScreen(Screen):
-    """Run monitor (helper D binds it in tui/app.py)."""
+    """Run monitor."""
 
     CSS_PATH = "runs.tcss"
     BINDINGS = [
