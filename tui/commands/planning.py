@@ -189,7 +189,7 @@ def validate(file) -> None:
     from planner.validate_layout import validate_plan_layout
 
     result = read_plan(file)
-    problems = plan_problems(result) + validate_plan_layout(result)  # layout rules: helper B (issue #3)
+    problems = plan_problems(result) + validate_plan_layout(result)  # layout rules and memory fit
     if problems:
         raise PlanInputError("plan is inconsistent", problems, file)
     click.echo(f"ok: {file} is a valid plan '{result.name}' (schema_version {result.schema_version})")
