@@ -1,21 +1,24 @@
 """Per-GPU memory (planner.memory) against Megatron-LM's own estimator and Korthikanti et al. 2022.
 
-Reference: megatron/training/theoretical_memory_usage.py (NVIDIA/Megatron-LM @ d98e8a6), vendored
-verbatim in tests/planner/megatron_reference/ and run here as Megatron runs it; Korthikanti et al.
-2022 (arXiv 2205.05198), Table 2.
+Reference: megatron/training/theoretical_memory_usage.py (NVIDIA/Megatron-LM @ d98e8a6),
+`compute_weight_and_optimizer_memory` (l.12-305) and `compute_activation_memory` (l.308-379). Its
+outputs for each configuration below were recorded once, by running that file unchanged outside this
+repository, in tests/planner/megatron_reference.json (source, commit, functions and line numbers in
+its "source" header; no Megatron-LM code is kept here). Korthikanti et al. 2022 (arXiv 2205.05198),
+Table 2.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import json
+from pathlib import Path
 
 import pytest
 
 from planner.architecture import make_shape
-from planner.memory import (activation_bytes, layer_activation_bytes_per_token, per_rank_memory,
-                            per_rank_parameter_count, state_bytes_per_parameter)
+from planner.memory import (activation_bytes, layer_activation_bytes_per_token, padded_vocab_size,
+                            per_rank_memory, per_rank_parameter_count, state_bytes_per_parameter)
 from planner.schema import ParallelLayout
-from tests.planner.megatron_reference import theoretical_memory_usage as megatron
 
 GPT3_175B = make_shape(num_layers=96, hidden_size=12288, num_attention_heads=96, num_query_groups=96,
                        ffn_hidden_size=4 * 12288, vocab_size=51200, seq_length=2048, activation="gelu",
@@ -27,17 +30,22 @@ TINY = make_shape(num_layers=4, hidden_size=128, num_attention_heads=4, num_quer
 GPT_22B = make_shape(num_layers=48, hidden_size=6144, num_attention_heads=64, num_query_groups=64,
                      ffn_hidden_size=4 * 6144, vocab_size=51200, seq_length=2048, activation="gelu",
                      normalization="LayerNorm")
+MODELS = {"gpt3_175b": GPT3_175B, "llama2_70b": LLAMA2_70B, "tiny": TINY, "gpt_22b": GPT_22B}
+
+MEGATRON = json.loads((Path(__file__).parent / "megatron_reference.json").read_text())
+"""Megatron-LM d98e8a6 theoretical_memory_usage.py outputs, recorded per configuration."""
 
 
-def _megatron_args(model, layout: ParallelLayout, padded_vocab: int):
-    """The argparse namespace megatron/training/arguments.py would build for this run."""
-    return SimpleNamespace(
+def _megatron_args(model, layout: ParallelLayout) -> dict:
+    """The argparse namespace megatron/training/arguments.py would build for this run, as a dict."""
+    return dict(
         kv_channels=model.head_dim, num_attention_heads=model.num_attention_heads,
         hidden_size=model.hidden_size, num_layers=model.num_layers, ffn_hidden_size=model.ffn_hidden_size,
         group_query_attention=model.num_query_groups != model.num_attention_heads,
         num_query_groups=model.num_query_groups, swiglu=model.activation == "swiglu",
         normalization=model.normalization, add_bias_linear=model.add_bias_linear,
-        padded_vocab_size=padded_vocab, untie_embeddings_and_output_weights=not model.tied_embeddings,
+        padded_vocab_size=padded_vocab_size(model.vocab_size, layout.tensor_model_parallel_size),
+        untie_embeddings_and_output_weights=not model.tied_embeddings,
         num_experts=None, moe_shared_expert_intermediate_size=None, mtp_num_layers=None,
         multi_latent_attention=False, moe_latent_size=None, moe_router_topk=2, moe_layer_freq=1,
         expert_tensor_parallel_size=1, expert_model_parallel_size=1,
@@ -52,65 +60,52 @@ def _megatron_args(model, layout: ParallelLayout, padded_vocab: int):
     )
 
 
-STATE_CASES = [
-    # (model, layout, padded vocab as Megatron pads it: multiple of 128 x TP)
-    (GPT3_175B, ParallelLayout(tensor_model_parallel_size=8, data_parallel_size=64, global_batch_size=1536,
-                               use_distributed_optimizer=True), 51200),
-    (LLAMA2_70B, ParallelLayout(tensor_model_parallel_size=8, data_parallel_size=16, global_batch_size=1024,
-                                use_distributed_optimizer=False), 32768),
-    (TINY, ParallelLayout(tensor_model_parallel_size=2, data_parallel_size=4, global_batch_size=8,
-                          use_distributed_optimizer=True), 4096),
-    (GPT_22B, ParallelLayout(tensor_model_parallel_size=4, data_parallel_size=3, global_batch_size=24,
-                             use_distributed_optimizer=True), 51200),
-]
+def _recorded_case(section: str, case_id: str):
+    """(model, layout, recorded case) for one recorded configuration. Fails if the Megatron arguments
+    the recording was made with are not the ones this model and layout give, so figures and
+    configurations cannot drift apart."""
+    case = MEGATRON[section][case_id]
+    model, layout = MODELS[case["model"]], ParallelLayout(**case["layout"])
+    assert _megatron_args(model, layout) == case["megatron_args"]
+    return model, layout, case
 
 
-@pytest.mark.parametrize("model,layout,padded_vocab", STATE_CASES)
-def test_weights_gradients_and_optimizer_bytes_equal_megatrons_theoretical_memory(model, layout, padded_vocab):
-    """Megatron theoretical_memory_usage.py `compute_weight_and_optimizer_memory` (l.248-303):
-    parameters of the most loaded shard x (18 | 6 + 12/DP) bytes. Equal up to float rounding."""
+def test_the_megatron_reference_names_its_source_file_commit_and_functions():
+    source = MEGATRON["source"]
+    assert source["file"] == "megatron/training/theoretical_memory_usage.py"
+    assert source["commit"].startswith("d98e8a6")
+    assert set(source["functions"]) == {"compute_weight_and_optimizer_memory", "compute_activation_memory"}
+    assert len(MEGATRON["weight_and_optimizer_cases"]) >= 3 and len(MEGATRON["activation_cases"]) >= 3
+
+
+@pytest.mark.parametrize("case_id", list(MEGATRON["weight_and_optimizer_cases"]))
+def test_weights_gradients_and_optimizer_bytes_equal_megatrons_theoretical_memory(case_id):
+    """Megatron theoretical_memory_usage.py `compute_weight_and_optimizer_memory` (l.12-305): parameters
+    of the most loaded shard (l.247-267) x (18 | 6 + 12/DP) bytes (l.293-296). Exactly equal."""
+    model, layout, case = _recorded_case("weight_and_optimizer_cases", case_id)
     ours = per_rank_memory(model, layout, 0, precision="bf16")
-    expected = megatron.compute_weight_and_optimizer_memory(_megatron_args(model, layout, padded_vocab))
-    assert ours.model_state_bytes == pytest.approx(expected, rel=1e-12)
+    assert ours.model_state_bytes == case["weight_and_optimizer_bytes"]
 
 
 def test_with_pipeline_parallelism_the_first_stage_differs_from_megatron_only_by_the_final_norm():
-    """Megatron charges final_layernorm / p to the first stage (l.259 `replicated_params_in_transformer_block
+    """Megatron charges final_layernorm / p to the first stage (l.253-255 `replicated_params_in_transformer_block
     / pipeline_model_parallel_size`); the real first stage holds no final norm, it sits on the last one."""
-    layout = ParallelLayout(tensor_model_parallel_size=8, pipeline_model_parallel_size=4, data_parallel_size=16,
-                            global_batch_size=1024, use_distributed_optimizer=True)
-    ours = per_rank_memory(LLAMA2_70B, layout, 0)
-    expected = megatron.compute_weight_and_optimizer_memory(_megatron_args(LLAMA2_70B, layout, 32768))
-    final_norm_bytes = LLAMA2_70B.hidden_size / 4 * (6 + 12 / 16)
-    assert expected - ours.model_state_bytes == pytest.approx(final_norm_bytes, rel=1e-9)
+    model, layout, case = _recorded_case("weight_and_optimizer_pipeline_cases",
+                                         "llama2_70b_tp8_pp4_dp16_distributed_optimizer")
+    ours = per_rank_memory(model, layout, 0)
+    final_norm_bytes = model.hidden_size / 4 * (6 + 12 / 16)
+    assert case["weight_and_optimizer_bytes"] - ours.model_state_bytes == final_norm_bytes
 
 
-ACTIVATION_CASES = [
-    ParallelLayout(tensor_model_parallel_size=8, pipeline_model_parallel_size=8, data_parallel_size=8,
-                   global_batch_size=1024, recompute="selective", sequence_parallel=True),
-    ParallelLayout(tensor_model_parallel_size=8, pipeline_model_parallel_size=8,
-                   virtual_pipeline_model_parallel_size=3, data_parallel_size=4, global_batch_size=256,
-                   recompute="selective", sequence_parallel=True),
-    ParallelLayout(tensor_model_parallel_size=4, data_parallel_size=2, micro_batch_size=2,
-                   global_batch_size=64, recompute="selective", sequence_parallel=True),
-    ParallelLayout(tensor_model_parallel_size=8, pipeline_model_parallel_size=16, data_parallel_size=8,
-                   global_batch_size=64, recompute="selective", sequence_parallel=True),  # m = 8 < p
-]
-
-
-@pytest.mark.parametrize("layout", ACTIVATION_CASES)
-def test_activation_bytes_match_megatrons_sequence_parallel_selective_formula_within_one_percent(layout):
-    """Megatron `compute_activation_memory` (l.306-379, Korthikanti et al. 2022 Table 2, SP + selective),
-    first pipeline stage, for a GPT-3 shape (MHA, GELU MLP) where both model the same tensors."""
-    model = GPT3_175B if model_fits(layout) else GPT_22B
-    expected = megatron.compute_activation_memory(_megatron_args(model, layout, 51200),
-                                                  num_microbatches=layout.num_microbatches)
-    assert activation_bytes(model, layout, 0) == pytest.approx(expected, rel=0.01)
-
-
-def model_fits(layout: ParallelLayout) -> bool:
-    return GPT3_175B.num_layers % (layout.pipeline_model_parallel_size
-                                   * layout.virtual_pipeline_model_parallel_size) == 0
+@pytest.mark.parametrize("case_id", list(MEGATRON["activation_cases"]))
+def test_activation_bytes_match_megatrons_sequence_parallel_selective_formula(case_id):
+    """Megatron `compute_activation_memory` (l.308-379, Korthikanti et al. 2022 Table 2, SP + selective),
+    first pipeline stage, for a GPT-3 shape (MHA, GELU MLP) where both model the same tensors: 1F1B,
+    interleaved, PP = 1 with the logits, fewer micro-batches than stages. Equal to float rounding
+    (rel 1e-12; the acceptance bar is 1%)."""
+    model, layout, case = _recorded_case("activation_cases", case_id)
+    assert layout.num_microbatches == case["num_microbatches"]
+    assert activation_bytes(model, layout, 0) == pytest.approx(case["activation_bytes"], rel=1e-12)
 
 
 @pytest.mark.parametrize("tp", [1, 2, 8])
