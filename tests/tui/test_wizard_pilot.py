@@ -263,3 +263,27 @@ def test_the_fast_summary_figures_agree_with_the_full_plan():
         full.num_params, full.binding_constraint, full.num_gpus, full.gpu)
     for name in ("num_tokens", "total_cost_usd", "wallclock_days", "gpu_hours", "predicted_loss"):
         assert getattr(quick, name) == pytest.approx(getattr(full, name), rel=1e-3), name
+
+
+async def test_moving_focus_between_form_fields_keeps_the_footer_keys_instead_of_rebuilding_them():
+    from textual.widgets._footer import FooterKey
+
+    from tui.widgets.key_footer import KeyFooter
+
+    app = WizardApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        footer = app.screen.query_one(KeyFooter)
+        keys = list(footer.query(FooterKey))
+        assert {"Help", "Goals", "Export"} <= {key.description for key in keys}
+        for _ in range(3):
+            await pilot.press("tab")
+            await pilot.pause()
+        await settle(pilot)
+        assert app.focused is not None and app.focused.id != "field-objective"
+        assert list(footer.query(FooterKey)) == keys  # the same widgets: no rebuild
+        await pilot.press("f5")  # a screen with other keys still gets its own footer keys
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert {"Help", "Goals", "Export"} <= {key.description for key in footer.query(FooterKey)}
