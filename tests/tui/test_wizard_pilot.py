@@ -142,7 +142,8 @@ async def test_bad_input_shows_the_schema_message_beside_the_field_and_keeps_the
         await settle(pilot)
         assert error_text(app, "budget_usd") == "Input should be greater than 0 (got -500000.0)"
         assert error_text(app, "seq_len") == "expected a number such as 1500, 2.5e6 or 7B (got '4096x')"
-        assert app.screen.query_one("#row-budget_usd").has_class("-invalid")
+        assert app.screen.query_one("#label-budget_usd").has_class("-invalid")
+        assert app.screen.query_one("#field-budget_usd").has_class("-field-invalid")
         assert "fix the red fields" in str(app.screen.query_one("#summary").render())
         assert app.goals == goals_before and app.plan is plan_before and app.plans_computed == 1
         await pilot.press("backspace")
@@ -282,6 +283,8 @@ async def test_moving_focus_between_form_fields_keeps_the_footer_keys_instead_of
         await settle(pilot)
         assert app.focused is not None and app.focused.id != "field-objective"
         assert list(footer.query(FooterKey)) == keys  # the same widgets: no rebuild
+        editing = app.focused.id.removeprefix("field-")  # its label alone is highlighted
+        assert [label.id for label in app.screen.query(".field-label.-focus")] == [f"label-{editing}"]
         await pilot.press("f5")  # a screen with other keys still gets its own footer keys
         await settle(pilot)
         await pilot.press("escape")

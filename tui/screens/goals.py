@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Select, Static
@@ -37,12 +37,11 @@ class GoalsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         values = state.form_values(self.app.goals)
-        with VerticalScroll(id="form", can_focus=False):
+        with VerticalScroll(id="form", can_focus=False):  # a 3-column grid: label, editor, error
             for field in state.GOAL_FIELDS:
-                with Horizontal(classes="field-row", id=f"row-{field.name}"):
-                    yield Label(field.label, classes="field-label")
-                    yield self._editor(field, values[field.name])
-                    yield Static("", classes="field-error", id=f"error-{field.name}")
+                yield Label(field.label, classes="field-label", id=f"label-{field.name}")
+                yield self._editor(field, values[field.name])
+                yield Static("", classes="field-error", id=f"error-{field.name}")
             yield Static("", classes="field-error", id="error-other")
         yield PlanSummary(id="summary")
         yield KeyFooter()
@@ -98,6 +97,17 @@ class GoalsScreen(Screen):
             out[field.name] = "" if value is Select.NULL or value is None else str(value)
         return out
 
+    @on(events.DescendantFocus)
+    @on(events.DescendantBlur)
+    def _focus_moved(self, _: events.Event) -> None:
+        """Highlight the label of the field being edited (a Select's open list counts as its field)."""
+        node = self.focused
+        while node is not None and node is not self and not (node.id or "").startswith("field-"):
+            node = node.parent
+        editing = node.id.removeprefix("field-") if node is not None and node is not self else ""
+        for name in state.FIELD_NAMES:
+            self.query_one(f"#label-{name}").set_class(name == editing, "-focus")
+
     @on(Input.Changed)
     @on(Select.Changed)
     def _edited(self, event: Input.Changed | Select.Changed) -> None:
@@ -121,7 +131,8 @@ class GoalsScreen(Screen):
             if str(shown.content) != message:  # a relayout only when a message changes
                 shown.update(message)
             if name in state.FIELD_NAMES:
-                self.query_one(f"#row-{name}").set_class(bool(message), "-invalid")
+                self.query_one(f"#label-{name}").set_class(bool(message), "-invalid")
+                self.query_one(f"#field-{name}").set_class(bool(message), "-field-invalid")
         self.show_summary()
 
     def show_summary(self, _: object = None) -> None:
