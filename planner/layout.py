@@ -7,7 +7,8 @@ Step time: planner.step_time (Narayanan et al. 2021). The search is analytic: no
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import heapq
+from dataclasses import dataclass, field, replace
 
 from planner.cluster import ClusterSpec, cluster_from_gpu
 from planner.memory import (RankMemory, activation_bytes, per_rank_parameter_count,
@@ -15,7 +16,8 @@ from planner.memory import (RankMemory, activation_bytes, per_rank_parameter_cou
                             state_bytes_per_parameter)
 from planner.schema import GpuSpec, LayoutPlan, MemoryBreakdown, ModelShape, ParallelLayout
 from planner.flops import model_flops_per_token
-from planner.step_time import DEFAULT_STEP_MODEL, PEAK_FLOPS_FIELD, StepTime, StepTimeModel, step_time
+from planner.step_time import (DEFAULT_STEP_MODEL, PEAK_FLOPS_FIELD, StepTime, StepTimeModel,
+                                _layer_hardware_flops_per_token, pipeline_terms, step_time)
 
 REASONS = {
     "tp_heads": "tensor_model_parallel_size does not divide num_attention_heads",
@@ -28,6 +30,8 @@ REASONS = {
     "interleave_microbatches": "interleaved schedule needs num_microbatches to be a multiple of "
                                "pipeline_model_parallel_size",
     "out_of_memory": "does not fit in GPU memory with headroom",
+    "slower_bound": "cannot reach the top K: its pipeline time alone (compute, bubble, TP/CP/PP "
+                    "communication; a lower bound on its step time) exceeds the K+1-th fastest step",
 }
 """Reasons a layout is rejected (keys of LayoutSearchResult.rejected)."""
 
@@ -48,6 +52,10 @@ class SearchSpace:
     headroom_fraction: float = 0.05
     """Share of GPU memory left free (allocator fragmentation)."""
     flash_attention: bool = True
+    prune: bool = True
+    """Branch and bound: skip layouts whose pipeline time (a lower bound on step time,
+    planner.step_time.pipeline_terms) exceeds the (top_k + 1)-th fastest step found so far; they
+    are counted under rejected["slower_bound"]. Best and alternatives equal the exhaustive search's."""
 
 
 @dataclass
@@ -70,7 +78,8 @@ class LayoutSearchResult:
     num_fitting: int = 0
     """Layouts that passed every rule and fit (evaluated = num_fitting + sum of rejected)."""
     min_memory_bytes: float = 0.0
-    """Smallest per-GPU memory among layouts that pass every divisibility rule (0 if none did)."""
+    """Smallest per-GPU memory among layouts that pass every divisibility rule (0 if none did);
+    exact when nothing fits (the pruned search then reruns exhaustively), else among those evaluated."""
     context: dict = field(default_factory=dict)
 
     def no_fit_message(self) -> str:
@@ -141,6 +150,14 @@ class _Candidate:
     def num_microbatches(self) -> int:
         return self.global_batch_size // (self.micro_batch_size * self.data_parallel_size)
 
+    def variant(self, micro_batch_size: int, use_distributed_optimizer: bool) -> "_Candidate":
+        """A copy with another micro-batch size and optimizer choice."""
+        return _Candidate(self.tensor_model_parallel_size, self.pipeline_model_parallel_size,
+                          self.virtual_pipeline_model_parallel_size, self.context_parallel_size,
+                          self.data_parallel_size, micro_batch_size, self.global_batch_size, self.recompute,
+                          self.sequence_parallel, use_distributed_optimizer,
+                          self.num_layers_in_first_pipeline_stage, self.num_layers_in_last_pipeline_stage)
+
     def to_layout(self) -> ParallelLayout:
         return ParallelLayout(**{name: getattr(self, name) for name in self.__slots__})
 
@@ -155,12 +172,23 @@ class _Search:
     precision: str
     space: SearchSpace
     step_model: StepTimeModel
+    top_k: int = 5
     rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
     evaluated: int = 0
-    fits: list[tuple[float, ParallelLayout, RankMemory, StepTime]] = field(default_factory=list)
+    fits: list[tuple[tuple, ParallelLayout, RankMemory, StepTime]] = field(default_factory=list)
+    """(sort key (step time, memory, enumeration order), layout, memory, timing) of timed fits."""
+    units: list[tuple[_Candidate, list[int]]] = field(default_factory=list)
+    """(layout without micro-batch/optimizer, micro-batch sizes that divide) in enumeration order."""
     min_memory_bytes: float = float("inf")
     num_untimed_fits: int = 0
     param_cache: dict = field(default_factory=dict)
+    flops_cache: dict = field(default_factory=dict)
+    bound_cache: dict = field(default_factory=dict)
+    activation_cache: dict = field(default_factory=dict)
+    groups: list[int] = field(default_factory=list)
+    """Index in `units` of each TP/PP/VPP/CP/DP split's first recompute mode (splits with a micro-batch)."""
+    best_times: list[float] = field(default_factory=list)
+    """Max-heap (negated) of the top_k + 1 fastest step times so far (the pruning threshold)."""
 
     def reject(self, reason: str, count: int) -> None:
         self.rejected[reason] += count
@@ -183,6 +211,121 @@ class _Search:
                 continue
             for p in _divisors(rest_t, model.num_layers):
                 self.over_cp(t, p, rest_t // p)
+        if self.space.prune:
+            self.evaluate_pruned()
+        else:
+            for index, (base, micro_batches) in enumerate(self.units):
+                self.over_options(index, base, micro_batches)
+
+    def layer_flops(self, recompute: str) -> float:
+        if recompute not in self.flops_cache:
+            self.flops_cache[recompute] = _layer_hardware_flops_per_token(self.model, recompute)
+        return self.flops_cache[recompute]
+
+    def pipeline_s(self, base: "_Candidate", b: int) -> float:
+        """Exact pipeline part of the step time, a lower bound on it (planner.step_time.pipeline_terms)."""
+        return pipeline_terms(self.model, base.variant(b, True), self.gpu, self.cluster, precision=self.precision,
+                              step_model=self.step_model,
+                              layer_flops_per_token=self.layer_flops(base.recompute))[0]
+
+    def threshold(self) -> float:
+        """Step time of the (top_k + 1)-th fastest fit so far (inf until there are that many)."""
+        return -self.best_times[0] if len(self.best_times) > self.top_k else float("inf")
+
+    def pair_bounds(self, base: "_Candidate", micro_batches: list[int], recompute: str | None = None) -> list[float]:
+        """Lower bound on the step time of `base` with each micro-batch size: planner.step_time's
+        (m + (p-1)/v) slots of the busiest stage's layers (compute at the micro-batch's kernel
+        efficiency, TP and CP communication), without logits, p2p, data-parallel and optimizer
+        terms (all >= 0), shaved by 1e-9 against rounding. recompute="none" bounds every mode
+        (fewest FLOPs and collectives)."""
+        t, cp, d = base.tensor_model_parallel_size, base.context_parallel_size, base.data_parallel_size
+        recompute = recompute or base.recompute
+        key = (t, cp, recompute)
+        if key not in self.bound_cache:
+            self.bound_cache[key] = self.per_token_terms(t, cp, recompute)
+        per_token_s, fixed_s = self.bound_cache[key]
+        bubble = (base.pipeline_model_parallel_size - 1) / base.virtual_pipeline_model_parallel_size
+        seq, gbs = self.model.seq_length / cp, self.global_batch_size
+        layers = max(stage_num_layers(self.model.num_layers, base)) * (1 - 1e-9)
+        return [(gbs // (b * d) + bubble) * (b * seq * per_token_s + fixed_s) * layers for b in micro_batches]
+
+    def per_token_terms(self, t: int, cp: int, recompute: str) -> tuple[float, float]:
+        """(seconds per token, fixed seconds) of one layer's micro-batch: compute at the asymptotic
+        kernel efficiency plus TP and CP communication per token; the half-efficiency term plus
+        TP latency, as in planner.step_time.pipeline_terms."""
+        sm, model, cluster = self.step_model, self.model, self.cluster
+        gpn, full = cluster.gpus_per_node, recompute == "full"
+        act_bytes = 4 if self.precision == "fp32" else 2
+        intra = cluster.intra_node_bandwidth_bytes_per_s * sm.comm_efficiency
+        inter = cluster.inter_node_bandwidth_bytes_per_s * sm.comm_efficiency
+        tp_share = (6 if full else 4) * (1 - sm.tp_overlap_fraction) if t > 1 else 0.0
+        tp_s = tp_share * 2 * (t - 1) / t * model.hidden_size * act_bytes / (intra if t <= gpn else inter)
+        cp_s = ((4 if full else 3) * (cp - 1) * 2 * model.num_query_groups * model.head_dim * act_bytes
+                / (intra if t * cp <= gpn else inter) * (1 - sm.cp_overlap_fraction))
+        s_per_flop = 1 / (getattr(self.gpu, PEAK_FLOPS_FIELD[self.precision]) * sm.kernel_efficiency)
+        per_token_s = self.layer_flops(recompute) / t * s_per_flop + tp_s + cp_s
+        return per_token_s, sm.half_efficiency_flops * s_per_flop + tp_share * cluster.collective_latency_s
+
+    def states_out_of_memory(self, base: "_Candidate") -> bool:
+        """Whether the model states alone (weights, gradients, optimizer with the leanest optimizer
+        choice, plus the framework overhead) of some pipeline rank exceed the usable memory: then
+        no recompute mode, micro-batch or optimizer choice of this split fits."""
+        zero = 1 if True in self.space.distributed_optimizer else 0
+        w, g, o = state_bytes_per_parameter(self.precision, zero, sharding_group_size(base))
+        states = max(self.rank_parameters(base, rank) for rank in peak_candidate_ranks(base)) * (w + g + o)
+        return states * (1 - 1e-12) + self.gpu.framework_overhead_bytes > usable_bytes(self.gpu, self.space)
+
+    def rank_parameters(self, layout: "_Candidate", rank: int) -> int:
+        key = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,
+               layout.num_layers_in_first_pipeline_stage, rank)
+        if key not in self.param_cache:
+            self.param_cache[key] = per_rank_parameter_count(self.model, layout, 0, rank,
+                                                             make_vocab_size_divisible_by=128)
+        return self.param_cache[key]
+
+    def unit_out_of_memory(self, index: int, base: "_Candidate", micro_batches: list[int]) -> bool:
+        """Whether no micro-batch size and optimizer choice of `base` fits: its leanest option, the
+        smallest micro-batch with the distributed optimizer, does not (activations never shrink
+        as the micro-batch grows; the distributed optimizer only removes bytes)."""
+        if True not in self.space.distributed_optimizer:
+            return False
+        layout = base.variant(min(micro_batches), True)
+        total = self.peak_memory(layout, self.activations(layout, index)).total_bytes
+        self.min_memory_bytes = min(self.min_memory_bytes, total)
+        return total > usable_bytes(self.gpu, self.space)
+
+    def evaluate_pruned(self) -> None:
+        """Branch and bound, best first, on a heap of bounds: a group (one TP/PP/VPP/CP/DP split, all
+        recompute modes) popped is split into its layouts, a layout (not out of memory) into its
+        (layout, micro-batch) pairs, a pair is evaluated unless its exact pipeline time
+        (planner.step_time.pipeline_terms) exceeds the threshold, then it goes back with that. Once the smallest bound exceeds the
+        threshold, everything left is counted under "slower_bound" unevaluated."""
+        per_pair = len(self.space.distributed_optimizer)
+        size = {0: lambda i, b: sum(len(mbs) for _, mbs in self.units[i:i + len(self.space.recompute_modes)]),
+                1: lambda i, b: len(self.units[i][1]), 2: lambda i, b: 1, 3: lambda i, b: 1}
+        heap = [(min(self.pair_bounds(*self.units[i], recompute="none")), 0, i, 0) for i in self.groups]
+        heapq.heapify(heap)
+        while heap:
+            bound, kind, index, b = heapq.heappop(heap)
+            if bound > self.threshold():
+                left = size[kind](index, b) + sum(size[k](i, mb) for _, k, i, mb in heap)
+                self.reject("slower_bound", per_pair * left)
+                return
+            base, micro_batches = self.units[index]
+            if kind == 0 and self.states_out_of_memory(base):
+                self.reject("out_of_memory", per_pair * size[0](index, b))
+            elif kind == 0:
+                for i in range(index, index + len(self.space.recompute_modes)):
+                    heapq.heappush(heap, (min(self.pair_bounds(*self.units[i])), 1, i, 0))
+            elif kind == 2 and (exact := self.pipeline_s(base, b)) > self.threshold():
+                heapq.heappush(heap, (exact, 3, index, b))  # tighter bound: maybe never evaluated
+            elif kind >= 2:
+                self.over_options(index, base, [b])
+            elif self.unit_out_of_memory(index, base, micro_batches):
+                self.reject("out_of_memory", per_pair * len(micro_batches))
+            else:
+                for b, pair_bound in zip(micro_batches, self.pair_bounds(base, micro_batches)):
+                    heapq.heappush(heap, (pair_bound, 2, index, b))
 
     def over_cp(self, t: int, p: int, rest: int) -> None:
         s = self.model.seq_length
@@ -209,28 +352,29 @@ class _Search:
                 self.reject("interleave_microbatches", per_opt)
             else:
                 micro_batches.append(b)
+        if micro_batches and space.recompute_modes:
+            self.groups.append(len(self.units))
         for recompute in space.recompute_modes:
-            self.over_options(_Candidate(t, p, v, cp, d, 1, self.global_batch_size, recompute,
-                                         space.sequence_parallel and t > 1, True, first, last), micro_batches)
+            self.units.append((_Candidate(t, p, v, cp, d, 1, self.global_batch_size, recompute,
+                                          space.sequence_parallel and t > 1, True, first, last), micro_batches))
 
-    def over_options(self, base: "_Candidate", micro_batches: list[int]) -> None:
+    def over_options(self, index: int, base: "_Candidate", micro_batches: list[int]) -> None:
         """Micro-batch sizes x optimizer choices of one layout. Without the distributed optimizer a
         layout holds more memory and moves more bytes, so it is checked for fit but only timed when
         the distributed optimizer is not among the options (it can never be the faster twin)."""
         usable = usable_bytes(self.gpu, self.space)
         activations: dict[int, dict[int, float]] = {}  # the same with or without the dist. optimizer
         options = self.space.distributed_optimizer
-        for dist_opt in options:
+        for opt_index, dist_opt in enumerate(options):
             too_big = False  # activations never shrink as the micro-batch grows
             for b in micro_batches:
                 self.evaluated += 1
                 if too_big:
                     self.rejected["out_of_memory"] += 1
                     continue
-                layout = _Candidate(*(getattr(base, n) for n in _Candidate.__slots__))
-                layout.micro_batch_size, layout.use_distributed_optimizer = b, dist_opt
+                layout = base.variant(b, dist_opt)
                 if b not in activations:
-                    activations[b] = self.activations(layout)
+                    activations[b] = self.activations(layout, index)
                 mem = self.peak_memory(layout, activations[b])
                 self.min_memory_bytes = min(self.min_memory_bytes, mem.total_bytes)
                 if mem.total_bytes > usable:
@@ -240,14 +384,28 @@ class _Search:
                     self.num_untimed_fits += 1
                 else:
                     timing = step_time(self.model, layout, self.gpu, self.cluster, precision=self.precision,
-                                       params_per_gpu=mem.num_parameters, step_model=self.step_model)
-                    self.fits.append((timing.step_time_s, layout, mem, timing))
+                                       params_per_gpu=mem.num_parameters, step_model=self.step_model,
+                                       layer_flops_per_token=self.layer_flops(layout.recompute))
+                    order = (index, opt_index, self.space.micro_batch_sizes.index(b))
+                    self.fits.append(((timing.step_time_s, mem.total_bytes, order), layout, mem, timing))
+                    self.keep_time(timing.step_time_s)
 
-    def activations(self, layout: "_Candidate") -> dict[int, float]:
-        """Activation bytes of the pipeline ranks that can hold the peak (planner.memory.peak_candidate_ranks)."""
-        return {rank: activation_bytes(self.model, layout, rank, precision=self.precision,
+    def keep_time(self, step_time_s: float) -> None:
+        if len(self.best_times) <= self.top_k:
+            heapq.heappush(self.best_times, -step_time_s)
+        elif step_time_s < -self.best_times[0]:
+            heapq.heapreplace(self.best_times, -step_time_s)
+
+    def activations(self, layout: "_Candidate", index: int) -> dict[int, float]:
+        """Activation bytes of the pipeline ranks that can hold the peak (planner.memory.peak_candidate_ranks)
+        of layout `index` of `units` at this micro-batch size (cached: the same for both optimizers)."""
+        key = (index, layout.micro_batch_size)
+        if key not in self.activation_cache:
+            self.activation_cache[key] = {
+                rank: activation_bytes(self.model, layout, rank, precision=self.precision,
                                        flash_attention=self.space.flash_attention)
                 for rank in peak_candidate_ranks(layout)}
+        return self.activation_cache[key]
 
     def peak_memory(self, layout: "_Candidate", activations: dict[int, float]) -> RankMemory:
         """Memory of the most loaded of the candidate pipeline ranks."""
@@ -255,12 +413,7 @@ class _Search:
         w, g, o = state_bytes_per_parameter(self.precision, zero, sharding_group_size(layout))
         best_rank, best_total, best_params = 0, -1.0, 0
         for rank, act in activations.items():
-            key = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,
-                   layout.num_layers_in_first_pipeline_stage, rank)
-            params = self.param_cache.get(key)
-            if params is None:
-                params = self.param_cache[key] = per_rank_parameter_count(
-                    self.model, layout, 0, rank, make_vocab_size_divisible_by=128)
+            params = self.rank_parameters(layout, rank)
             total = params * (w + g + o) + act
             if total > best_total:
                 best_rank, best_total, best_params = rank, total, params
@@ -340,9 +493,13 @@ def search_layouts(
         cluster = cluster_from_gpu(gpu, gpus_per_node)
     elif cluster.gpus_per_node != gpus_per_node:
         cluster = cluster.model_copy(update={"gpus_per_node": gpus_per_node})
-    search = _Search(model, gpu, cluster, num_gpus, global_batch_size, precision, space, step_model)
+    search = _Search(model, gpu, cluster, num_gpus, global_batch_size, precision, space, step_model, top_k)
     search.run()
-    search.fits.sort(key=lambda item: (item[0], item[2].total_bytes))
+    if space.prune and not search.fits:  # nothing fits: the no-fit advice needs every layout's memory
+        return search_layouts(model, gpu, num_gpus, global_batch_size=global_batch_size, seq_length=seq_length,
+                              gpus_per_node=gpus_per_node, precision=precision, top_k=top_k, cluster=cluster,
+                              space=replace(space, prune=False), step_model=step_model)
+    search.fits.sort(key=lambda item: item[0])
     plans, seen = [], set()
     for _, layout, mem, timing in search.fits:
         layout = layout.to_layout()

@@ -101,11 +101,16 @@ class StepTime:
                 "optimizer": self.optimizer_s}
 
 
-def step_time(
+def pipeline_terms(
     model: ModelShape, layout: ParallelLayout, gpu: GpuSpec, cluster: ClusterSpec, *,
-    precision: str = "bf16", params_per_gpu: float, step_model: StepTimeModel = DEFAULT_STEP_MODEL,
-) -> StepTime:
-    """Predicted seconds per optimizer step of `layout` (see module docstring for the terms)."""
+    precision: str = "bf16", step_model: StepTimeModel = DEFAULT_STEP_MODEL,
+    layer_flops_per_token: float | None = None,
+) -> tuple[float, float, float, float, float, float, float]:
+    """(pipeline_s, slot, compute_slot, slot_tp, slot_cp, p2p, bubble_slots) of `layout`: the
+    1F1B / interleaved pipeline part of the step (Narayanan et al. 2021, §2.2), without the data-
+    parallel and optimizer terms. step_time adds those (both >= 0) to the same float, so
+    pipeline_s is an exact lower bound on step_time_s (planner.layout prunes with it).
+    `layer_flops_per_token` = _layer_hardware_flops_per_token(model, layout.recompute), precomputed."""
     t, p, v = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,
                layout.virtual_pipeline_model_parallel_size)
     cp, d, gpn = layout.context_parallel_size, layout.data_parallel_size, cluster.gpus_per_node
@@ -117,7 +122,9 @@ def step_time(
     act_bytes = 4 if precision == "fp32" else 2
     tokens = layout.micro_batch_size * model.seq_length / cp  # per GPU per micro-batch
 
-    layer_work = tokens * _layer_hardware_flops_per_token(model, layout.recompute) / t
+    if layer_flops_per_token is None:
+        layer_flops_per_token = _layer_hardware_flops_per_token(model, layout.recompute)
+    layer_work = tokens * layer_flops_per_token / t
     eff_flops = peak * step_model.kernel_efficiency * layer_work / (layer_work + step_model.half_efficiency_flops)
     layer_compute = layer_work / eff_flops
     logits_compute = tokens * 3 * 2 * model.hidden_size * model.vocab_size / (t * eff_flops)
@@ -141,7 +148,24 @@ def step_time(
     slot, compute_slot, n_slot = max(slots)
     slot_tp, slot_cp = n_slot * layer_tp, n_slot * layer_cp
     bubble_slots = (p - 1) / v
-    pipeline_s = (m + bubble_slots) * slot
+    return (m + bubble_slots) * slot, slot, compute_slot, slot_tp, slot_cp, p2p, bubble_slots
+
+
+def step_time(
+    model: ModelShape, layout: ParallelLayout, gpu: GpuSpec, cluster: ClusterSpec, *,
+    precision: str = "bf16", params_per_gpu: float, step_model: StepTimeModel = DEFAULT_STEP_MODEL,
+    layer_flops_per_token: float | None = None,
+) -> StepTime:
+    """Predicted seconds per optimizer step of `layout` (see module docstring for the terms).
+    `layer_flops_per_token`: optional precomputed _layer_hardware_flops_per_token (a speed-up)."""
+    pipeline_s, slot, compute_slot, slot_tp, slot_cp, p2p, bubble_slots = pipeline_terms(
+        model, layout, gpu, cluster, precision=precision, step_model=step_model,
+        layer_flops_per_token=layer_flops_per_token)
+    t, cp, d = layout.tensor_model_parallel_size, layout.context_parallel_size, layout.data_parallel_size
+    gpn, m = cluster.gpus_per_node, layout.num_microbatches
+    intra = cluster.intra_node_bandwidth_bytes_per_s * step_model.comm_efficiency
+    inter = cluster.inter_node_bandwidth_bytes_per_s * step_model.comm_efficiency
+    lat = cluster.collective_latency_s
 
     grad_bytes, weight_bytes = (4, 4) if precision == "fp32" else (4, 2)
     dp_bw = intra if t * cp * d <= gpn else inter

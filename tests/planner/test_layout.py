@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv
 import re
+from dataclasses import replace
 
 import pytest
 
 from planner.architecture import make_shape
 from planner.layout import SearchSpace, search_layouts
 from planner.schema import ParallelLayout
-from planner.step_time import MEGATRON_2021, step_time
+from planner.step_time import MEGATRON_2021, pipeline_terms, step_time
 from planner.cluster import cluster_from_gpu, get_cluster
 from presets import PUBLISHED_RUNS_CSV, find_model
 from tests.planner.hardware_fixtures import A100_80GB, H100_80GB
@@ -211,3 +212,95 @@ def test_cluster_presets_load_with_their_sources():
 def test_non_positive_sizes_are_rejected():
     with pytest.raises(ValueError, match=r"num_gpus \(0\) must be a positive integer"):
         search_layouts(TINYISH, A100_80GB, 0, global_batch_size=8, seq_length=1024, gpus_per_node=8)
+
+
+def _exhaustive_and_pruned(model, gpu, num_gpus, **kw):
+    space = kw.pop("space", SearchSpace())
+    exhaustive = search_layouts(model, gpu, num_gpus, space=replace(space, prune=False), **kw)
+    pruned = search_layouts(model, gpu, num_gpus, space=replace(space, prune=True), **kw)
+    return exhaustive, pruned
+
+
+def _assert_same_ranking(exhaustive, pruned):
+    assert exhaustive.best is not None
+    assert pruned.best == exhaustive.best
+    assert [a.plan for a in pruned.alternatives] == [a.plan for a in exhaustive.alternatives]
+    assert [a.why_lost for a in pruned.alternatives] == [a.why_lost for a in exhaustive.alternatives]
+    assert pruned.evaluated == exhaustive.evaluated
+    assert pruned.evaluated == pruned.num_fitting + sum(pruned.rejected.values())
+    assert "slower_bound" not in exhaustive.rejected
+
+
+def _default_goals_search_args(monkeypatch) -> tuple:
+    """The arguments derive_plan passes to search_layouts for the default goals preset."""
+    import planner.layout
+    import presets
+    from planner.derive import derive_plan
+
+    calls = []
+    real = planner.layout.search_layouts
+
+    def spy(*args, **kw):
+        calls.append((args, dict(kw)))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(planner.layout, "search_layouts", spy)
+    derive_plan(presets.load_goals_preset("default"))
+    return calls[0]
+
+
+def test_branch_and_bound_finds_the_exhaustive_best_and_alternatives_for_the_default_goals(monkeypatch):
+    args, kw = _default_goals_search_args(monkeypatch)
+    kw.pop("space")
+    exhaustive, pruned = _exhaustive_and_pruned(*args, **kw)
+    _assert_same_ranking(exhaustive, pruned)
+    assert pruned.rejected["slower_bound"] > exhaustive.evaluated // 2  # most layouts are never costed
+
+
+@pytest.mark.parametrize("case", [
+    ("Llama-2-70B", A100_80GB, 2048, dict(global_batch_size=1024, seq_length=4096, top_k=5)),
+    ("Llama-3-405B", H100_80GB, 16384, dict(global_batch_size=2048, seq_length=8192, top_k=5)),
+    ("Llama-2-70B", A100_80GB, 256, dict(global_batch_size=512, seq_length=4096, top_k=20)),
+    ("Llama-2-7B", H100_80GB, 64, dict(global_batch_size=256, seq_length=4096, top_k=0,
+                                       space=SearchSpace(distributed_optimizer=(False, True)))),
+], ids=["70b-2048-a100-4m-tokens", "405b-16384-h100", "70b-256-a100-top20", "7b-64-h100-optimizer-order"])
+def test_branch_and_bound_ranks_exactly_like_the_exhaustive_search(case):
+    name, gpu, num_gpus, kw = case
+    exhaustive, pruned = _exhaustive_and_pruned(find_model(name), gpu, num_gpus, gpus_per_node=8, **kw)
+    _assert_same_ranking(exhaustive, pruned)
+    assert pruned.rejected.get("slower_bound", 0) > 0
+
+
+@pytest.mark.parametrize("row", NARAYANAN[::3], ids=[r["name"] for r in NARAYANAN[::3]])
+def test_branch_and_bound_ranks_narayanan_table_1_rows_like_the_exhaustive_search(row):
+    """Narayanan et al. 2021, Table 1 rows in the paper's setting (PAPER_SPACE, MEGATRON_2021)."""
+    h = row["hidden"]
+    model = make_shape(num_layers=row["layers"], hidden_size=h, num_attention_heads=row["heads"],
+                       num_query_groups=row["heads"], ffn_hidden_size=4 * h, vocab_size=row["vocab"],
+                       seq_length=row["seq"], activation="gelu", position_embedding="learned",
+                       normalization="LayerNorm", tied_embeddings=True, add_bias_linear=True)
+    exhaustive, pruned = _exhaustive_and_pruned(
+        model, A100_80GB, row["num_gpus"], global_batch_size=row["batch"], seq_length=row["seq"],
+        gpus_per_node=8, space=PAPER_SPACE, step_model=MEGATRON_2021, top_k=3)
+    _assert_same_ranking(exhaustive, pruned)
+
+
+def test_when_nothing_fits_the_pruned_search_reports_the_exhaustive_memory_shortfall():
+    model = find_model("Llama-2-70B")
+    exhaustive, pruned = _exhaustive_and_pruned(model, A100_80GB, 8, global_batch_size=64, seq_length=4096,
+                                                gpus_per_node=8)
+    assert pruned.best is None and exhaustive.best is None
+    assert pruned.min_memory_bytes == exhaustive.min_memory_bytes > 0
+    assert pruned.rejected == exhaustive.rejected
+
+
+def test_the_pipeline_time_is_a_lower_bound_the_step_time_adds_to():
+    """planner.step_time.pipeline_terms: step_time_s = pipeline_s + data-parallel + optimizer terms."""
+    model = find_model("Llama-2-70B")
+    layout = ParallelLayout(tensor_model_parallel_size=8, pipeline_model_parallel_size=8, data_parallel_size=4,
+                            global_batch_size=128, recompute="selective")
+    cluster = cluster_from_gpu(A100_80GB)
+    timing = step_time(model, layout, A100_80GB, cluster, params_per_gpu=1e9)
+    pipeline_s = pipeline_terms(model, layout, A100_80GB, cluster)[0]
+    assert pipeline_s < timing.step_time_s
+    assert timing.step_time_s == pytest.approx(pipeline_s + timing.dp_comm_s + timing.optimizer_s, rel=1e-12)
