@@ -4,16 +4,19 @@ Target (issue #3): median in-process time <= 200 ms. Prints the median and minim
 and CPU time over the repeats, and layouts evaluated per second. On a shared machine the CPU time
 is the fairer figure: wall time includes waiting for a core.
 
-    .venv/bin/python benchmarks/bench_layout.py [--repeats 15]
+    .venv/bin/python benchmarks/bench_layout.py [--repeats 15] [--exhaustive]
+
+--exhaustive times SearchSpace(prune=False), the search without branch and bound (same result).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
-from planner.layout import search_layouts
+from planner.layout import SearchSpace, search_layouts
 from presets import find_gpu, find_model
 
 TARGET_S = 0.200
@@ -22,9 +25,11 @@ TARGET_S = 0.200
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--exhaustive", action="store_true", help="no branch and bound")
     args = parser.parse_args()
     model, gpu = find_model("Llama-3-405B"), find_gpu("H100-80GB")
-    run = dict(global_batch_size=2048, seq_length=8192, gpus_per_node=8)
+    run = dict(global_batch_size=2048, seq_length=8192, gpus_per_node=8,
+               space=SearchSpace(prune=not args.exhaustive))
     search_layouts(model, gpu, 16384, **run)  # warm caches and imports
     wall, cpu = [], []
     for _ in range(args.repeats):
@@ -34,8 +39,10 @@ def main() -> None:
         cpu.append(time.process_time() - c0)
     best = result.best.layout
     median_wall, median_cpu = statistics.median(wall), statistics.median(cpu)
-    print(f"layout search, {model.num_params / 1e9:.0f}B on 16,384 x {gpu.name}, {args.repeats} repeats")
-    print(f"  layouts evaluated per search: {result.evaluated:,} ({result.num_fitting:,} fit)")
+    print(f"layout search{' (exhaustive)' if args.exhaustive else ''}, {model.num_params / 1e9:.0f}B on 16,384 x {gpu.name}, {args.repeats} repeats")
+    print(f"  layouts evaluated per search: {result.evaluated:,} ({result.num_fitting:,} costed and fit, "
+          f"{result.rejected.get('slower_bound', 0):,} skipped by the bound), load average "
+          f"{os.getloadavg()[0]:.2f}")
     print(f"  wall time: median {median_wall * 1e3:.0f} ms, min {min(wall) * 1e3:.0f} ms")
     print(f"  CPU time:  median {median_cpu * 1e3:.0f} ms, min {min(cpu) * 1e3:.0f} ms")
     print(f"  layouts evaluated per second (median wall): {result.evaluated / median_wall:,.0f}")

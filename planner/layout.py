@@ -185,6 +185,7 @@ class _Search:
     flops_cache: dict = field(default_factory=dict)
     bound_cache: dict = field(default_factory=dict)
     activation_cache: dict = field(default_factory=dict)
+    pipeline_cache: dict = field(default_factory=dict)
     groups: list[int] = field(default_factory=list)
     """Index in `units` of each TP/PP/VPP/CP/DP split's first recompute mode (splits with a micro-batch)."""
     best_times: list[float] = field(default_factory=list)
@@ -222,11 +223,14 @@ class _Search:
             self.flops_cache[recompute] = _layer_hardware_flops_per_token(self.model, recompute)
         return self.flops_cache[recompute]
 
-    def pipeline_s(self, base: "_Candidate", b: int) -> float:
-        """Exact pipeline part of the step time, a lower bound on it (planner.step_time.pipeline_terms)."""
-        return pipeline_terms(self.model, base.variant(b, True), self.gpu, self.cluster, precision=self.precision,
-                              step_model=self.step_model,
-                              layer_flops_per_token=self.layer_flops(base.recompute))[0]
+    def pipeline_s(self, index: int, b: int) -> float:
+        """Exact pipeline part of the step time of layout `index` of `units` at micro-batch `b`, a
+        lower bound on it (planner.step_time.pipeline_terms; kept for step_time)."""
+        base = self.units[index][0]
+        terms = pipeline_terms(self.model, base.variant(b, True), self.gpu, self.cluster, precision=self.precision,
+                               step_model=self.step_model, layer_flops_per_token=self.layer_flops(base.recompute))
+        self.pipeline_cache[(index, b)] = terms
+        return terms[0]
 
     def threshold(self) -> float:
         """Step time of the (top_k + 1)-th fastest fit so far (inf until there are that many)."""
@@ -246,7 +250,11 @@ class _Search:
         per_token_s, fixed_s = self.bound_cache[key]
         bubble = (base.pipeline_model_parallel_size - 1) / base.virtual_pipeline_model_parallel_size
         seq, gbs = self.model.seq_length / cp, self.global_batch_size
-        layers = max(stage_num_layers(self.model.num_layers, base)) * (1 - 1e-9)
+        key = (base.pipeline_model_parallel_size, base.num_layers_in_first_pipeline_stage,
+               base.num_layers_in_last_pipeline_stage)
+        if key not in self.bound_cache:
+            self.bound_cache[key] = max(stage_num_layers(self.model.num_layers, base)) * (1 - 1e-9)
+        layers = self.bound_cache[key]
         return [(gbs // (b * d) + bubble) * (b * seq * per_token_s + fixed_s) * layers for b in micro_batches]
 
     def per_token_terms(self, t: int, cp: int, recompute: str) -> tuple[float, float]:
@@ -317,7 +325,7 @@ class _Search:
             elif kind == 0:
                 for i in range(index, index + len(self.space.recompute_modes)):
                     heapq.heappush(heap, (min(self.pair_bounds(*self.units[i])), 1, i, 0))
-            elif kind == 2 and (exact := self.pipeline_s(base, b)) > self.threshold():
+            elif kind == 2 and (exact := self.pipeline_s(index, b)) > self.threshold():
                 heapq.heappush(heap, (exact, 3, index, b))  # tighter bound: maybe never evaluated
             elif kind >= 2:
                 self.over_options(index, base, [b])
@@ -385,7 +393,8 @@ class _Search:
                 else:
                     timing = step_time(self.model, layout, self.gpu, self.cluster, precision=self.precision,
                                        params_per_gpu=mem.num_parameters, step_model=self.step_model,
-                                       layer_flops_per_token=self.layer_flops(layout.recompute))
+                                       layer_flops_per_token=self.layer_flops(layout.recompute),
+                                       pipeline=self.pipeline_cache.get((index, b)))
                     order = (index, opt_index, self.space.micro_batch_sizes.index(b))
                     self.fits.append(((timing.step_time_s, mem.total_bytes, order), layout, mem, timing))
                     self.keep_time(timing.step_time_s)

@@ -154,11 +154,12 @@ def pipeline_terms(
 def step_time(
     model: ModelShape, layout: ParallelLayout, gpu: GpuSpec, cluster: ClusterSpec, *,
     precision: str = "bf16", params_per_gpu: float, step_model: StepTimeModel = DEFAULT_STEP_MODEL,
-    layer_flops_per_token: float | None = None,
+    layer_flops_per_token: float | None = None, pipeline: tuple | None = None,
 ) -> StepTime:
     """Predicted seconds per optimizer step of `layout` (see module docstring for the terms).
-    `layer_flops_per_token`: optional precomputed _layer_hardware_flops_per_token (a speed-up)."""
-    pipeline_s, slot, compute_slot, slot_tp, slot_cp, p2p, bubble_slots = pipeline_terms(
+    Speed-ups: `layer_flops_per_token` (_layer_hardware_flops_per_token) and `pipeline` (what
+    pipeline_terms returns for this layout with these arguments), precomputed."""
+    pipeline_s, slot, compute_slot, slot_tp, slot_cp, p2p, bubble_slots = pipeline or pipeline_terms(
         model, layout, gpu, cluster, precision=precision, step_model=step_model,
         layer_flops_per_token=layer_flops_per_token)
     t, cp, d = layout.tensor_model_parallel_size, layout.context_parallel_size, layout.data_parallel_size
