@@ -8,11 +8,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from planner.schema import Goals
 from tui import state
 from tui.widgets import figures
+from tui.widgets.key_footer import KeyFooter
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     # (label, sweep column)
@@ -65,7 +66,7 @@ class CompareScreen(Screen):
         yield Header()
         yield Static("", id="compare-status")
         yield DataTable(id="scenarios", cursor_type="row", zebra_stripes=True, fixed_columns=2)
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def on_screen_resume(self) -> None:
         """Sweep again when shown with goals that changed since the last sweep."""

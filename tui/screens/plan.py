@@ -7,10 +7,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from planner.schema import RunPlan
 from tui.widgets import figures
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.memory_bar import MemoryBar
 
 ESTIMATE_ROWS = (
@@ -126,7 +127,7 @@ class PlanScreen(Screen):
                     yield MemoryBar(id="memory")
                 yield Static("", id="notes")
             yield Static("", id="assumptions")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.watch(self.app, "plan", self.show_plan)
