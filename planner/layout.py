@@ -305,9 +305,10 @@ class _Search:
     def evaluate_pruned(self) -> None:
         """Branch and bound, best first, on a heap of bounds: a group (one TP/PP/VPP/CP/DP split, all
         recompute modes) popped is split into its layouts, a layout (not out of memory) into its
-        (layout, micro-batch) pairs, a pair is evaluated unless its exact pipeline time
-        (planner.step_time.pipeline_terms) exceeds the threshold, then it goes back with that. Once the smallest bound exceeds the
-        threshold, everything left is counted under "slower_bound" unevaluated."""
+        (layout, micro-batch) pairs; a pair is evaluated unless its exact pipeline time
+        (planner.step_time.pipeline_terms) exceeds the threshold, then it goes back with that.
+        Once the smallest bound exceeds the threshold, everything left is counted under
+        "slower_bound" unevaluated."""
         per_pair = len(self.space.distributed_optimizer)
         size = {0: lambda i, b: sum(len(mbs) for _, mbs in self.units[i:i + len(self.space.recompute_modes)]),
                 1: lambda i, b: len(self.units[i][1]), 2: lambda i, b: 1, 3: lambda i, b: 1}
