@@ -110,6 +110,8 @@ PAINT_SCRIPT = """
 import sys, time
 t0 = float(sys.argv[1])
 c0 = time.process_time()
+import gc
+gc.disable()  # as `llmplan wizard` does; WizardApp turns it back on after the first paint
 import asyncio
 from tui.app import WizardApp
 c1 = time.process_time()
@@ -121,6 +123,7 @@ async def paint():
         app.screen.call_after_refresh(painted.set)
         await painted.wait()
         print(f"{time.time() - t0:.4f} {time.thread_time():.4f} {c1 - c0:.4f}", flush=True)
+        assert gc.isenabled(), "the wizard left the garbage collector off"
         await app.workers.wait_for_complete()
 asyncio.run(paint())
 """

@@ -290,3 +290,17 @@ async def test_moving_focus_between_form_fields_keeps_the_footer_keys_instead_of
         await pilot.press("escape")
         await settle(pilot)
         assert {"Help", "Goals", "Export"} <= {key.description for key in footer.query(FooterKey)}
+
+
+async def test_the_garbage_collector_paused_by_the_launcher_is_back_on_after_the_first_paint():
+    import gc
+
+    gc.disable()  # as `llmplan wizard` does before its imports
+    try:
+        app = WizardApp(plan=read_plan(Path(__file__).parent / "fixtures" / "default_plan.yaml"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()

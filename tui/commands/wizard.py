@@ -15,6 +15,9 @@ import click
 @click.option("--theme", type=click.Choice(["dark", "light"]), default="dark", show_default=True)
 def wizard(goals_path: Path | None, plan_path: Path | None, theme: str) -> None:
     """Open the planning wizard: edit goals, watch the plan, compare, export and approve."""
+    import gc
+
+    gc.disable()  # no collections while the start-up imports and widgets are built; on after the first paint
     from planner.errors import PlanInputError
     from planner.io import read_goals, read_plan
 
