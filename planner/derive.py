@@ -240,7 +240,7 @@ def _layout(goals: Goals, ctx: Context, model: ModelShape, num_gpus: int, gbs: i
     space = SearchSpace(sequence_parallel=bool((pins or {}).get("sequence_parallel", True)))
     result = search_layouts(model, ctx.gpu, num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
                             gpus_per_node=ctx.gpus_per_node, precision=ctx.precision,
-                            top_k=1000 if pins else 5, space=space)
+                            top_k=1000 if pins else 0, space=space)  # only .best is used
     if result.best is None:
         warnings.append(f"no parallel layout fits: {result.no_fit_message()}")
         return None
