@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.cluster import ClusterSpec
-from planner.flops import forward_flops_per_token
+from planner.flops import forward_flops_per_token, hardware_flops_per_token
 from planner.memory import sharding_group_size, stage_num_layers
 from planner.schema import GpuSpec, ModelShape, ParallelLayout
 
@@ -68,10 +68,8 @@ and half_efficiency_flops on their Table 1."""
 
 def _layer_hardware_flops_per_token(model: ModelShape, recompute: str) -> float:
     """Forward + backward (+ recomputed forward) FLOPs per token of one layer (planner.flops)."""
-    fwd = forward_flops_per_token(model)
-    gemm, attention = fwd.layer_matmul / model.num_layers, fwd.core_attention / model.num_layers
-    extra = {"none": 0.0, "selective": attention, "full": gemm + attention}[recompute]
-    return 3 * (gemm + attention) + extra
+    logits = forward_flops_per_token(model).logits
+    return (hardware_flops_per_token(model, recompute) - 3 * logits) / model.num_layers
 
 
 def _allreduce_s(num_bytes: float, group: int, bandwidth: float, latency_s: float) -> float:
@@ -127,7 +125,7 @@ def pipeline_terms(
     layer_work = tokens * layer_flops_per_token / t
     eff_flops = peak * step_model.kernel_efficiency * layer_work / (layer_work + step_model.half_efficiency_flops)
     layer_compute = layer_work / eff_flops
-    logits_compute = tokens * 3 * 2 * model.hidden_size * model.vocab_size / (t * eff_flops)
+    logits_compute = tokens * 3 * forward_flops_per_token(model).logits / (t * eff_flops)
     num_tp_collectives = 6 if layout.recompute == "full" else 4
     tp_bw = intra if t <= gpn else inter
     layer_tp = num_tp_collectives * _allreduce_s(tokens * model.hidden_size * act_bytes, t, tp_bw, lat)
