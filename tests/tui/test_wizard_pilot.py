@@ -304,3 +304,23 @@ async def test_the_garbage_collector_paused_by_the_launcher_is_back_on_after_the
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+async def test_compare_columns_fit_their_widest_cell_as_soon_as_the_rows_are_shown():
+    """The table's widths are set with its rows, not on a later idle pass of the DataTable: a
+    screenshot (or a user's first frame) taken right after a sweep shows whole names, not "MI3"."""
+    from rich.cells import cell_len
+
+    app = WizardApp(plan=read_plan(Path(__file__).parent / "fixtures" / "default_plan.yaml"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f4")
+        await settle(pilot)
+        screen = app.screen
+        screen.action_sort()  # rebuilds every column and row; no await: no idle pass can run
+        table = screen.query_one(DataTable)
+        for i, (_, key) in enumerate(COLUMNS):
+            column = table.columns[key]
+            widest = max(cell_len(str(table.get_row_at(r)[i])) for r in range(table.row_count))
+            shown = column.get_render_width(table) - 2 * table.cell_padding
+            assert shown >= max(widest, cell_len(str(column.label))), key
+        assert cell_len(str(table.get_row_at(0)[0])) > 3  # GPU names are not cut to 3 cells

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -87,12 +88,17 @@ class CompareScreen(Screen):
     def show_rows(self) -> None:
         table = self.query_one(DataTable)
         rows = state.sort_scenarios(self.scenarios, self.sort_key, self.sort_reverse)
+        cells = [row_cells(s) for s in rows]
         table.clear(columns=True)
         arrow = "▼" if self.sort_reverse else "▲"
-        for label, key in COLUMNS:
-            table.add_column(f"{label}{arrow}" if key == self.sort_key else label, key=key)
-        for s in rows:
-            table.add_row(*row_cells(s), key=s.key)
+        for i, (label, key) in enumerate(COLUMNS):
+            label = f"{label}{arrow}" if key == self.sort_key else label
+            # Widths fixed here, not by the table on its next idle pass: the columns are right from
+            # the first frame drawn after a sweep (and the snapshot tests see the same picture).
+            width = max([cell_len(label), *(cell_len(row[i]) for row in cells)])
+            table.add_column(label, key=key, width=width)
+        for s, row in zip(rows, cells):
+            table.add_row(*row, key=s.key)
         direction = "descending" if self.sort_reverse else "ascending"
         label = dict((k, lbl) for lbl, k in COLUMNS)[self.sort_key]
         self.query_one("#compare-status", Static).update(
