@@ -58,7 +58,7 @@ class WizardApp(App):
     """The summary's figures: the fast estimate first, then the full plan's."""
 
     def __init__(self, goals: Goals | None = None, theme: str = "dark", debounce_s: float = 0.02,
-                 plan: RunPlan | None = None, plan_delay_s: float = 0.25):
+                 plan: RunPlan | None = None, plan_delay_s: float = 0.0):
         """Open on `goals` (default: the default goals preset), or on an existing `plan` and its goals."""
         super().__init__()
         self.set_reactive(WizardApp.goals, plan.goals if plan else goals or state.default_goals())
