@@ -21,9 +21,16 @@ def _num(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
+def _range(plan: RunPlan, name: str, fmt) -> str:
+    """" (p10-p90 LO-HI)" from plan.ranges, or "" when the plan has none for `name`."""
+    r = plan.ranges.get(name)
+    return f" (p10-p90 {fmt(r.p10)}-{fmt(r.p90)})" if r is not None else ""
+
+
 def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
-    """(label, value) pairs of the headline figures of a plan."""
+    """(label, value) pairs of the headline figures of a plan, each with its p10-p90 range."""
     m, t, e = plan.model, plan.tokens, plan.estimate
+    usd = lambda v: f"${_num(v)}"  # noqa: E731
     rows = [
         ("binding constraint", plan.binding_constraint),
         ("parameters", f"{m.num_params:,} ({m.num_layers} layers, hidden {m.hidden_size}, "
@@ -31,10 +38,12 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
         ("tokens", f"{_si(t.num_tokens)} ({t.tokens_per_param:.1f} per parameter, {t.epochs:.2f} epochs)"),
         ("training FLOPs", f"{e.model_flops:.3g} model, {e.hardware_flops:.3g} hardware"),
         ("GPUs", f"{e.num_gpus} x {e.gpu} at MFU {e.mfu:.1%}"),
-        ("GPU-hours", _num(e.gpu_hours)),
-        ("wall-clock", f"{e.wallclock_days:.3g} days"),
-        ("cost", f"${_num(e.cost_usd)} GPU time; total ${_num(e.total_cost_usd)}"),
-        ("energy", f"{_num(e.energy_kwh)} kWh (${_num(e.energy_cost_usd)}); {_num(e.co2_kg / 1000)} t CO2"),
+        ("GPU-hours", _num(e.gpu_hours) + _range(plan, "gpu_hours", _num)),
+        ("wall-clock", f"{e.wallclock_days:.3g} days" + _range(plan, "wallclock_days", lambda v: f"{v:.3g}")),
+        ("cost", f"${_num(e.cost_usd)} GPU time; total ${_num(e.total_cost_usd)}"
+                 + _range(plan, "total_cost_usd", usd)),
+        ("energy", f"{_num(e.energy_kwh)} kWh{_range(plan, 'energy_kwh', _num)} (${_num(e.energy_cost_usd)}); "
+                   f"{_num(e.co2_kg / 1000)} t CO2{_range(plan, 'co2_kg', lambda v: _num(v / 1000))}"),
         ("predicted loss", f"{e.predicted_loss:.3f} nats/token (Chinchilla-style fit)"),
     ]
     if plan.layout is not None:
@@ -44,6 +53,13 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
                                f"{lay.micro_batch_size}, global {lay.global_batch_size}, recompute {lay.recompute}"))
     r = plan.recipe
     rows.append(("recipe", f"{r.precision}, lr {r.lr:.3g}, {r.train_steps:,} steps, warmup {r.warmup_steps:,}"))
+    f = plan.reliability
+    if f is not None:
+        spread = (f" (p10-p90 {f.interruptions_p10:.0f}-{f.interruptions_p90:.0f})"
+                  if f.interruptions_p10 is not None and f.interruptions_p90 is not None else "")
+        rows.append(("failures", f"{f.expected_interruptions:.3g} interruptions expected{spread}; checkpoint "
+                                 f"every {f.checkpoint_interval_steps:,} steps; goodput {f.goodput:.1%}, "
+                                 f"{f.adjusted_wallclock_days:.3g} days and ${_num(f.adjusted_cost_usd)} with them"))
     return rows
 
 

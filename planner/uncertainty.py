@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from planner.reliability import Z90, failure_overhead_sigma, resolve_inputs
-from planner.schema import Goals, Range, RunPlan
+from planner.schema import Estimate, Goals, Range, RunPlan
 
 INTERIM_SIGMA_TP = 0.15
 """Used only when the calibration cannot be run: ~15% is the median absolute GPU-hour error that
@@ -161,8 +161,14 @@ def failure_sigma(plan: RunPlan) -> float:
 def plan_ranges(plan: RunPlan, residuals: tuple[Residuals, Residuals] | None = None) -> dict[str, Range]:
     """p10-p90 ranges for gpu_hours, wallclock_days, cost_usd, total_cost_usd, energy_kwh,
     energy_cost_usd and co2_kg of `plan.estimate` (see the module docstring for the method)."""
+    return estimate_ranges(plan.estimate, failure_sigma(plan), residuals)
+
+
+def estimate_ranges(estimate: Estimate, s_fail: float = 0.0,
+                    residuals: tuple[Residuals, Residuals] | None = None) -> dict[str, Range]:
+    """The ranges of `plan_ranges` for an estimate alone (`llmplan estimate`): without a failure
+    plan `s_fail` is 0 and only the throughput (and energy) model's spread counts."""
     tp, energy = residuals or calibration_residuals()
-    s_fail = failure_sigma(plan)
     s_tp = tp.sigma * tp.prediction_factor
     sigma_time = math.hypot(s_tp, s_fail)
     sigma_energy = math.sqrt(s_tp**2 + s_fail**2 + (energy.sigma * energy.prediction_factor) ** 2)
@@ -172,9 +178,9 @@ def plan_ranges(plan: RunPlan, residuals: tuple[Residuals, Residuals] | None = N
     method_energy = f"{method_time}; energy model sigma={energy.sigma:.3f} ({energy.source})"
     out: dict[str, Range] = {}
     for name in TIME_FIELDS:
-        out[name] = lognormal_range(getattr(plan.estimate, name), tp.mu, sigma_time, method_time)
+        out[name] = lognormal_range(getattr(estimate, name), tp.mu, sigma_time, method_time)
     for name in ENERGY_FIELDS:
-        out[name] = lognormal_range(getattr(plan.estimate, name), tp.mu, sigma_energy, method_energy)
+        out[name] = lognormal_range(getattr(estimate, name), tp.mu, sigma_energy, method_energy)
     return out
 
 

@@ -34,6 +34,11 @@ def test_estimate_json_hits_the_llama2_anchors_with_numeric_keys(capsys, flag, v
     assert ESTIMATE_KEYS <= set(data)
     assert all(isinstance(data[k], int | float) for k in ESTIMATE_KEYS)
     assert data["gpu_hours"] == pytest.approx(reported, rel=0.15)
+    # The p10-p90 range (planner.uncertainty.estimate_ranges: lognormal over the calibration residuals)
+    # holds the published figure and brackets the point estimate.
+    r = data["ranges"]["gpu_hours"]
+    assert r["p10"] < data["gpu_hours"] < r["p90"] and r["p10"] <= reported <= r["p90"]
+    assert r["p90"] / r["p10"] < 1.4 ** 2
 
 
 def test_estimate_for_owned_gpus_adds_electricity_to_the_amortised_cost(capsys):
@@ -47,6 +52,10 @@ def test_estimate_for_owned_gpus_adds_electricity_to_the_amortised_cost(capsys):
 def test_estimate_prints_a_readable_summary(capsys):
     code, out, _ = run(capsys, "estimate", "--params", "1.4e9", "--tokens", "3e11", "--gpu", "a100-40gb", "--gpus", "64")
     assert code == 0 and "64 x A100-SXM4-40GB" in out and "GPU-hours" in out
+    ranges = json.loads(run(capsys, "estimate", "--params", "1.4e9", "--tokens", "3e11", "--gpu", "a100-40gb",
+                            "--gpus", "64", "--json")[1])["ranges"]
+    r = ranges["gpu_hours"]
+    assert f"p10-p90: {r['p10']:,.0f}-{r['p90']:,.0f} GPU-hours" in out
 
 
 @pytest.mark.parametrize("argv,needle", [
@@ -89,6 +98,14 @@ def test_plan_writes_a_file_that_validate_show_and_export_read(capsys, tmp_path)
     assert run(capsys, "validate", str(path))[0] == 0
     code, out, _ = run(capsys, "show", str(path))
     assert code == 0 and "TP 2 PP 1 CP 1 DP 1" in out
+    # Every headline figure is shown with its p10-p90 range from the plan, and the failure plan too.
+    plan = yaml.safe_load(path.read_text(encoding="utf-8"))
+    gpu_hours = plan["ranges"]["gpu_hours"]
+    assert gpu_hours["p90"] < 100  # figures under 100 are shown to three significant digits
+    assert f"GPU-hours           {plan['estimate']['gpu_hours']:.3g} (p10-p90 {gpu_hours['p10']:.3g}-{gpu_hours['p90']:.3g})" in out
+    assert out.count("(p10-p90 ") == 6  # GPU-hours, days, cost, energy, CO2, interruptions
+    steps = plan["reliability"]["checkpoint_interval_steps"]
+    assert f"checkpoint every {steps:,} steps" in out and "interruptions expected" in out
     code, out, _ = run(capsys, "export", str(path), "--format", "json")
     assert code == 0 and json.loads(out)["model"]["num_params"] == 1_787_008
     code, out, _ = run(capsys, "export", str(path), "--format", "markdown")

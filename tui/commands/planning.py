@@ -112,9 +112,11 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
 def estimate_figures(goals, model, num_tokens: float) -> dict:
     """The `llmplan estimate --json` mapping for a shape and token count under goals."""
     from planner.estimate import estimate_run, resolve_context
+    from planner.uncertainty import estimate_ranges
 
     ctx = resolve_context(goals)
     est = estimate_run(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available)
+    ranges = {name: r.model_dump() for name, r in estimate_ranges(est).items()}
     return {
         "params": model.num_params, "tokens": num_tokens, "flops": est.model_flops,
         "flops_per_token": est.flops_per_token, "hardware_flops": est.hardware_flops,
@@ -124,6 +126,7 @@ def estimate_figures(goals, model, num_tokens: float) -> dict:
         "co2_kg": est.co2_kg, "total_cost_usd": est.total_cost_usd, "predicted_loss": est.predicted_loss,
         "price_per_gpu_hour_usd": next((a.value for a in ctx.assumptions if a.name == "price_per_gpu_hour_usd"), None),
         "shape": model.model_dump(),
+        "ranges": ranges,
     }
 
 
@@ -164,12 +167,18 @@ def estimate(params, model_name, tokens, as_json, **flags) -> None:
     if as_json:
         _echo_json(figures)
         return
+    r = figures["ranges"]
     click.echo(
         f"{figures['params']:,} parameters x {figures['tokens']:.3g} tokens = {figures['flops']:.3g} FLOPs\n"
         f"{figures['num_gpus']} x {figures['gpu']} at MFU {figures['mfu']:.1%}: "
         f"{figures['gpu_hours']:,.0f} GPU-hours, {figures['wallclock_days']:.1f} days\n"
         f"cost ${figures['cost_usd']:,.0f} ({_pricing(goals, figures)}); energy "
-        f"{figures['energy_kwh']:,.0f} kWh = ${figures['energy_cost_usd']:,.0f}; CO2 {figures['co2_kg'] / 1000:,.1f} t"
+        f"{figures['energy_kwh']:,.0f} kWh = ${figures['energy_cost_usd']:,.0f}; CO2 {figures['co2_kg'] / 1000:,.1f} t\n"
+        f"p10-p90: {r['gpu_hours']['p10']:,.0f}-{r['gpu_hours']['p90']:,.0f} GPU-hours, "
+        f"{r['wallclock_days']['p10']:.1f}-{r['wallclock_days']['p90']:.1f} days, "
+        f"${r['cost_usd']['p10']:,.0f}-${r['cost_usd']['p90']:,.0f}, "
+        f"{r['energy_kwh']['p10']:,.0f}-{r['energy_kwh']['p90']:,.0f} kWh "
+        f"(spread of the throughput model over published runs; failures not included, see `llmplan plan`)"
     )
 
 
