@@ -256,10 +256,16 @@ def _layout(goals: Goals, ctx: Context, model: ModelShape, num_gpus: int, gbs: i
                          [f"layout.{key}: {value}" for key, value in pins.items()])
 
 
-def _recipe(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, total_flops: float, gbs: int, warnings):
+def _recipe(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, total_flops: float, gbs: int,
+            warnings, layout=None):
     from planner.recipe import derive_recipe
 
-    recipe = derive_recipe(model, num_tokens, total_flops, gbs, goals, gpu=ctx.gpu)
+    granularity = 1
+    if layout is not None:  # a ramped batch must stay a multiple of micro-batch x data-parallel size
+        granularity = layout.layout.micro_batch_size * layout.layout.data_parallel_size
+    recipe = derive_recipe(model, num_tokens, total_flops, gbs, goals, gpu=ctx.gpu,
+                           schedule=goals.training.lr_schedule, batch_rampup=goals.training.batch_rampup,
+                           batch_granularity=granularity)
     if recipe.precision != ctx.precision and not (recipe.precision == "fp8"):
         warnings.append(f"recipe precision {recipe.precision} replaced by {ctx.precision}: "
                         f"{ctx.gpu.name} has no fast {recipe.precision}")
@@ -268,12 +274,27 @@ def _recipe(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, to
 
 
 def _reliability(goals: Goals, ctx: Context, model: ModelShape, estimate, step_time_s: float):
-    from planner.reliability import plan_reliability
+    from planner.reliability import failure_model_names, load_presets, plan_reliability, storage_names
 
-    return plan_reliability(
+    t = goals.training
+    for field, value, names in (("checkpoint_storage", t.checkpoint_storage, storage_names()),
+                                ("failure_model", t.failure_model, failure_model_names())):
+        if value is not None and value not in names:
+            raise PlanInputError(f"goals.training.{field}: {value!r} is not a preset; choose one of "
+                                 f"{', '.join(names)} (presets/reliability.yaml)")
+    reliability = plan_reliability(
         estimate.num_gpus, ctx.gpu, model, estimate.wallclock_days * 24, step_time_s, model.num_params,
         gpus_per_node=ctx.gpus_per_node, price_per_gpu_hour_usd=goals.price_per_gpu_hour_usd,
+        storage=t.checkpoint_storage, failure_model=t.failure_model, failures_per_gpu_hour=t.failures_per_gpu_hour,
     )
+    presets = load_presets()
+    ctx.note("checkpoint_storage", reliability.storage, "", "goals.training.checkpoint_storage" if t.checkpoint_storage
+             else "presets/reliability.yaml default_storage", "checkpoint write time and interval")
+    ctx.note("failures_per_gpu_hour", reliability.failures_per_gpu_hour, "1/GPU-hour",
+             "goals.training.failures_per_gpu_hour" if t.failures_per_gpu_hour is not None
+             else f"failure model {t.failure_model or presets['default_failure_model']} (presets/reliability.yaml)",
+             "expected interruptions, checkpoint interval")
+    return reliability
 
 
 def _sizing_assumptions(ctx: Context, goals: Goals, binding: str) -> None:
@@ -336,7 +357,7 @@ def assemble_plan(goals: Goals, ctx: Context, model: ModelShape, num_tokens: flo
     if layout is not None:
         estimate = estimate_run(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available,
                                 recompute=layout.layout.recompute)
-    recipe = _recipe(goals, ctx, model, num_tokens, total_flops, gbs, warnings)
+    recipe = _recipe(goals, ctx, model, num_tokens, total_flops, gbs, warnings, layout)
     step_time_s = gbs * goals.seq_len / estimate.tokens_per_s
     reliability = _reliability(goals, ctx, model, estimate, step_time_s)
     if pins:

@@ -90,8 +90,10 @@ def _recipe_args(plan: RunPlan) -> list[tuple[str, object]]:
         ("--lr-decay-iters", r.train_steps),
     ]
     if r.lr_decay_style == "wsd":
-        args += [("--lr-wsd-decay-style", "linear"),
-                 ("--lr-wsd-decay-iters", max(1, round(WSD_DECAY_FRACTION * r.train_steps)))]
+        decay = r.lr_wsd_decay_steps or max(1, round(WSD_DECAY_FRACTION * r.train_steps))
+        args += [("--lr-wsd-decay-style", "linear"), ("--lr-wsd-decay-iters", decay)]
+    if r.batch_size_rampup and r.rampup_batch_size:
+        args.append(("--rampup-batch-size", tuple(r.rampup_batch_size)))  # start, increment, samples
     args += [
         ("--adam-beta1", r.adam_beta1), ("--adam-beta2", r.adam_beta2), ("--adam-eps", r.adam_eps),
         ("--weight-decay", r.weight_decay), ("--clip-grad", r.clip_grad),
@@ -111,8 +113,8 @@ def megatron_argv(plan: RunPlan) -> list[str]:
     argv: list[str] = []
     for flag, value in pairs:
         argv.append(flag)
-        if value is not None:
-            argv.append(repr(value) if isinstance(value, float) and value < 1e-3 else str(value))
+        for v in value if isinstance(value, tuple) else () if value is None else (value,):
+            argv.append(repr(v) if isinstance(v, float) and v < 1e-3 else str(v))
     return argv
 
 
@@ -121,12 +123,11 @@ def render_megatron_args(plan: RunPlan) -> str:
     argv = megatron_argv(plan)
     lines, i = [], 0
     while i < len(argv):
-        if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-            lines.append(f"{argv[i]} {shlex.quote(argv[i + 1])}")
-            i += 2
-        else:
-            lines.append(argv[i])
-            i += 1
+        j = i + 1
+        while j < len(argv) and not argv[j].startswith("--"):
+            j += 1
+        lines.append(" ".join([argv[i], *(shlex.quote(v) for v in argv[i + 1:j])]))
+        i = j
     lay = plan.layout
     header = [
         f"# Megatron-LM pretrain_gpt.py arguments for plan '{plan.name}' (llmplan)",

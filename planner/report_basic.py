@@ -52,7 +52,8 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
                                f"CP {lay.context_parallel_size} DP {lay.data_parallel_size}, micro-batch "
                                f"{lay.micro_batch_size}, global {lay.global_batch_size}, recompute {lay.recompute}"))
     r = plan.recipe
-    rows.append(("recipe", f"{r.precision}, lr {r.lr:.3g}, {r.train_steps:,} steps, warmup {r.warmup_steps:,}"))
+    rows.append(("recipe", f"{r.precision}, lr {r.lr:.3g} {r.lr_decay_style}, {r.train_steps:,} steps, "
+                           f"warmup {r.warmup_steps:,}"))
     f = plan.reliability
     if f is not None:
         spread = (f" (p10-p90 {f.interruptions_p10:.0f}-{f.interruptions_p90:.0f})"

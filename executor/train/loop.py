@@ -92,8 +92,8 @@ def build_scheduler(plan, optimizer):
         lr_decay_steps=r.train_steps, lr_decay_style=r.lr_decay_style,
         start_wd=r.weight_decay, end_wd=r.weight_decay, wd_incr_steps=r.train_steps,
         wd_incr_style="constant",
-        # WSD: the last 20% of steps decay (Hu et al. 2024, MiniCPM, section 4)
-        wsd_decay_steps=max(r.train_steps // 5, 1) if wsd else None,
+        # WSD: the plan's final decay phase (planner.recipe: 10% of steps, Hu et al. 2024, MiniCPM, Sec 4)
+        wsd_decay_steps=max(r.lr_wsd_decay_steps or 1, 1) if wsd else None,
         lr_wsd_decay_style="linear" if wsd else None,
     )
 
@@ -136,6 +136,11 @@ def run(args: TrainArgs) -> int:
     plan = read_plan(args.plan_path)
     if plan.layout is None:
         raise PlanInputError(f"{args.plan_path}: the plan has no layout", ["layout: derive one with `llmplan plan`"])
+    if plan.recipe.batch_size_rampup:
+        raise PlanInputError(
+            f"{args.plan_path}: recipe.batch_size_rampup is true; llmplan's training loop keeps the global batch "
+            "fixed", ["goals.training.batch_rampup: set it to false for `llmplan train`, or run Megatron-LM's "
+                      "pretrain_gpt.py with `llmplan export PLAN --format megatron-args` (--rampup-batch-size)"])
     stop = StopSignal()  # before anything slow, so an early signal is not fatal
     on_gpu = init_parallel(plan)
     rank0 = dist.get_rank() == 0

@@ -4,7 +4,7 @@ from planner.schema.approval import Approval
 from planner.schema.base import SCHEMA_VERSION, Assumption, Range, StrictModel
 from planner.schema.data import DataSource, DataSpec, DedupSpec, PIISpec, QualityFilters, TokenizerSpec
 from planner.schema.evaluation import EvalSpec
-from planner.schema.goals import Goals, Objective
+from planner.schema.goals import Goals, Objective, TrainingSpec
 from planner.schema.hardware import GpuSpec, RegionSpec
 from planner.schema.layout import LayoutPlan, MemoryBreakdown, ParallelLayout
 from planner.schema.model import ModelShape, TokenBudget
@@ -15,5 +15,5 @@ __all__ = [
     "SCHEMA_VERSION", "Approval", "Assumption", "Choice", "DataSource", "DataSpec", "DedupSpec",
     "Estimate", "EvalSpec", "Goals", "GpuSpec", "RegionSpec", "LayoutPlan", "MemoryBreakdown", "ModelShape", "Objective",
     "PIISpec", "ParallelLayout", "QualityFilters", "Range", "Recipe", "ReliabilityPlan", "RunPlan",
-    "StrictModel", "TokenBudget", "TokenizerSpec",
+    "StrictModel", "TokenBudget", "TokenizerSpec", "TrainingSpec",
 ]

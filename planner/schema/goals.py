@@ -21,6 +21,20 @@ from planner.schema.evaluation import EvalSpec
 Objective = Literal["rule-of-thumb-20x", "compute-optimal", "inference-optimal", "fixed-size"]
 
 
+class TrainingSpec(StrictModel):
+    """Recipe and failure-plan choices a person may fix; the defaults leave them to the planner."""
+
+    lr_schedule: Literal["cosine", "wsd"] = Field(
+        "cosine", description="cosine decay to 10% of peak, or warmup-stable-decay (MiniCPM, Hu et al. 2024)")
+    batch_rampup: bool = Field(False, description="ramp the global batch up over the first tokens (GPT-3, App. B)")
+    checkpoint_storage: str | None = Field(
+        None, description="storage preset in presets/reliability.yaml (None: its default_storage)")
+    failure_model: str | None = Field(
+        None, description="failure-rate preset in presets/reliability.yaml (None: its default_failure_model)")
+    failures_per_gpu_hour: PositiveFloat | None = Field(
+        None, description="interruptions per GPU-hour, overriding the failure model's rate")
+
+
 class Goals(StrictModel):
     """Inputs of the planner. Constraints left as None are free; the plan says which one binds."""
 
@@ -57,6 +71,7 @@ class Goals(StrictModel):
 
     data: DataSpec = Field(default_factory=DataSpec)
     evaluation: EvalSpec = Field(default_factory=EvalSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
 
     @field_validator("schema_version")
     @classmethod

@@ -42,7 +42,10 @@ def _goals_from_flags(base: dict, flags: dict, source: str):
     from planner.schema import Goals
 
     data = dict(base)
+    training = {k: v for k, v in flags.pop("training", {}).items() if v is not None}
     data.update({k: v for k, v in flags.items() if v is not None})
+    if training:
+        data["training"] = {**data.get("training", {}), **training}
     return validate_as(Goals, data, source)
 
 
@@ -77,8 +80,14 @@ def _echo_json(data) -> None:
 @click.option("--purchase", "gpu_purchase_usd", type=float, help="Owned GPUs: USD per GPU incl. its server share.")
 @click.option("--region")
 @click.option("--name")
+@click.option("--lr-schedule", type=click.Choice(["cosine", "wsd"]), help="goals.training.lr_schedule (default cosine).")
+@click.option("--batch-rampup/--no-batch-rampup", default=None, help="goals.training.batch_rampup: ramp the batch up (GPT-3).")
+@click.option("--checkpoint-storage", help="goals.training.checkpoint_storage: a storage preset (presets/reliability.yaml).")
+@click.option("--failure-model", help="goals.training.failure_model: a failure-rate preset (presets/reliability.yaml).")
+@click.option("--failures-per-gpu-hour", type=float, help="goals.training.failures_per_gpu_hour: override the rate.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (.yaml or .json).")
-def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, output, **flags) -> None:
+def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, output, lr_schedule, batch_rampup,
+         checkpoint_storage, failure_model, failures_per_gpu_hour, **flags) -> None:
     """Derive a run plan from goals: a file, a preset, or flags (alone, or overriding the file/preset).
 
     With nothing given, plans the `default` preset. Flags alone start from the Goals defaults.
@@ -94,13 +103,15 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
     extra = _flag_goals(params, tokens, **flags)
     extra["unique_tokens_available"] = parse_count(unique_tokens, "--unique-tokens") if unique_tokens else None
     extra["inference_tokens"] = parse_count(inference_tokens, "--inference-tokens") if inference_tokens else None
+    training = {"lr_schedule": lr_schedule, "batch_rampup": batch_rampup, "checkpoint_storage": checkpoint_storage,
+                "failure_model": failure_model, "failures_per_gpu_hour": failures_per_gpu_hour}
     if goals_file:
         base = read_goals(goals_file).model_dump(mode="json", exclude_unset=True)
     elif preset or not any(v is not None for v in extra.values()):  # no flags: the default goals
         name = preset or "default"
         base = presets.load_goals_preset(name).model_dump(mode="json", exclude_unset=True)
         pins = presets.load_pins(name)
-    goals = _goals_from_flags(base, extra, goals_file or "flags")
+    goals = _goals_from_flags(base, {**extra, "training": training}, goals_file or "flags")
     result = derive_plan(goals, pins=pins)
     if output:
         write_model(result, output)
