@@ -27,9 +27,9 @@ class TrainingSpec(StrictModel):
     lr_schedule: Literal["cosine", "wsd"] = Field(
         "cosine", description="cosine decay to 10% of peak, or warmup-stable-decay (MiniCPM, Hu et al. 2024)")
     batch_rampup: bool = Field(False, description="ramp the global batch up over the first tokens (GPT-3, App. B)")
-    checkpoint_storage: str | None = Field(
+    checkpoint_storage: SafeName | None = Field(
         None, description="storage preset in presets/reliability.yaml (None: its default_storage)")
-    failure_model: str | None = Field(
+    failure_model: SafeName | None = Field(
         None, description="failure-rate preset in presets/reliability.yaml (None: its default_failure_model)")
     failures_per_gpu_hour: PositiveFloat | None = Field(
         None, description="interruptions per GPU-hour, overriding the failure model's rate")
