@@ -287,12 +287,12 @@ def _reliability(goals: Goals, ctx: Context, model: ModelShape, estimate, step_t
         gpus_per_node=ctx.gpus_per_node, price_per_gpu_hour_usd=goals.price_per_gpu_hour_usd,
         storage=t.checkpoint_storage, failure_model=t.failure_model, failures_per_gpu_hour=t.failures_per_gpu_hour,
     )
-    presets = load_presets()
+    defaults = load_presets()
     ctx.note("checkpoint_storage", reliability.storage, "", "goals.training.checkpoint_storage" if t.checkpoint_storage
              else "presets/reliability.yaml default_storage", "checkpoint write time and interval")
     ctx.note("failures_per_gpu_hour", reliability.failures_per_gpu_hour, "1/GPU-hour",
              "goals.training.failures_per_gpu_hour" if t.failures_per_gpu_hour is not None
-             else f"failure model {t.failure_model or presets['default_failure_model']} (presets/reliability.yaml)",
+             else f"failure model {t.failure_model or defaults['default_failure_model']} (presets/reliability.yaml)",
              "expected interruptions, checkpoint interval")
     return reliability
 

@@ -90,7 +90,9 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
          checkpoint_storage, failure_model, failures_per_gpu_hour, **flags) -> None:
     """Derive a run plan from goals: a file, a preset, or flags (alone, or overriding the file/preset).
 
-    With nothing given, plans the `default` preset. Flags alone start from the Goals defaults.
+    With nothing given, plans the `default` preset. Flags alone start from the Goals defaults, except
+    the goals.training flags (--lr-schedule ... --failures-per-gpu-hour), which alone apply to the
+    `default` preset.
     """
     import presets
     from planner.derive import derive_plan
