@@ -71,9 +71,30 @@ def summarise(log_residuals: list[float], source: str, fallback_sigma: float) ->
     return Residuals(statistics.fmean(values), statistics.stdev(values), len(values), source)
 
 
+RESIDUALS_FILE = "calibration_residuals.yaml"
+"""In presets/: the committed output of `computed_residuals()` (`llmplan calibrate --residuals`), so
+a plan or `llmplan estimate` does not rerun the calibration (~50 ms) at every start. A test checks it
+equals the recomputed values, the way the MFU coefficients and the JSON Schemas are checked."""
+
+
 @lru_cache(maxsize=1)
 def calibration_residuals() -> tuple[Residuals, Residuals]:
-    """(GPU-hours, energy) residuals of the planner against the published runs, computed once."""
+    """(GPU-hours, energy) residuals of the planner against the published runs: the committed
+    presets/calibration_residuals.yaml, or computed now when it is missing."""
+    from presets.loader import PRESETS_DIR
+
+    path = PRESETS_DIR / RESIDUALS_FILE
+    if not path.exists():
+        return computed_residuals()
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(Residuals(float(d["mu"]), float(d["sigma"]), int(d["n"]), str(d["source"]))
+                 for d in (data["gpu_hours"], data["energy"]))
+
+
+def computed_residuals() -> tuple[Residuals, Residuals]:
+    """(GPU-hours, energy) residuals computed from the planner's calibration table now."""
     try:
         tp, energy = _published_log_residuals()
     except (ImportError, AttributeError, KeyError, ValueError, OSError) as exc:
@@ -83,6 +104,18 @@ def calibration_residuals() -> tuple[Residuals, Residuals]:
     src = "log residuals of GPU-hours vs the kind=run rows of published_runs.csv"
     return (summarise(tp, src, INTERIM_SIGMA_TP),
             summarise(energy, "log residuals of energy vs published runs", INTERIM_SIGMA_ENERGY))
+
+
+def residuals_yaml(residuals: tuple[Residuals, Residuals] | None = None) -> str:
+    """The text of presets/calibration_residuals.yaml for `residuals` (default: computed now)."""
+    import yaml
+
+    tp, energy = residuals or computed_residuals()
+    body = {name: {"mu": r.mu, "sigma": r.sigma, "n": r.n, "source": r.source}
+            for name, r in (("gpu_hours", tp), ("energy", energy))}
+    return ("# Written by `llmplan calibrate --residuals presets/calibration_residuals.yaml` after any change to\n"
+            "# the estimator, the MFU model or published_runs.csv; tests/planner/test_uncertainty.py checks it.\n"
+            + yaml.safe_dump(body, sort_keys=False))
 
 
 def _published_log_residuals() -> tuple[list[float], list[float]]:

@@ -11,9 +11,11 @@ interval for a new run (Student t with n-1 degrees of freedom, Abramowitz & Steg
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
+import presets
 from planner.uncertainty import (
     Residuals,
     calibration_residuals,
@@ -55,6 +57,18 @@ def test_a_new_run_gets_the_wider_prediction_interval():
     # n = 14: t_13 * sqrt(1 + 1/14) / 1.2816 = 1.3502 * 1.0351 / 1.2816 = 1.0905
     assert Residuals(0.0, 0.1, 14, "").prediction_factor == pytest.approx(1.0905, abs=1e-3)
     assert Residuals(0.0, 0.1, 0, "").prediction_factor == 1.0
+
+
+def test_the_committed_residuals_equal_the_ones_computed_from_the_published_runs_now():
+    """presets/calibration_residuals.yaml spares every plan and `llmplan estimate` the calibration run;
+    it must be what the estimator gives today (refresh: `llmplan calibrate --residuals FILE`)."""
+    from planner.uncertainty import computed_residuals, residuals_yaml
+
+    assert calibration_residuals() == computed_residuals(), (
+        "presets/calibration_residuals.yaml is stale: run "
+        "`llmplan calibrate --residuals presets/calibration_residuals.yaml` and commit it")
+    committed = (Path(presets.__file__).parent / "calibration_residuals.yaml").read_text(encoding="utf-8")
+    assert committed == residuals_yaml()
 
 
 def test_calibration_residuals_come_from_the_published_runs():

@@ -292,10 +292,19 @@ def presets_cmd(kind, as_json) -> None:
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, exists=True), help="Published runs CSV.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--fit", is_flag=True, help="Refit the MFU model's per-GPU bases and size half-point on the runs.")
-def calibrate(csv_path, as_json, fit) -> None:
+@click.option("--residuals", "residuals_out", type=click.Path(dir_okay=False),
+              help="Write the residuals the p10-p90 ranges use (presets/calibration_residuals.yaml).")
+def calibrate(csv_path, as_json, fit, residuals_out) -> None:
     """Predicted vs reported GPU-hours, energy and CO2 of every published run."""
     from planner.calibrate import calibration_table, fit_mfu_model, summary
 
+    if residuals_out:
+        from planner.io import atomic_write_text
+        from planner.uncertainty import residuals_yaml
+
+        atomic_write_text(Path(residuals_out), residuals_yaml())
+        click.echo(f"written to {residuals_out}")
+        return
     if fit:
         fitted = fit_mfu_model(csv_path)
         if as_json:
