@@ -5,12 +5,14 @@ Every figure comes from the real planner (planner.derive, planner.sweep); nothin
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
 
 import pytest
 import yaml
+from rich.console import Console
 from textual.widgets import DataTable, Input, Select, Static
 from tui_pilot_helpers import settle, type_into, wait_for_plans
 
@@ -26,6 +28,13 @@ from tui.screens.help import HelpScreen
 from tui.screens.runs import RunsScreen
 
 pytestmark = pytest.mark.anyio
+
+
+def rendered(widget: Static) -> str:
+    """A Static's content (a rich Table, say) as plain text."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
 
 
 def error_text(app: WizardApp, field: str) -> str:
@@ -112,6 +121,10 @@ async def test_fill_goals_see_the_plan_change_pick_a_scenario_export_and_approve
         assert app.current_mode == "plan"
         assert app.goals == chosen.goals and app.plan.goals == chosen.goals
         assert app.plan.estimate.gpu == chosen.figures["gpu"]
+        # The plan screen shows the recipe and the failure plan of the plan it holds.
+        training = rendered(app.screen.query_one("#training", Static))
+        assert f"every {app.plan.reliability.checkpoint_interval_steps:,} steps" in training
+        assert f"{app.plan.recipe.train_steps:,}" in training and app.plan.recipe.precision in training
 
         # Export it as YAML, then approve it under a name.
         exported, approved = tmp_path / "plan.yaml", tmp_path / "approved.yaml"

@@ -79,6 +79,27 @@ def layout_table(plan: RunPlan) -> Table | Text:
     return table
 
 
+def training_table(plan: RunPlan) -> Table:
+    """The recipe (planner.recipe) and the failure plan (planner.reliability) in brief."""
+    r, f = plan.recipe, plan.reliability
+    table = _grid("Recipe and failures")
+    decay = {"cosine": f"cosine to {r.min_lr / r.lr:.0%}", "wsd": f"WSD, last {r.lr_wsd_decay_steps or 0:,} steps"}
+    table.add_row("batch · steps", f"{figures.count(r.global_batch_tokens)} tokens · {r.train_steps:,}")
+    table.add_row("peak LR · decay", f"{r.lr:.3g} · {decay.get(r.lr_decay_style, r.lr_decay_style)}")
+    table.add_row("warmup · precision", f"{r.warmup_steps:,} steps · {r.precision}")
+    if f is None:
+        table.add_row("failures", "no failure plan")
+        return table
+    spread = ("" if f.interruptions_p10 is None or f.interruptions_p90 is None
+              else f" ({f.interruptions_p10:.0f}–{f.interruptions_p90:.0f})")
+    table.add_row("interruptions", f"{figures.num(f.expected_interruptions)}{spread}")
+    table.add_row("checkpoint", f"every {f.checkpoint_interval_steps:,} steps · {figures.nbytes(f.checkpoint_bytes)}"
+                  f" in {figures.num(f.checkpoint_write_s, 's')}")
+    table.add_row("goodput · with failures", f"{f.goodput:.1%} · {figures.num(f.adjusted_wallclock_days, 'days')}"
+                  f" · {figures.usd(f.adjusted_cost_usd)}")
+    return table
+
+
 def notes_text(plan: RunPlan) -> Text:
     text = Text()
     text.append("Warnings\n", style="bold")
@@ -125,6 +146,7 @@ class PlanScreen(Screen):
                 with Vertical(id="layout-box"):
                     yield Static("", id="layout")
                     yield MemoryBar(id="memory")
+                yield Static("", id="training")
                 yield Static("", id="notes")
             yield Static("", id="assumptions")
         yield KeyFooter()
@@ -147,5 +169,6 @@ class PlanScreen(Screen):
         self.query_one("#estimate", Static).update(estimate_table(plan))
         self.query_one("#layout", Static).update(layout_table(plan))
         self.query_one(MemoryBar).memory = plan.layout.memory if plan.layout else None
+        self.query_one("#training", Static).update(training_table(plan))
         self.query_one("#notes", Static).update(notes_text(plan))
         self.query_one("#assumptions", Static).update(assumptions_table(plan))
