@@ -3,7 +3,7 @@
 # and submits prepare -> train -> evaluate with afterok dependencies.
 set -euo pipefail
 mkdir -p /scratch/runs/tiny-cpu/data /scratch/runs/tiny-cpu/checkpoints /scratch/runs/tiny-cpu/eval /scratch/runs/tiny-cpu/logs /scratch/runs/tiny-cpu/jobs
-cat > /scratch/runs/tiny-cpu/plan.yaml <<'LLMPLAN_EOF_b6159da1a3e3'
+cat > /scratch/runs/tiny-cpu/plan.yaml <<'LLMPLAN_EOF_406d8e73bc71'
 schema_version: 1
 name: tiny-cpu
 description: A few-million-parameter model on the embedded corpus, for two CPU cores.
@@ -132,6 +132,12 @@ goals:
     offline: true
     task_dir: null
     validation_max_tokens: 200000
+  training:
+    lr_schedule: cosine
+    batch_rampup: false
+    checkpoint_storage: null
+    failure_model: null
+    failures_per_gpu_hour: null
 binding_constraint: target_params and target_tokens
 model:
   num_layers: 4
@@ -605,7 +611,7 @@ warnings:
 - '1,787,008 parameters is below the smallest model of the loss fits (~70M, Hoffmann et al. 2022): predicted_loss
   is an extrapolation'
 approval: null
-LLMPLAN_EOF_b6159da1a3e3
+LLMPLAN_EOF_406d8e73bc71
 cat > /scratch/runs/tiny-cpu/jobs/prepare-shards.sbatch <<'LLMPLAN_EOF_610452ca866e'
 #!/bin/bash
 #SBATCH --job-name=tiny-cpu-prepare-shards
