@@ -157,7 +157,10 @@ def test_full_sweep_derives_whole_plans_with_failures_and_ranges(capsys):
     assert (frame["days_with_failures"] >= frame["wallclock_days"]).all()
     assert (frame["gpu_hours_p10"] < frame["gpu_hours"]).all()
     assert main(["sweep", "--full", "--vary", "target_params=1e8"]) == 0
-    assert "1 scenarios, 1 on the Pareto front" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 scenarios, 1 on the Pareto front" in out and "days_with_failures" in out.splitlines()[0]
+    assert main(["sweep", "--vary", "target_params=1e8"]) == 0  # the fast path has no failure plan
+    assert "days_with_failures" not in capsys.readouterr().out
 
 
 def test_sweep_command_rejects_bad_input_with_status_2(capsys):

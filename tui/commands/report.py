@@ -12,7 +12,8 @@ import click
 from planner.errors import PlanInputError
 
 SHOWN_COLUMNS = ("num_params", "num_tokens", "gpu", "num_gpus", "gpu_hours", "wallclock_days",
-                 "total_cost_usd", "co2_kg", "predicted_loss", "pareto", "error")
+                 "days_with_failures", "total_cost_usd", "co2_kg", "predicted_loss", "pareto", "error")
+"""Printed when present (`days_with_failures` only with --full, which derives the failure plan)."""
 
 
 @click.command("sweep")
@@ -79,7 +80,7 @@ def format_table(frame, varied: list[str]) -> str:
     formatters = {c: "{:.4g}".format for c in ("num_params", "num_tokens", "gpu_hours", "co2_kg")
                   if c in view.columns}
     formatters.update({c: "{:,.0f}".format for c in ("total_cost_usd",) if c in view.columns})
-    formatters.update({c: "{:.2f}".format for c in ("wallclock_days",) if c in view.columns})
+    formatters.update({c: "{:.2f}".format for c in ("wallclock_days", "days_with_failures") if c in view.columns})
     formatters.update({c: "{:.3f}".format for c in ("predicted_loss",) if c in view.columns})
     for c in varied_cols:
         if view[c].dtype.kind == "f":
