@@ -156,3 +156,26 @@ def test_the_installed_command_exits_2_on_an_unknown_gpu():
                           "--gpu", "Z80"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "unknown GPU 'Z80'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_lazy_command_table_lists_every_command_module_with_exactly_its_commands():
+    """tui/cli.py imports only the module of the command being run, from COMMAND_MODULES; it must
+    name every tui/commands module that defines COMMANDS, with the same command names."""
+    import importlib
+
+    from tui.cli import COMMAND_MODULES
+
+    defined = {}
+    for path in sorted((ROOT / "tui" / "commands").glob("*.py")):
+        module = importlib.import_module(f"tui.commands.{path.stem}")
+        if hasattr(module, "COMMANDS"):
+            defined[module.__name__] = tuple(c.name for c in module.COMMANDS)
+    assert COMMAND_MODULES == defined
+
+
+def test_estimate_imports_no_other_command_module_and_no_heavy_library():
+    script = ("import sys; from tui.cli import main; main(['estimate', '--params', '1B', '--tokens', '20B', "
+              "'--gpu', 'H100', '--json']); print(sorted(m for m in sys.modules if m.startswith('tui.commands.') "
+              "or m.split('.')[0] in ('torch', 'pandas', 'textual', 'megatron', 'lm_eval', 'datasets')))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "['tui.commands.planning']"

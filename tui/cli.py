@@ -11,25 +11,47 @@ allowed), 1 an unexpected internal error (short message; `--debug` shows the tra
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
-import click
+# pydantic looks for plugins (entry points of every installed distribution, ~20 ms with the
+# training extras) before it builds its first model; llmplan uses none. `PYDANTIC_DISABLE_PLUGINS=`
+# (set, empty) turns them back on.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from planner.errors import PlanInputError
+import click  # noqa: E402
 
-COMMAND_MODULES = (
-    "tui.commands.planning",
-    "tui.commands.layout",
-    "tui.commands.report",
-    "tui.commands.data",
-    "tui.commands.train",
-    "tui.commands.evaluate",
-    "tui.commands.runs",
-    "tui.commands.wizard",
-)
+from planner.errors import PlanInputError  # noqa: E402
+
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "tui.commands.planning": ("plan", "estimate", "validate", "show", "export", "schema", "presets", "calibrate"),
+    "tui.commands.layout": ("layout",),
+    "tui.commands.report": ("sweep",),
+    "tui.commands.data": ("prepare",),
+    "tui.commands.train": ("train",),
+    "tui.commands.evaluate": ("evaluate",),
+    "tui.commands.runs": ("approve", "execute", "runs", "status", "logs", "cancel", "resume"),
+    "tui.commands.wizard": ("wizard",),
+}
+"""Module -> the names of the commands in its COMMANDS list (a test checks they agree). Only the
+module of the command being run is imported."""
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Imports a command's module when the command is asked for, not at start."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for names in COMMAND_MODULES.values() for name in names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = next((m for m, names in COMMAND_MODULES.items() if cmd_name in names), None)
+        if module is None:
+            return None
+        commands = {c.name: c for c in importlib.import_module(module).COMMANDS}
+        return commands[cmd_name]
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks for internal errors.")
 @click.version_option(package_name="llmplan")
 @click.pass_context
@@ -47,15 +69,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
             return
         ctx.invoke(wizard)
 
-
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
-        for command in getattr(module, "COMMANDS", []):
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> int:
