@@ -2,8 +2,8 @@
 
 The app owns the state (`goals`, `plan`, `plan_error`); screens watch it and post messages up.
 Each goals edit restarts one exclusive worker that waits `debounce_s`, shows the planner's fast
-estimate, and once typing pauses asks the planner for the full plan in a thread, so typing never
-waits for the planner.
+estimate, then asks the planner for the full plan, both in a thread, so typing never waits for the
+planner.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class WizardApp(App):
     """The summary's figures: the fast estimate first, then the full plan's."""
 
     def __init__(self, goals: Goals | None = None, theme: str = "dark", debounce_s: float = 0.02,
-                 plan: RunPlan | None = None, plan_delay_s: float = 0.0):
+                 plan: RunPlan | None = None):
         """Open on `goals` (default: the default goals preset), or on an existing `plan` and its goals."""
         super().__init__()
         self.set_reactive(WizardApp.goals, plan.goals if plan else goals or state.default_goals())
@@ -66,15 +66,13 @@ class WizardApp(App):
         self.set_reactive(WizardApp.plan_pending, plan is None)
         self.set_reactive(WizardApp.headline, state.plan_headline(plan) if plan else None)
         self.debounce_s = debounce_s
-        self.plan_delay_s = plan_delay_s
-        """After the fast estimate, how long typing must pause before the full plan is derived."""
         self.theme = THEMES[theme]
         self.last_export: ExportResult | None = None
 
     def on_mount(self) -> None:
         self.call_after_refresh(_first_paint_done)
         if self.plan is None:  # after the first paint: the form shows before the planner starts
-            self.call_after_refresh(self.recompute, self.goals, 0.0, 0.0)
+            self.call_after_refresh(self.recompute, self.goals, 0.0)
 
     @on(GoalsScreen.GoalsEdited)
     def _goals_edited(self, event: GoalsScreen.GoalsEdited) -> None:
@@ -84,17 +82,16 @@ class WizardApp(App):
         """Make `goals` the current goals and recompute the plan (debounced)."""
         self.goals = goals
         self.plan_pending = True
-        self.recompute(goals, self.debounce_s, self.plan_delay_s)
+        self.recompute(goals, self.debounce_s)
 
     @work(exclusive=True, group="derive")
-    async def recompute(self, goals: Goals, debounce_s: float, plan_delay_s: float) -> None:
-        """After the debounce: the fast estimate for the summary, then, once typing pauses for
-        `plan_delay_s`, the full plan (a keystroke in between cancels this worker before it starts)."""
+    async def recompute(self, goals: Goals, debounce_s: float) -> None:
+        """After the debounce: the fast estimate for the summary, then the full plan (a keystroke in
+        between cancels this worker; a plan already in its thread finishes and is dropped)."""
         await asyncio.sleep(debounce_s)
         try:
             self.headline = await asyncio.to_thread(state.quick_headline, goals)
             self.plan_error = ""
-            await asyncio.sleep(plan_delay_s)
             plan = await asyncio.to_thread(state.derive, goals)
         except PlanInputError as exc:
             self.plan_error = str(exc)

@@ -179,12 +179,16 @@ def test_alternatives_are_slower_or_equal_and_say_why_they_lost():
         assert "slower than the best" in alt.why_lost or "ties" in alt.why_lost
 
 
+def _llama70b_tp8_pp8_dp4(recompute: str):
+    """Llama-2-70B on 256 A100-80GB (TP8 PP8 DP4, 128 sequences per step) and its cluster."""
+    layout = ParallelLayout(tensor_model_parallel_size=8, pipeline_model_parallel_size=8, data_parallel_size=4,
+                            global_batch_size=128, recompute=recompute)
+    return find_model("Llama-2-70B"), layout, cluster_from_gpu(A100_80GB)
+
+
 def test_the_bubble_follows_p_minus_1_over_v_m():
     """Narayanan et al. 2021, §2.2: bubble fraction (p−1)/m, interleaved (p−1)/(v·m)."""
-    model = find_model("Llama-2-70B")
-    layout = ParallelLayout(tensor_model_parallel_size=8, pipeline_model_parallel_size=8, data_parallel_size=4,
-                            global_batch_size=128, recompute="full")
-    cluster = cluster_from_gpu(A100_80GB)
+    model, layout, cluster = _llama70b_tp8_pp8_dp4("full")
     plain = step_time(model, layout, A100_80GB, cluster, params_per_gpu=1e9)
     inter = step_time(model, layout.model_copy(update={"virtual_pipeline_model_parallel_size": 5}), A100_80GB,
                       cluster, params_per_gpu=1e9)
@@ -296,10 +300,7 @@ def test_when_nothing_fits_the_pruned_search_reports_the_exhaustive_memory_short
 
 def test_the_pipeline_time_is_a_lower_bound_the_step_time_adds_to():
     """planner.step_time.pipeline_terms: step_time_s = pipeline_s + data-parallel + optimizer terms."""
-    model = find_model("Llama-2-70B")
-    layout = ParallelLayout(tensor_model_parallel_size=8, pipeline_model_parallel_size=8, data_parallel_size=4,
-                            global_batch_size=128, recompute="selective")
-    cluster = cluster_from_gpu(A100_80GB)
+    model, layout, cluster = _llama70b_tp8_pp8_dp4("selective")
     timing = step_time(model, layout, A100_80GB, cluster, params_per_gpu=1e9)
     pipeline_s = pipeline_terms(model, layout, A100_80GB, cluster)[0]
     assert pipeline_s < timing.step_time_s
