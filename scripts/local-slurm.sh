@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# local-slurm.sh start|stop|status - a REAL single-node Slurm cluster on localhost for the tests.
+# local-slurm.sh start [--nodes N]|stop|status - a REAL Slurm cluster on localhost for the tests.
 #
-# munged + slurmctld + slurmd from Debian's packages (munge slurmctld slurmd slurm-client), started
+# N Slurm nodes n1..nN (default 2) on this one machine: one `slurmd -N nI` per node, each with its
+# own port (17001+), spool directory and pid file (`%n` in slurm.conf), all NodeAddr=127.0.0.1, so a
+# multi-node job (srun one task per node, torchrun c10d rendezvous) runs for real
+# (../shared/reference/slurm_local/README.md, "Two Slurm nodes on one machine"). Every node declares
+# the machine's CPUs and memory: without cgroups nothing is enforced, and a one-node job may ask
+# for all of them. munged + slurmctld + one slurmd per node from Debian's packages (munge slurmctld slurmd slurm-client), started
 # by hand (no systemd, no cgroups). Must run as root. Idempotent: `start` skips what is already
 # installed, configured or running; `stop` cancels every job, then stops the daemons by the PID in
 # their pid files (TERM, then KILL after 20 s). Written from ../shared/reference/slurm_local/,
@@ -13,10 +18,11 @@
 #   - killed daemons linger as zombies until PID 1 reaps them: state Z counts as dead;
 #   - slurmctld -c keeps counting job ids: a fresh start wipes StateSaveLocation (SLURM_FRESH=1).
 # Knobs: SLURM_FRESH=0 keeps saved state across restarts; SLURM_WAIT_S (default 60) bounds the
-# wait for the node to become idle. No accounting (sacct): job state comes from scontrol/squeue.
+# wait for the nodes to become idle; SLURM_NODES is --nodes' default (2). No accounting (sacct): job state comes from scontrol/squeue.
 set -euo pipefail
 SLURM_FRESH=${SLURM_FRESH:-1}
 SLURM_WAIT_S=${SLURM_WAIT_S:-60}
+NODES=${SLURM_NODES:-2}
 T0=$(date +%s%N)
 log() { local ms=$(( ($(date +%s%N) - T0) / 1000000 )); printf '[local-slurm %d.%03ds] %s\n' $((ms/1000)) $((ms%1000)) "$*"; }
 die() { log "ERROR: $*"; exit 1; }
@@ -86,8 +92,10 @@ start_munge() {
   munge -n | unmunge >/dev/null || die "munge round trip failed"
 }
 
-render_conf() {  # HOST -> slurm.conf on stdout, node line from what slurmd detects
-  local host=$1 hw cpus mem topo
+node_names() { local i; for i in $(seq 1 "$NODES"); do echo "n$i"; done; }
+
+render_conf() {  # HOST -> slurm.conf on stdout, node lines from what slurmd detects
+  local host=$1 hw cpus mem topo i
   hw=$(slurmd -C | head -1)
   cpus=$(sed -n 's/.*CPUs=\([0-9]*\).*/\1/p' <<<"$hw")
   mem=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$hw")
@@ -104,11 +112,10 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 ReturnToService=2
 SlurmctldPidFile=/run/slurmctld.pid
-SlurmdPidFile=/run/slurmd.pid
+SlurmdPidFile=/run/slurmd-%n.pid
 SlurmctldPort=6817
-SlurmdPort=6818
 StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
+SlurmdSpoolDir=/var/spool/slurmd-%n
 SchedulerType=sched/backfill
 SchedulerParameters=batch_sched_delay=0
 DependencyParameters=kill_invalid_depend
@@ -124,23 +131,37 @@ KillWait=60
 SlurmctldDebug=info
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdDebug=info
-SlurmdLogFile=/var/log/slurm/slurmd.log
-NodeName=$host CPUs=$cpus $topo RealMemory=$(( mem * 95 / 100 )) State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+SlurmdLogFile=/var/log/slurm/slurmd-%n.log
 EOF
+  for i in $(seq 1 "$NODES"); do
+    echo "NodeName=n$i NodeHostname=$host NodeAddr=127.0.0.1 Port=$((17000 + i)) CPUs=$cpus $topo RealMemory=$(( mem * 95 / 100 )) State=UNKNOWN"
+  done
+  echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP"
 }
 
-start_daemon() {  # NAME: start slurmctld or slurmd unless running
-  local d=$1
-  alive "/run/$d.pid" "$d" && return 0
-  rm -f "/run/$d.pid"
+start_daemon() {  # NAME [NODE]: start slurmctld, or the slurmd of NODE, unless running
+  local d=$1 node=${2:-} pidfile=/run/$1.pid logfile=/var/log/slurm/$1.log
+  [ -z "$node" ] || { pidfile=/run/$d-$node.pid; logfile=/var/log/slurm/$d-$node.log; }
+  alive "$pidfile" "$d" && return 0
+  rm -f "$pidfile"
   if [ "$d" = slurmctld ] && [ "$SLURM_FRESH" = 1 ]; then
     find /var/spool/slurmctld -mindepth 1 -delete   # also resets the job-id counter
   fi
-  "/usr/sbin/$d"
-  for _ in $(seq 1 100); do alive "/run/$d.pid" "$d" && break; sleep 0.1; done
-  alive "/run/$d.pid" "$d" || { tail -20 "/var/log/slurm/$d.log"; die "$d did not start"; }
-  log "$d started (pid $(cat "/run/$d.pid"))"
+  if [ -n "$node" ]; then
+    install -d -o root -g root -m 755 "/var/spool/slurmd-$node"
+    "/usr/sbin/$d" -N "$node"
+  else
+    "/usr/sbin/$d"
+  fi
+  for _ in $(seq 1 100); do alive "$pidfile" "$d" && break; sleep 0.1; done
+  alive "$pidfile" "$d" || { tail -20 "$logfile"; die "$d ${node:+(node $node) }did not start"; }
+  log "$d ${node:+$node }started (pid $(cat "$pidfile"))"
+}
+
+stop_slurmds() {  # every slurmd this script may have started (any node count; also the old one-node pid file)
+  local f
+  for f in /run/slurmd-*.pid /run/slurmd.pid; do [ -e "$f" ] && stop_pidfile "$f" slurmd; done
+  return 0
 }
 
 do_start() {
@@ -152,43 +173,59 @@ do_start() {
   start_munge
   conf=$(render_conf "$host")
   install -d -o slurm -g slurm -m 755 /var/spool/slurmctld /var/log/slurm
-  install -d -o root -g root -m 755 /var/spool/slurmd
   if [ ! -f /etc/slurm/slurm.conf ] || [ "$(cat /etc/slurm/slurm.conf)" != "$conf" ]; then
     # running daemons with an outdated slurm.conf are restarted (jobs cancelled first)
-    cancel_all_jobs; stop_pidfile /run/slurmd.pid slurmd; stop_pidfile /run/slurmctld.pid slurmctld
+    cancel_all_jobs; stop_slurmds; stop_pidfile /run/slurmctld.pid slurmctld
     printf '%s\n' "$conf" > /etc/slurm/slurm.conf; chmod 644 /etc/slurm/slurm.conf
     log "wrote /etc/slurm/slurm.conf"
   fi
   start_daemon slurmctld
-  start_daemon slurmd
-  local deadline=$(( $(date +%s) + SLURM_WAIT_S )) state=
-  while :; do
-    state=$(sinfo -h -N -n "$host" -o %T 2>/dev/null | head -1 || true)
-    case "$state" in
-      idle|mixed|allocated) break ;;
-      down*|drain*|fail*) scontrol update nodename="$host" state=resume 2>/dev/null || true ;;
-    esac
-    [ "$(date +%s)" -lt "$deadline" ] || die "node $host not idle after ${SLURM_WAIT_S}s (state '$state')"
-    sleep 0.2
+  local node deadline=$(( $(date +%s) + SLURM_WAIT_S )) state=
+  for node in $(node_names); do start_daemon slurmd "$node"; done
+  for node in $(node_names); do
+    while :; do
+      state=$(sinfo -h -N -n "$node" -o %T 2>/dev/null | head -1 || true)
+      case "$state" in
+        idle|mixed|allocated) break ;;
+        down*|drain*|fail*) scontrol update nodename="$node" state=resume 2>/dev/null || true ;;
+      esac
+      [ "$(date +%s)" -lt "$deadline" ] || die "node $node not idle after ${SLURM_WAIT_S}s (state '$state')"
+      sleep 0.2
+    done
+    log "node $node is $state"
   done
-  log "node $host is $state"
 }
 
 do_stop() {
   cancel_all_jobs
-  stop_pidfile /run/slurmd.pid slurmd
+  stop_slurmds
   stop_pidfile /run/slurmctld.pid slurmctld
   stop_pidfile /run/munge/munged.pid munged
 }
 
-do_status() {
-  alive /run/slurmctld.pid slurmctld && alive /run/slurmd.pid slurmd && alive /run/munge/munged.pid munged \
-    && sinfo -h -o %T 2>/dev/null | grep -qE 'idle|mixed|allocated'
+do_status() {  # running with the requested node count (default 2), every node up
+  local node
+  alive /run/slurmctld.pid slurmctld && alive /run/munge/munged.pid munged || return 1
+  [ "$(sinfo -h -N -o %N 2>/dev/null | sort -u | wc -l)" = "$NODES" ] || return 1
+  for node in $(node_names); do
+    alive "/run/slurmd-$node.pid" slurmd && sinfo -h -N -n "$node" -o %T 2>/dev/null | grep -qE 'idle|mixed|allocated' \
+      || return 1
+  done
 }
 
-case "${1:-}" in
+cmd=${1:-}; shift || true
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) NODES=${2:-}; shift 2 || shift ;;
+    --nodes=*) NODES=${1#--nodes=}; shift ;;
+    *) echo "unknown option $1; usage: $0 start|status [--nodes N] | stop" >&2; exit 2 ;;
+  esac
+done
+[[ "$NODES" =~ ^[1-9][0-9]?$ ]] || { echo "--nodes: '$NODES' must be a number from 1 to 99" >&2; exit 2; }
+
+case "$cmd" in
   start) do_start ;;
   stop) do_stop ;;
   status) if do_status; then echo running; else echo stopped; exit 1; fi ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|status [--nodes N] | stop" >&2; exit 2 ;;
 esac
