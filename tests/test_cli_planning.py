@@ -62,7 +62,7 @@ def test_estimate_prints_a_readable_summary(capsys):
     (["estimate", "--params", "7B", "--tokens", "2T", "--gpu", "RTX-9090"], "unknown GPU 'RTX-9090'"),
     (["estimate", "--params", "7B", "--tokens", "2T", "--gpu", "A100", "--price", "-1"], "price_per_gpu_hour_usd"),
     (["estimate", "--params", "7B", "--tokens", "inf", "--gpu", "A100"], "--tokens"),
-    (["estimate", "--params", "seven", "--tokens", "2T", "--gpu", "A100"], "--params: 'seven' is not a count"),
+    (["estimate", "--params", "seven", "--tokens", "2T", "--gpu", "A100"], "--params: 'seven' is not a number"),
     (["plan", "--budget-usd", "0"], "budget_usd"),
     (["plan", "--budget-usd", "-5"], "budget_usd"),
     (["plan", "--budget-usd", "nan"], "budget_usd"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from planner.schema.base import (
     SCHEMA_VERSION,
@@ -17,8 +17,29 @@ from planner.schema.base import (
 )
 from planner.schema.data import DataSpec
 from planner.schema.evaluation import EvalSpec
+from planner.units import parse_number
 
 Objective = Literal["rule-of-thumb-20x", "compute-optimal", "inference-optimal", "fixed-size"]
+
+NUMBER_LIMITS: dict[str, float | None] = {
+    "target_params": 1e15, "target_tokens": 1e17, "unique_tokens_available": 1e17, "inference_tokens": 1e18,
+    "budget_usd": 1e13, "budget_gpu_hours": 1e11, "deadline_days": 36_525.0, "price_per_gpu_hour_usd": 1e4,
+    "gpu_purchase_usd": 1e8, "gpu_lifetime_years": 100.0, "electricity_price_usd_per_kwh": 1e3,
+    "num_gpus": None, "gpus_per_node": None, "seq_len": None, "vocab_size": None, "pue": None, "mfu": None,
+}
+"""Numeric goals written as people write them (`7B`, `$1,000,000`, `1.5M`; planner.units) and the
+largest value each accepts: far beyond any real run (1e15 parameters, $10T), and before the
+planner's arithmetic overflows. None: the field's own `le` bounds it."""
+
+
+def _typed_number(value: object, info: ValidationInfo) -> object:
+    """`"7B"` -> 7e9 for a numeric goal; NaN, infinity and values past NUMBER_LIMITS are errors."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str | int | float):
+        number = parse_number(value, maximum=NUMBER_LIMITS[info.field_name], allow_negative=True)
+        return value if isinstance(value, int) else number  # ints stay exact
+    return value
 
 
 class TrainingSpec(StrictModel):
@@ -33,6 +54,11 @@ class TrainingSpec(StrictModel):
         None, description="failure-rate preset in presets/reliability.yaml (None: its default_failure_model)")
     failures_per_gpu_hour: PositiveFloat | None = Field(
         None, description="interruptions per GPU-hour, overriding the failure model's rate")
+
+    @field_validator("failures_per_gpu_hour", mode="before")
+    @classmethod
+    def _rate_number(cls, v: object) -> object:
+        return v if v is None or isinstance(v, bool) else parse_number(v, maximum=1e6, allow_negative=True)
 
 
 class Goals(StrictModel):
@@ -72,6 +98,8 @@ class Goals(StrictModel):
     data: DataSpec = Field(default_factory=DataSpec)
     evaluation: EvalSpec = Field(default_factory=EvalSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+
+    _numbers = field_validator(*NUMBER_LIMITS, mode="before")(_typed_number)
 
     @field_validator("schema_version")
     @classmethod

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 from pathlib import Path
 
 import click
 
 from planner.errors import PlanInputError
+from tui.cli_numbers import COUNT, NUMBER, Number
 
-_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 EXPORTERS: dict[str, str] = {
     "yaml": "planner.io:to_yaml",
     "json": "planner.io:to_json",
@@ -26,15 +25,14 @@ EXPORTERS: dict[str, str] = {
 """Export formats: `module:function` taking a RunPlan and returning text (resolved on use)."""
 
 
-def parse_count(text: str, field: str) -> float:
-    """`7e9`, `7B`, `2T`, `1.5M`, `70_000` -> a number, or PlanInputError naming the flag."""
-    match = re.fullmatch(r"\s*([0-9][0-9_.]*(?:e[+-]?\d+)?)\s*([kmbgt]?)\s*", str(text).lower())
-    if not match:
-        raise PlanInputError(f"{field}: {text!r} is not a count; use a number such as 7e9, 7B, 2T or 1.5M")
+def parse_count(text: str | float, field: str) -> float:
+    """`7e9`, `7B`, `2T`, `1.5M`, `$1,000,000` -> a number (planner.units), or PlanInputError naming the flag."""
+    from planner.units import UnitError, parse_number
+
     try:
-        return float(match.group(1).replace("_", "")) * _SUFFIX.get(match.group(2), 1.0)
-    except ValueError:
-        raise PlanInputError(f"{field}: {text!r} is not a count; use a number such as 7e9, 7B or 2T") from None
+        return parse_number(text, field)
+    except UnitError as exc:
+        raise PlanInputError(str(exc)) from None
 
 
 def _goals_from_flags(base: dict, flags: dict, source: str):
@@ -63,28 +61,28 @@ def _echo_json(data) -> None:
 @click.command()
 @click.option("--goals", "goals_file", type=click.Path(dir_okay=False), help="Goals file (YAML or JSON).")
 @click.option("--preset", help="Goals preset: default, tiny-cpu.")
-@click.option("--params", help="Model parameters (7e9, 7B).")
-@click.option("--tokens", help="Training tokens (2e12, 2T).")
+@click.option("--params", type=Number("target_params"), help="Model parameters (7e9, 7B).")
+@click.option("--tokens", type=Number("target_tokens"), help="Training tokens (2e12, 2T).")
 @click.option("--objective", type=click.Choice(["rule-of-thumb-20x", "compute-optimal", "inference-optimal", "fixed-size"]))
-@click.option("--budget-usd", type=float)
-@click.option("--budget-gpu-hours", type=float)
-@click.option("--deadline-days", type=float)
+@click.option("--budget-usd", type=Number("budget_usd"))
+@click.option("--budget-gpu-hours", type=Number("budget_gpu_hours"))
+@click.option("--deadline-days", type=Number("deadline_days"))
 @click.option("--gpu", help="GPU name or alias (see `llmplan presets gpus`).")
-@click.option("--gpus", "num_gpus", type=int)
-@click.option("--gpus-per-node", type=int, help="Default: the GPU preset's node size.")
-@click.option("--seq-len", type=int)
-@click.option("--unique-tokens", help="Unique tokens in the corpus (1e12, 1T).")
-@click.option("--inference-tokens", help="Tokens to be served over the model's life.")
-@click.option("--price", "price_per_gpu_hour_usd", type=float, help="USD per GPU-hour.")
+@click.option("--gpus", "num_gpus", type=COUNT)
+@click.option("--gpus-per-node", type=COUNT, help="Default: the GPU preset's node size.")
+@click.option("--seq-len", type=COUNT)
+@click.option("--unique-tokens", type=Number("unique_tokens_available"), help="Unique tokens in the corpus (1e12, 1T).")
+@click.option("--inference-tokens", type=Number("inference_tokens"), help="Tokens to be served over the model's life.")
+@click.option("--price", "price_per_gpu_hour_usd", type=Number("price_per_gpu_hour_usd"), help="USD per GPU-hour.")
 @click.option("--ownership", type=click.Choice(["rented", "owned"]))
-@click.option("--purchase", "gpu_purchase_usd", type=float, help="Owned GPUs: USD per GPU incl. its server share.")
+@click.option("--purchase", "gpu_purchase_usd", type=Number("gpu_purchase_usd"), help="Owned GPUs: USD per GPU incl. its server share.")
 @click.option("--region")
 @click.option("--name")
 @click.option("--lr-schedule", type=click.Choice(["cosine", "wsd"]), help="goals.training.lr_schedule (default cosine).")
 @click.option("--batch-rampup/--no-batch-rampup", default=None, help="goals.training.batch_rampup: ramp the batch up (GPT-3).")
 @click.option("--checkpoint-storage", help="goals.training.checkpoint_storage: a storage preset (presets/reliability.yaml).")
 @click.option("--failure-model", help="goals.training.failure_model: a failure-rate preset (presets/reliability.yaml).")
-@click.option("--failures-per-gpu-hour", type=float, help="goals.training.failures_per_gpu_hour: override the rate.")
+@click.option("--failures-per-gpu-hour", type=NUMBER, help="goals.training.failures_per_gpu_hour: override the rate.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (.yaml or .json).")
 def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, output, lr_schedule, batch_rampup,
          checkpoint_storage, failure_model, failures_per_gpu_hour, **flags) -> None:
@@ -144,21 +142,21 @@ def estimate_figures(goals, model, num_tokens: float) -> dict:
 
 
 @click.command()
-@click.option("--params", help="Model parameters (7e9, 7B); a shape within 2% is derived.")
+@click.option("--params", type=Number("target_params"), help="Model parameters (7e9, 7B); a shape within 2% is derived.")
 @click.option("--model", "model_name", help="A reference model instead of --params (see `llmplan presets models`).")
-@click.option("--tokens", required=True, help="Training tokens (2e12, 2T).")
+@click.option("--tokens", required=True, type=Number("target_tokens"), help="Training tokens (2e12, 2T).")
 @click.option("--gpu", required=True, help="GPU name or alias.")
-@click.option("--gpus", "num_gpus", type=int, help="GPU count (default: a fleet finishing in about 30 days).")
-@click.option("--gpus-per-node", type=int, help="Default: the GPU preset's node size.")
-@click.option("--seq-len", type=int, default=4096, show_default=True)
-@click.option("--vocab-size", type=int, default=32000, show_default=True)
-@click.option("--price", "price_per_gpu_hour_usd", type=float, help="USD per GPU-hour (default: the GPU preset's).")
+@click.option("--gpus", "num_gpus", type=COUNT, help="GPU count (default: a fleet finishing in about 30 days).")
+@click.option("--gpus-per-node", type=COUNT, help="Default: the GPU preset's node size.")
+@click.option("--seq-len", type=COUNT, default=4096, show_default=True)
+@click.option("--vocab-size", type=COUNT, default=32000, show_default=True)
+@click.option("--price", "price_per_gpu_hour_usd", type=Number("price_per_gpu_hour_usd"), help="USD per GPU-hour (default: the GPU preset's).")
 @click.option("--ownership", type=click.Choice(["rented", "owned"]), help="owned: amortised purchase + electricity.")
-@click.option("--purchase", "gpu_purchase_usd", type=float, help="Owned GPUs: USD per GPU incl. its server share.")
-@click.option("--electricity-price", "electricity_price_usd_per_kwh", type=float, help="USD per kWh.")
-@click.option("--pue", type=float)
+@click.option("--purchase", "gpu_purchase_usd", type=Number("gpu_purchase_usd"), help="Owned GPUs: USD per GPU incl. its server share.")
+@click.option("--electricity-price", "electricity_price_usd_per_kwh", type=Number("electricity_price_usd_per_kwh"), help="USD per kWh.")
+@click.option("--pue", type=NUMBER)
 @click.option("--region")
-@click.option("--mfu", type=float, help="Override the calibrated MFU model.")
+@click.option("--mfu", type=NUMBER, help="Override the calibrated MFU model.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def estimate(params, model_name, tokens, as_json, **flags) -> None:
     """GPU-hours, days, dollars, energy and CO2 of training a model on a number of tokens."""

@@ -1,0 +1,49 @@
+"""Click's side of planner.units: every numeric flag is read by the parser goals files and the wizard use.
+
+`--budget-usd 1.5M`, `--budget-usd '$1,000,000'`, `--params 7B`, `--tokens 2T`, `--gpus 256`; NaN,
+infinity, overflow and values past the goal's limit (planner.schema.goals.NUMBER_LIMITS) are a
+PlanInputError naming the flag and the goal, so the CLI exits 2 with one `error:` line. Negative
+values pass on to the Goals model, whose message names the rule (`must be greater than 0`).
+"""
+
+from __future__ import annotations
+
+import click
+
+from planner.errors import PlanInputError
+from planner.units import UnitError, parse_number
+
+
+class Number(click.ParamType):
+    """A number as people type it; `integer=True` for counts (`--gpus 1k` is 1000, `--gpus 8.5` an error)."""
+
+    name = "number"
+
+    def __init__(self, goal: str | None = None, *, integer: bool = False, maximum: float | None = None) -> None:
+        self.goal, self.integer, self.maximum = goal, integer, maximum
+
+    def convert(self, value, param, ctx) -> float | int:
+        flag = param.opts[0] if param is not None and param.opts else "value"
+        try:
+            number = parse_number(value, flag, maximum=self._maximum(), allow_negative=True)
+        except UnitError as exc:
+            raise PlanInputError(f"{exc}" + (f" (goal {self.goal})" if self.goal else "")) from None
+        if not self.integer:
+            return number
+        if not number.is_integer():
+            raise PlanInputError(f"{flag}: {value!r} must be a whole number")
+        return int(number)
+
+    def _maximum(self) -> float | None:
+        if self.maximum is None and self.goal:
+            from planner.schema.goals import NUMBER_LIMITS
+
+            return NUMBER_LIMITS.get(self.goal)
+        return self.maximum
+
+    def __repr__(self) -> str:
+        return "INTEGER" if self.integer else "NUMBER"
+
+
+NUMBER = Number()
+COUNT = Number(integer=True)
