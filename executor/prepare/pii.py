@@ -86,17 +86,45 @@ def _ip_ok(public_only: bool) -> Callable[[str], bool]:
     return check
 
 
-CARD_GROUPS = {(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4, 1)}
-"""Digit groupings printed on cards (16-digit, Amex 15, Diners 14, 19-digit); other groupings
-(ISBNs, phone numbers, ids) are not card numbers even when their digits pass the Luhn check."""
+CARD_GROUPS = {(4, 6, 5), (4, 6, 4), (4, 4, 4, 1)}
+r"""Printed card groupings with a group outside 3-5 digits (Amex 15 and Diners 14 as 4-6-x, 13-digit
+Visa as 4-4-4-1). Besides these, a number written in groups of 3 to 5 digits separated by spaces or
+hyphens is a card candidate (`4111 1111 1111 1111`, a 15-digit card as `3782 8224 6310 005`), as
+Presidio's CreditCardRecognizer accepts `\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}` groupings. Other groupings
+(ISBNs `978-0-306-40615-7`, dates, ids with 1- or 2-digit parts) are not card numbers even when their
+digits pass the Luhn check."""
 
 
 def _card_ok(text: str) -> bool:
     digits = re.sub(r"\D", "", text)
     groups = tuple(len(g) for g in re.split(r"[ \-]", text))
-    if len(groups) > 1 and groups not in CARD_GROUPS:
+    if len(groups) > 1 and groups not in CARD_GROUPS and not all(3 <= g <= 5 for g in groups):
         return False
     return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_valid(digits)
+
+
+PRINTED_GROUPS = CARD_GROUPS | {(4, 4, 4, 4), (4, 4, 4, 3), (4, 4, 4, 4, 3)}
+"""Groupings printed on cards, searched for inside a longer match (`card_span`)."""
+
+
+def card_span(text: str) -> tuple[int, int] | None:
+    """The span of a card-pattern match that is a card number, or None.
+
+    The whole match first; failing that, a run of its groups printed the way cards are
+    (PRINTED_GROUPS), since the pattern is greedy: in `order 123 4111 1111 1111 1111` the order
+    number is matched too, and only the card after it is redacted. Only printed groupings are
+    searched, so a long grouped id gets one Luhn chance per printed run, not one per sub-run.
+    """
+    if _card_ok(text):
+        return 0, len(text)
+    groups = [m.span() for m in re.finditer(r"\d+", text)]
+    for size in range(min(len(groups) - 1, 5), 2, -1):
+        for first in range(len(groups) - size + 1):
+            start, end = groups[first][0], groups[first + size - 1][1]
+            run = text[start:end]
+            if tuple(len(g) for g in re.split(r"[ \-]", run)) in PRINTED_GROUPS and _card_ok(run):
+                return start, end
+    return None
 
 
 def _phone_ok(text: str) -> bool:
@@ -111,7 +139,7 @@ class PIIRedactor:
     def __init__(self, spec: PIISpec) -> None:
         wanted = {k for group in spec.kinds for k in KIND_GROUPS[group]} if spec.enabled else set()
         validators: dict[str, Callable[[str], bool]] = {
-            "iban": iban_valid, "credit_card": _card_ok, "phone": _phone_ok,
+            "iban": iban_valid, "phone": _phone_ok,
             "ipv4": _ip_ok(spec.public_ip_only), "ipv6": _ip_ok(spec.public_ip_only),
         }
         self.rules = [(kind, PATTERNS[kind], validators.get(kind)) for kind in PLACEHOLDERS if kind in wanted]
@@ -122,8 +150,15 @@ class PIIRedactor:
             placeholder = PLACEHOLDERS[kind]
 
             def replace(m: re.Match, kind: str = kind, valid=valid, placeholder: str = placeholder) -> str:
-                if valid is not None and not valid(m.group(0)):
-                    return m.group(0)
+                found = m.group(0)
+                if kind == "credit_card":  # the card may be a part of the match (card_span)
+                    span = card_span(found)
+                    if span is None:
+                        return found
+                    self.counts[kind] += 1
+                    return found[:span[0]] + placeholder + found[span[1]:]
+                if valid is not None and not valid(found):
+                    return found
                 self.counts[kind] += 1
                 return placeholder
 

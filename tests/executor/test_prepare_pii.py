@@ -70,3 +70,77 @@ def test_kinds_left_out_of_the_plan_are_not_redacted():
     text = "Mail ana.smith@example.org from 8.8.8.8."
     assert PIIRedactor(PIISpec(kinds=["ip"])).apply(text) == "Mail ana.smith@example.org from <IP_ADDRESS>."
     assert PIIRedactor(PIISpec(enabled=False)).apply(text) == text
+
+
+def _grouped(number: str, sizes: list[int], sep: str) -> str:
+    out, i = [], 0
+    for size in sizes:
+        out.append(number[i:i + size])
+        i += size
+    return sep.join(out)
+
+
+def _groupings(rng: random.Random, length: int) -> list[int]:
+    """Random group sizes of 3 to 5 digits summing to `length`."""
+    while True:
+        sizes: list[int] = []
+        while sum(sizes) < length:
+            sizes.append(rng.randint(3, 5))
+        if sum(sizes) == length:
+            return sizes
+
+
+def test_a_luhn_valid_card_is_redacted_in_any_grouping_of_3_to_5_digits():
+    from executor.prepare.synthetic import luhn_complete
+
+    rng = random.Random(13)
+    redactor = PIIRedactor(PIISpec(kinds=["credit_card"]))
+    missed = []
+    for _ in range(500):
+        length = rng.choice([13, 14, 15, 16, 19])
+        number = luhn_complete(rng.choice(["4", "51", "37", "6011"]).ljust(length - 1, "0")[:1]
+                               + "".join(rng.choice("0123456789") for _ in range(length - 2)))
+        card = _grouped(number, _groupings(rng, length), rng.choice([" ", "-"]))
+        text = f"The payment was made with card {card} last month."
+        if redactor.apply(text) != "The payment was made with card <CREDIT_CARD> last month.":
+            missed.append(card)
+    assert missed == []
+
+
+@pytest.mark.parametrize("card", [
+    "3782 8224 6310 005", "3782-8224-6310-005", "378 282 246 310 005", "37828 22463 10005",  # Amex 15 digits
+    "4111 1111 1111 1111", "4111-1111-1111-1111", "4111 111 111 111 111", "4111111111111111",
+    "6011 0009 9013 9424", "3056 930902 5904", "4222 2222 2222 2",
+])
+def test_published_test_cards_are_redacted_in_their_printed_and_regrouped_forms(card):
+    text = f"Card {card} was charged."
+    assert PIIRedactor(PIISpec(kinds=["credit_card"])).apply(text) == "Card <CREDIT_CARD> was charged."
+
+
+def test_only_the_card_is_redacted_when_a_number_precedes_it():
+    text = "Order 123 4111 1111 1111 1111 was paid."
+    assert PIIRedactor(PIISpec(kinds=["credit_card"])).apply(text) == "Order 123 <CREDIT_CARD> was paid."
+
+
+def test_groupings_with_short_parts_dates_and_isbns_are_kept_even_when_luhn_valid():
+    from executor.prepare.synthetic import luhn_complete
+
+    number = luhn_complete("411111111111111")
+    for text in (f"Id {_grouped(number, [2, 4, 4, 4, 2], '-')} ok.", "ISBN 978-0-306-40615-7 and 2024-01-15 12:30.",
+                 f"Part {_grouped(number, [6, 6, 4], ' ')} ok."):
+        assert PIIRedactor(PIISpec(kinds=["credit_card"])).apply(text) == text
+
+
+def test_grouped_random_ids_are_redacted_about_as_often_as_luhn_passes_by_chance():
+    """The cost of accepting every 3-5 grouping: a random 13-19 digit id passes Luhn 1 time in 10
+    (Presidio's recognizer has the same rate); measured here so a change shows up."""
+    rng = random.Random(5)
+    redactor = PIIRedactor(PIISpec(kinds=["credit_card"]))
+    hits = 0
+    for _ in range(2000):
+        sizes = _groupings(rng, rng.randint(13, 19))
+        number = "".join(rng.choice("0123456789") for _ in range(sum(sizes)))
+        text = f"Reference {_grouped(number, sizes, rng.choice([' ', '-']))} was filed."
+        hits += redactor.apply(text) != text
+    print(f"\ngrouped random ids redacted: {hits} of 2000 ({hits / 2000:.1%})")
+    assert 0.07 < hits / 2000 < 0.13
