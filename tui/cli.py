@@ -30,6 +30,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "tui.commands.data": ("prepare",),
     "tui.commands.train": ("train",),
     "tui.commands.evaluate": ("evaluate",),
+    "tui.commands.model_io": ("export-model", "import-model"),
     "tui.commands.runs": ("approve", "execute", "runs", "status", "logs", "cancel", "resume"),
     "tui.commands.wizard": ("wizard",),
 }

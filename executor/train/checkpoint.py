@@ -115,6 +115,8 @@ def load(root: str | Path, chunks, optimizer, scheduler) -> dict:
 
     iteration = latest_iteration(root)
     target = iteration_dir(Path(root), iteration)
+    if weights_only(root):
+        return _load_weights_only(target, chunks)
     state = _state(chunks, optimizer, is_loading=True)
     loaded = dist_checkpointing.load(state, str(target))
     for key, chunk in zip(_model_keys(chunks), chunks):
@@ -123,6 +125,24 @@ def load(root: str | Path, chunks, optimizer, scheduler) -> dict:
     scheduler.load_state_dict(loaded["scheduler"])
     _restore_rng(loaded["rng_state"])
     return {"iteration": int(loaded["iteration"]), "consumed_samples": int(loaded["consumed_samples"])}
+
+
+def weights_only(root: str | Path) -> bool:
+    """The `latest` pointer of an imported model (`llmplan import-model`): model weights only."""
+    path = Path(root) / LATEST
+    return path.is_file() and bool(json.loads(path.read_text(encoding="utf-8")).get("weights_only"))
+
+
+def _load_weights_only(target: Path, chunks) -> dict:
+    """Megatron-LM's `--finetune --no-load-optim --no-load-rng`: the weights, then a fresh optimizer,
+    scheduler and RNG at step 0 (a model imported from Hugging Face has no training state)."""
+    from megatron.core import dist_checkpointing
+
+    state = {key: chunk.sharded_state_dict(prefix="") for key, chunk in zip(_model_keys(chunks), chunks)}
+    loaded = dist_checkpointing.load(state, str(target))
+    for key, chunk in zip(_model_keys(chunks), chunks):
+        chunk.load_state_dict(loaded[key])
+    return {"iteration": 0, "consumed_samples": 0}
 
 
 def write_meta(root: str | Path, plan_path: str | Path, tokenizer) -> None:
@@ -185,7 +205,9 @@ def load_for_inference(path: str | Path):
     _init_single_process()
     plan = read_plan(root / meta["plan"])
     model_parallel_cuda_manual_seed(plan.recipe.seed)
-    model = build_model(plan, meta["vocab_size"], on_gpu=False)
+    # the rows as saved: a run at TP=2 pads to a multiple of 256, which TP=1 padding may not reach
+    rows = dist_checkpointing.load_tensors_metadata(str(target))["embedding.word_embeddings.weight"].global_shape[0]
+    model = build_model(plan, max(meta["vocab_size"], rows), on_gpu=False)
     loaded = dist_checkpointing.load({"model": model.sharded_state_dict(prefix="")}, str(target))
     model.load_state_dict(loaded["model"])
     model.eval()
