@@ -20,10 +20,26 @@ GIB = 1024**3
 
 @dataclass(frozen=True)
 class SiteOptions:
-    """Site policy, not hardware: limits and defaults a cluster imposes on jobs."""
+    """Site policy, not hardware: limits and defaults a cluster imposes on jobs. Read and validated
+    from a site profile by executor.backends.site (`--site FILE`, ~/.config/llmplan/site.yaml)."""
 
     partition: str = ""
+    partitions: dict[str, str] = field(default_factory=dict)  # stage -> partition, over `partition`
     account: str = ""
+    qos: str = ""
+    constraint: str = ""
+    reservation: str = ""
+    exclusive: bool = False
+    run_root: str = ""
+    python: str = ""  # absolute path or a command name on PATH (inside a container)
+    venv: str = ""  # python = VENV/bin/python, and the venv's bin first on PATH
+    modules: tuple[str, ...] = ()  # `module load` lines
+    container_image: str = ""
+    container_mounts: tuple[str, ...] = ()
+    container_runtime: str = "pyxis"  # pyxis (srun --container-image) or apptainer (apptainer exec)
+    env: dict[str, str] = field(default_factory=dict)  # over the rendered defaults (NCCL, CUDA)
+    sbatch_lines: tuple[str, ...] = ()  # extra `#SBATCH` options
+    max_restarts: int | None = None  # crash restarts of a training job; None: from the plan
     cpus_per_gpu: int = 8
     max_time_s: int = 2 * 86400
     prepare_time_s: int = 4 * 3600
@@ -31,6 +47,13 @@ class SiteOptions:
     num_prepare_shards: int = 0  # 0: the plan's data.num_shards
     time_margin: float = 1.25
     min_time_s: int = 15 * 60
+
+    def partition_for(self, stage: str) -> str:
+        return self.partitions.get(stage.removesuffix("-shards"), self.partition)
+
+    def python_for(self, default: str) -> str:
+        """The interpreter of the stages: the site's python, else its venv's, else `default`."""
+        return self.python or (f"{self.venv}/bin/python" if self.venv else default)
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,8 @@ class Job:
     requeue: bool = False  # checkpoints on SIGUSR1/SIGTERM and may be requeued
     signal_before_end_s: int = 0
     env: tuple[tuple[str, str], ...] = ()
+    max_restarts: int = 0  # crash restarts inside the job, from the latest checkpoint
+    explain: str = ""  # why these resources (shown in the dry run)
     module: str = "tui.cli"  # the `llmplan` command line, run as `python -m tui.cli`
 
     def command(self, python: str) -> list[str]:
@@ -124,6 +149,52 @@ def train_resources(plan: RunPlan, site: SiteOptions) -> Resources:
     )
 
 
+# NCCL/CUDA defaults of a GPU training job (site `env:` overrides each): one CUDA stream queue so
+# Megatron's TP communication overlaps as designed; NCCL errors and hangs end the job (so the crash
+# restart runs) instead of hanging until the time limit; torch >= 2.2 reads the TORCH_NCCL_ names.
+GPU_ENV = (
+    ("CUDA_DEVICE_MAX_CONNECTIONS", "1"),
+    ("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1"),
+    ("NCCL_ASYNC_ERROR_HANDLING", "1"),
+    ("TORCH_NCCL_BLOCKING_WAIT", "0"),
+    ("NCCL_DEBUG", "WARN"),
+)
+EVAL_BYTES_PER_PARAM = 6  # fp32 weights (4) + the bf16 checkpoint read beside them (2)
+PREPARE_TOKENS_PER_CPU_HOUR = 2e8  # filters + tokenizer on one core, datatrove-like pipelines
+MAX_ARRAY_SIZE = 1000  # Slurm's default MaxArraySize is 1001
+
+
+def max_restarts(plan: RunPlan, site: SiteOptions) -> int:
+    """Crash restarts one training job may make: twice the plan's expected interruptions per job
+    (reliability.expected_interruptions over the run, spread over its time-limited jobs), at least 2,
+    at most 10; the site's `max_restarts` if set."""
+    if site.max_restarts is not None:
+        return site.max_restarts
+    expected = plan.reliability.expected_interruptions if plan.reliability else 0.0
+    jobs = max(1.0, plan.estimate.wallclock_days * 86400 * site.time_margin / site.max_time_s)
+    return int(min(10, max(2, math.ceil(2 * expected / jobs))))
+
+
+def prepare_shards(plan: RunPlan, site: SiteOptions) -> tuple[int, str]:
+    """Array tasks for data preparation: enough that each task's tokens fit half the prepare time
+    limit at PREPARE_TOKENS_PER_CPU_HOUR on its one CPU, at least data.num_shards, at most MAX_ARRAY_SIZE."""
+    if site.num_prepare_shards:
+        return site.num_prepare_shards, "shards from the site profile"
+    per_task = PREPARE_TOKENS_PER_CPU_HOUR * site.prepare_time_s / 3600 * 0.5
+    need = math.ceil(plan.tokens.unique_tokens / per_task)
+    shards = min(MAX_ARRAY_SIZE, max(plan.data.num_shards, need))
+    return shards, (f"{plan.tokens.unique_tokens:.3g} unique tokens / {per_task:.3g} per task "
+                    f"(1 CPU, half of {site.prepare_time_s // 3600} h) = {need}; "
+                    f"at least data.num_shards {plan.data.num_shards}, at most {MAX_ARRAY_SIZE}")
+
+
+def evaluate_mem_gib(plan: RunPlan) -> tuple[int, str]:
+    """Host memory of evaluation: the model in fp32 plus the checkpoint read beside it, +20 %, +4 GiB."""
+    params = plan.model.num_params
+    mem = max(8, math.ceil(params * EVAL_BYTES_PER_PARAM * 1.2 / GIB) + 4)
+    return mem, f"{params:.3g} params x {EVAL_BYTES_PER_PARAM} B (fp32 + checkpoint) x 1.2 + 4 GiB"
+
+
 def signal_lead_s(plan: RunPlan) -> int:
     """Seconds before the time limit at which Slurm tells the trainer to checkpoint."""
     write_s = plan.reliability.checkpoint_write_s if plan.reliability else 60.0
@@ -137,14 +208,18 @@ def compile_job_graph(plan: RunPlan, run_dir: str, site: SiteOptions | None = No
     plan_path, data_dir = f"{run_dir}/plan.yaml", f"{run_dir}/data"
     cpu_env = (("OMP_NUM_THREADS", "1"),) if is_cpu_plan(plan) else ()
     workers = plan.data.num_workers
+    shards, why_shards = prepare_shards(plan, site)
     prepare = Job(
         stage="prepare",
         args=("prepare", plan_path, "--out", data_dir, "--workers", str(workers)),
-        resources=Resources(1, 0, 1, workers, max(4, 2 * workers), site.prepare_time_s,
-                            array_size=site.num_prepare_shards or plan.data.num_shards),
+        resources=Resources(1, 0, 1, workers, max(4, 2 * workers), site.prepare_time_s, array_size=shards),
         env=cpu_env,
+        explain=f"array of {shards} tasks: {why_shards}",
     )
     train_res = train_resources(plan, site)
+    gpu_env = () if is_cpu_plan(plan) else GPU_ENV
+    restarts = max_restarts(plan, site)
+    eval_mem, why_mem = evaluate_mem_gib(plan)
     train = Job(
         stage="train",
         args=("train", plan_path, "--data", data_dir, "--out", run_dir),
@@ -153,15 +228,20 @@ def compile_job_graph(plan: RunPlan, run_dir: str, site: SiteOptions | None = No
         distributed=True,
         requeue=True,
         signal_before_end_s=signal_lead_s(plan),
-        env=cpu_env,
+        env=cpu_env + gpu_env,
+        max_restarts=restarts,
+        explain=(f"{train_res.num_nodes} nodes x {train_res.procs_per_node} ranks from the layout; time = "
+                 f"{plan.estimate.wallclock_days:.3g} days x {site.time_margin} capped at {site.max_time_s} s "
+                 f"(requeued past it); up to {restarts} crash restarts from the latest checkpoint"),
     )
     offline = (("HF_DATASETS_OFFLINE", "1"), ("HF_HUB_OFFLINE", "1")) if plan.evaluation.offline else ()
     evaluate = Job(
         stage="evaluate",
         args=("evaluate", run_dir),
         resources=Resources(1, min(1, train_res.gpus_per_node), 1, 2 if train_res.gpus_per_node == 0
-                            else site.cpus_per_gpu, 8, site.evaluate_time_s),
+                            else site.cpus_per_gpu, eval_mem, site.evaluate_time_s),
         depends_on=("train",),
         env=cpu_env + offline,
+        explain=f"--mem={eval_mem}G: {why_mem}",
     )
     return JobGraph(plan.name, run_dir, plan_path, (prepare, train, evaluate))

@@ -7,8 +7,8 @@ from planner.errors import PlanInputError
 BACKENDS = ("local", "slurm")
 
 
-def get_backend(name: str):
-    """The backend called `name` (`local` or `slurm`)."""
+def get_backend(name: str, site=None):
+    """The backend called `name` (`local` or `slurm`); `site` (SiteOptions) is used by slurm."""
     if name == "local":
         from executor.backends.local import LocalBackend
 
@@ -16,5 +16,5 @@ def get_backend(name: str):
     if name == "slurm":
         from executor.backends.slurm import SlurmBackend
 
-        return SlurmBackend()
+        return SlurmBackend(site=site)
     raise PlanInputError("unknown backend", [f"backend: {name!r}; allowed: {', '.join(BACKENDS)}"])

@@ -1,8 +1,8 @@
 """What `llmplan execute | status | cancel | resume` do, independent of the command line.
 
-`execute` gates on approval and budget (executor.approval), validates every path and renders every
-script before it creates anything, makes the run directory, writes run.json and submits all three
-stages. `resume` re-checks the run's own plan.yaml, then re-submits only the stages that did not
+`execute` gates on approval and budget (executor.approval), validates the site profile, every path
+and renders every script before it creates anything, makes the run directory, writes run.json and
+site.yaml (the site options used; `resume` reads them back) and submits all three stages. `resume` re-checks the run's own plan.yaml, then re-submits only the stages that did not
 complete; the trainer picks up its latest checkpoint by itself, and a completed stage never reruns.
 """
 
@@ -16,7 +16,7 @@ from executor.approval import check_executable
 from executor.backends import get_backend
 from executor.backends.base import python_executable
 from executor.backends.safety import check_path
-from executor.jobs import JobGraph, compile_job_graph, is_cpu_plan
+from executor.jobs import JobGraph, SiteOptions, compile_job_graph, is_cpu_plan
 from executor.rundir import (
     FINAL, RunState, StageState, create_run_dir, read_state, utc_now, write_state,
 )
@@ -30,13 +30,15 @@ class DryRun:
     run_dir: str
     graph: JobGraph
     scripts: dict[str, str]  # stage -> sbatch script or local command line
+    site: SiteOptions = SiteOptions()
+    site_source: str = ""  # the file the site options came from ('' for the defaults)
 
 
 def default_run_dir(plan: RunPlan, runs_root: str | Path) -> str:
     return str(Path(runs_root).absolute() / f"{plan.name}-{utc_now().strftime('%Y%m%d-%H%M%S')}")
 
 
-def render_all(graph: JobGraph, plan: RunPlan, backend: str) -> dict[str, str]:
+def render_all(graph: JobGraph, plan: RunPlan, backend: str, site: SiteOptions | None = None) -> dict[str, str]:
     """Every stage's script (slurm) or command line (local); validates every value on the way."""
     from executor.backends.slurm_render import quote_argv, render_sbatch, safe_args, submission_order
 
@@ -44,7 +46,7 @@ def render_all(graph: JobGraph, plan: RunPlan, backend: str) -> dict[str, str]:
     for job in submission_order(graph) if backend == "slurm" else graph.order():
         if backend == "slurm":
             fake_after = ["1"] * len(job.depends_on)  # ids are known only at submission
-            out[job.stage] = render_sbatch(job, graph, plan, python_executable(), fake_after)
+            out[job.stage] = render_sbatch(job, graph, plan, python_executable(), fake_after, site)
         else:
             safe_args(job, graph.run_dir)
             out[job.stage] = quote_argv(job.command(check_path(python_executable(), "python")))
@@ -65,21 +67,28 @@ def initial_state(plan: RunPlan, graph: JobGraph, backend: str, overrides: list[
     )
 
 
-def execute(plan_file: str, backend: str, run_dir: str | None = None, runs_root: str = "runs",
-            dry_run: bool = False, overrides: tuple[str, ...] = ()) -> RunState | DryRun:
+def execute(plan_file: str, backend: str, run_dir: str | None = None, runs_root: str | None = None,
+            dry_run: bool = False, overrides: tuple[str, ...] = (), site_file: str | None = None) -> RunState | DryRun:
+    """`site_file`: a site profile (`--site`); without it, the user config's `site:` section if any."""
+    from executor.backends.site import read_site, site_to_yaml
+    from planner.io import atomic_write_text
+
     plan = read_plan(plan_file)
+    site, site_source = read_site(site_file)
     used = check_executable(plan, overrides, str(plan_file))
     if run_dir and ".." in Path(run_dir).parts:
         check_path("/..", "--run-dir")  # the same message as any other unsafe path
-    target = check_path(os.path.abspath(run_dir) if run_dir else default_run_dir(plan, runs_root), "--run-dir")
-    graph = compile_job_graph(plan, target)
+    root = runs_root or site.run_root or "runs"
+    target = check_path(os.path.abspath(run_dir) if run_dir else default_run_dir(plan, root), "--run-dir")
+    graph = compile_job_graph(plan, target, site)
     get_backend(backend)
-    scripts = render_all(graph, plan, backend)
+    scripts = render_all(graph, plan, backend, site)
     if dry_run:
-        return DryRun(target, graph, scripts)
+        return DryRun(target, graph, scripts, site, site_source)
     create_run_dir(plan_file, target)
+    atomic_write_text(Path(target) / "site.yaml", f"# from {site_source or 'defaults'}\n" + site_to_yaml(site))
     write_state(initial_state(plan, graph, backend, used))
-    return get_backend(backend).submit(graph, [j.stage for j in graph.order()])
+    return get_backend(backend, site).submit(graph, [j.stage for j in graph.order()])
 
 
 def status(run_dir: str) -> RunState:
@@ -98,10 +107,13 @@ def resume(run_dir: str) -> tuple[RunState, list[str]]:
     if busy:
         raise PlanInputError("run is still active",
                              [f"stages {', '.join(busy)} are pending or running; `llmplan cancel {run_dir}` first"])
+    from executor.backends.site import site_from_run_dir
+
     plan = read_plan(Path(run_dir) / "plan.yaml")
     check_executable(plan, state.overrides, f"{run_dir}/plan.yaml")
-    graph = compile_job_graph(plan, run_dir)
+    site = site_from_run_dir(run_dir)
+    graph = compile_job_graph(plan, run_dir, site)
     todo = [j.stage for j in graph.order() if state.stages[j.stage].status != "COMPLETED"]
     if not todo:
         return state, []
-    return get_backend(state.backend).submit(graph, todo), todo
+    return get_backend(state.backend, site).submit(graph, todo), todo

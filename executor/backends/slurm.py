@@ -8,6 +8,7 @@ functions in `executor.backends.slurm_render`.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -16,11 +17,11 @@ from pathlib import Path
 
 from executor.backends.base import python_executable
 from executor.backends.slurm_render import prepare_parts, render_sbatch, render_sbatch_bundle, sbatch_argv
-from executor.jobs import JobGraph
+from executor.jobs import JobGraph, SiteOptions
 from executor.rundir import FINAL, Attempt, RunState, locked, read_state, update_state, write_state
 from planner.io import atomic_write_text, read_plan
 
-__all__ = ["SlurmBackend", "SlurmError", "parse_scontrol", "render_sbatch_bundle", "slurm_status"]
+__all__ = ["SlurmBackend", "SlurmError", "parse_scontrol", "render_sbatch_bundle", "restart_report", "slurm_status"]
 
 CANCEL_WAIT_S = 150.0
 _STATE_MAP = {
@@ -111,8 +112,9 @@ def _note_requeue(stage, attempt: Attempt, record: dict[str, str]) -> Attempt:
 class SlurmBackend:
     name = "slurm"
 
-    def __init__(self, python: str | None = None) -> None:
+    def __init__(self, python: str | None = None, site: SiteOptions | None = None) -> None:
         self.python = python or python_executable()
+        self.site = site or SiteOptions()
 
     def submit(self, graph: JobGraph, stages: list[str]) -> RunState:
         plan = read_plan(graph.plan_path)
@@ -140,7 +142,7 @@ class SlurmBackend:
 
     def _sbatch(self, job, graph: JobGraph, plan, after: list[str]) -> str:
         script = Path(graph.run_dir) / "jobs" / f"{job.stage}.sbatch"
-        atomic_write_text(script, render_sbatch(job, graph, plan, self.python, after))
+        atomic_write_text(script, render_sbatch(job, graph, plan, self.python, after, self.site))
         return run_cmd(sbatch_argv(str(script), graph.run_dir)).strip().split(";")[0]
 
     def status(self, run_dir: str) -> RunState:
@@ -179,3 +181,37 @@ class SlurmBackend:
                     stage.status = "CANCELLED"
 
         return update_state(run_dir, settle)
+
+
+def read_attempts(run_dir: str | Path) -> list[dict]:
+    """The training job's step attempts (RUN/logs/train-attempts.jsonl, one line per srun step)."""
+    path = Path(run_dir) / "logs" / "train-attempts.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut by a node failure
+    return out
+
+
+def restart_report(run_dir: str | Path) -> list[str]:
+    """One line per training attempt: job, exit code, cause, and the steps lost to a crash (steps
+    logged past the checkpoint the next attempt resumed from)."""
+    rows = read_attempts(run_dir)
+    lines = []
+    for i, row in enumerate(rows):
+        if row.get("exit_code") == 0 and not row.get("requeue"):
+            what = "completed"
+        elif row.get("requeue"):
+            what = f"checkpointed and requeued at step {row.get('last_step', 0)}"
+        else:
+            lost = max(0, int(row.get("last_step", 0)) - int(row.get("checkpoint_step", 0)))
+            cause = row.get("cause") or "a rank exited non-zero"
+            what = (f"FAILED exit {row.get('exit_code')} ({cause}); reached step {row.get('last_step', 0)}, "
+                    f"checkpoint at {row.get('checkpoint_step', 0)}: {lost} steps lost")
+        lines.append(f"  train attempt {i + 1} (job {row.get('job_id', '?')}, {row.get('started', '?')} -> "
+                     f"{row.get('ended', '?')}): {what}")
+    return lines

@@ -5,12 +5,19 @@ One script per stage in RUN_DIR/jobs/:
   limit, log file, `--dependency=afterok:<ids>` with `--kill-on-invalid-dep=yes`;
 - prepare is an array job, one task per shard (the shard index reaches `llmplan prepare` through
   `SLURM_ARRAY_TASK_ID`), followed by one job that finishes the data (see `prepare_parts`);
-- train runs one `srun` task per node, each launching torchrun with c10d rendezvous on the first
-  node's address, and has `--requeue` with `--signal=B:USR1@<s>`: the batch shell traps USR1, sends
-  SIGTERM to every process of the srun step (`scancel --signal=TERM JOB.0`; signalling srun itself
-  makes it kill the step at once) so the trainer checkpoints and exits, then requeues the job: a time
-  limit or a preemption loses at most the work since the signal. Slurm holds a requeued batch job
-  for about two minutes (BeginTime) before it runs again; the afterok dependents keep waiting.
+- train runs one `srun` task per node (`--kill-on-bad-exit=1`, per-node logs
+  `logs/train-%N-%t.log`), each launching torchrun with c10d rendezvous on the first node's
+  NodeAddr, and has `--requeue` with `--signal=B:USR1@<s>`: the batch shell traps USR1, sends
+  SIGTERM to every step of the job (`scancel --signal=TERM JOB`: steps, not the batch shell;
+  signalling srun itself makes it kill the step at once) so the trainer checkpoints and exits, then
+  requeues the job: a time limit or a preemption loses at most the work since the signal. Slurm
+  holds a requeued batch job for about two minutes (BeginTime) before it runs again; the afterok
+  dependents keep waiting. A crash (a rank's non-zero exit) starts a new step in the same
+  allocation from the latest checkpoint, up to `max_restarts` times; each attempt is one JSON line
+  in logs/train-attempts.jsonl (exit code, times, last logged step, checkpoint step, srun's error);
+- site options (executor.backends.site): partition per stage, account, QoS, constraint,
+  reservation, `--exclusive`, extra `#SBATCH` lines, `module load` lines, a venv, a container
+  (Pyxis `srun --container-image`, or `apptainer exec`) and environment over the NCCL/CUDA defaults.
 
 Every value placed in a script is validated (executor.backends.safety) and shell-quoted; free text
 (plan description, approval note) appears only as a single-quoted shell string assigned to a
@@ -86,10 +93,13 @@ def header(job: Job, graph: JobGraph, site: SiteOptions, after: list[str]) -> li
     res = job.resources
     name = check_name(f"{graph.plan_name[:48]}-{job.stage}", "job_name")
     lines = ["#!/bin/bash", f"#SBATCH --job-name={name}"]
-    if site.partition:
-        lines.append(f"#SBATCH --partition={check_name(site.partition, 'partition')}")
-    if site.account:
-        lines.append(f"#SBATCH --account={check_name(site.account, 'account')}")
+    if site.partition_for(job.stage):
+        lines.append(f"#SBATCH --partition={check_name(site.partition_for(job.stage), 'partition')}")
+    for key in ("account", "qos", "constraint", "reservation"):
+        if getattr(site, key):
+            lines.append(f"#SBATCH --{key}={check_name(getattr(site, key), key)}")
+    if site.exclusive:
+        lines.append("#SBATCH --exclusive")
     lines += [
         f"#SBATCH --nodes={check_int(res.num_nodes, 'num_nodes', 1, 100_000)}",
         "#SBATCH --ntasks-per-node=1",
@@ -113,26 +123,71 @@ def header(job: Job, graph: JobGraph, site: SiteOptions, after: list[str]) -> li
     ids = list(after)
     if ids:
         lines += [f"#SBATCH --dependency=afterok:{':'.join(ids)}", "#SBATCH --kill-on-invalid-dep=yes"]
+    lines += [f"#SBATCH {check_sbatch_option(opt)}" for opt in site.sbatch_lines]
     return lines
 
 
-def preamble(job: Job, graph: JobGraph, plan: RunPlan) -> list[str]:
-    env = [("LLMPLAN_STAGE", job.stage), ("PYTHONUNBUFFERED", "1"), *job.env]
+def check_sbatch_option(option: str) -> str:
+    from executor.backends.site import SBATCH_RE
+
+    if not SBATCH_RE.fullmatch(option):
+        raise PlanInputError("unsafe sbatch option", [f"site.sbatch: {option!r} must match {SBATCH_RE.pattern}"])
+    return option
+
+
+def preamble(job: Job, graph: JobGraph, plan: RunPlan, site: SiteOptions) -> list[str]:
+    env = dict([("LLMPLAN_STAGE", job.stage), ("PYTHONUNBUFFERED", "1"), *job.env])
+    env.update(site.env)  # the site's values win over the rendered defaults
     note = plan.approval.note if plan.approval else ""
     lines = [
         f"# llmplan {job.stage} stage of plan {graph.plan_name}; rendered from {graph.plan_path}",
         "set -uo pipefail",
         f"cd {shlex.quote(check_path(graph.run_dir, 'run_dir'))}",
-        *(f"export {check_name(k, 'env')}={shlex.quote(v)}" for k, v in env),
+        *(f"module load {shlex.quote(check_module(m))}" for m in site.modules),
+    ]
+    if site.venv:
+        venv = check_path(site.venv, "site.venv")
+        lines.append(f'export VIRTUAL_ENV={shlex.quote(venv)} PATH={shlex.quote(venv + "/bin")}:"$PATH"')
+    lines += [
+        *(f"export {check_name(k, 'env')}={shlex.quote(v)}" for k, v in env.items()),
         f"LLMPLAN_PLAN_DESCRIPTION={quote_text(plan.description)}",
         f"LLMPLAN_APPROVAL_NOTE={quote_text(note)}",
     ]
     return lines
 
 
-def body(job: Job, graph: JobGraph, python: str) -> list[str]:
-    python = check_path(python, "python")
+def check_module(name: str) -> str:
+    from executor.backends.site import MODULE_RE
+
+    if not MODULE_RE.fullmatch(name):
+        raise PlanInputError("unsafe module name", [f"site.modules: {name!r} must match {MODULE_RE.pattern}"])
+    return name
+
+
+def check_python(python: str) -> str:
+    """An absolute path, or a bare command name (looked up on PATH, e.g. inside a container)."""
+    return python if NAME_RE.fullmatch(python) else check_path(python, "python")
+
+
+def container_words(site: SiteOptions, gpus: bool) -> tuple[list[str], list[str]]:
+    """(srun options, command prefix) that run a stage inside the site's container image."""
+    if not site.container_image:
+        return [], []
+    from executor.backends.site import IMAGE_RE
+
+    if not IMAGE_RE.fullmatch(site.container_image):
+        raise PlanInputError("unsafe container image", [f"site.container.image: {site.container_image!r}"])
+    mounts = ",".join(check_path(m.split(":")[0], "site.container.mounts") and m for m in site.container_mounts)
+    if site.container_runtime == "apptainer":
+        return [], ["apptainer", "exec", *(["--nv"] if gpus else []), *(["--bind", mounts] if mounts else []),
+                    site.container_image]
+    return [f"--container-image={site.container_image}", *([f"--container-mounts={mounts}"] if mounts else [])], []
+
+
+def body(job: Job, graph: JobGraph, python: str, site: SiteOptions) -> list[str]:
+    python = check_python(site.python_for(python))
     args = safe_args(job, graph.run_dir)
+    srun_opts, prefix = container_words(site, job.resources.gpus_per_node > 0)
     if not job.distributed:
         lines = []
         if job.stage == "prepare-shards":
@@ -140,30 +195,58 @@ def body(job: Job, graph: JobGraph, python: str) -> list[str]:
                          f"LLMPLAN_NUM_SHARDS={job.resources.array_size}")
         elif job.stage == "prepare":  # all shards: no array index inherited from a submitting job
             lines.append("unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT LLMPLAN_SHARD_INDEX LLMPLAN_NUM_SHARDS")
-        return [*lines, "exec " + quote_argv([python, "-m", check_name(job.module, "module"), *args])]
-    torchrun = [python, "-m", "torch.distributed.run", "--nnodes=$SLURM_NNODES",
+        launch = ["srun", "--ntasks=1", *srun_opts] if srun_opts else []
+        return [*lines, "exec " + quote_argv([*launch, *prefix, python, "-m", check_name(job.module, "module"), *args])]
+    torchrun = [*prefix, python, "-m", "torch.distributed.run", "--nnodes=$SLURM_NNODES",
                 f"--nproc_per_node={job.resources.procs_per_node}", "--rdzv_backend=c10d",
-                "--rdzv_endpoint=$head_node:$rdzv_port", "--rdzv_id=$SLURM_JOB_ID", "-m", check_name(job.module, "module"),
-                *args]
+                "--rdzv_endpoint=$head_addr:$rdzv_port", "--rdzv_id=$SLURM_JOB_ID-$attempt", "-m",
+                check_name(job.module, "module"), *args]
     launch = " ".join(a if "$" in a else shlex.quote(a) for a in torchrun)
+    logs = check_inside(f"{graph.run_dir}/logs", graph.run_dir, "logs")
+    srun = ["srun", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "--wait=60", "--open-mode=append",
+            f"--output={logs}/train-%N-%t.log", *srun_opts]
+    restarts = check_int(job.max_restarts, "max_restarts", 0, 100)
     return [
         'nodes=( $(scontrol show hostnames "$SLURM_JOB_NODELIST") )',
         "head_node=${nodes[0]}",
-        "rdzv_port=$(( 29500 + SLURM_JOB_ID % 1000 ))",
+        "# rendezvous on the first node's address as Slurm knows it (NodeAddr: its hostname on most clusters)",
+        "head_addr=$(scontrol show node \"$head_node\" -o | grep -o 'NodeAddr=[^ ]*' | cut -d= -f2)",
+        'head_addr=${head_addr:-$head_node}',
+        f"max_restarts={restarts}",
+        "attempts=logs/train-attempts.jsonl",
         "requeue=0",
         "on_usr1() {",
         '  echo "llmplan: time limit or preemption near: checkpointing, then requeue"',
         "  requeue=1",
-        '  scancel --signal=TERM "$SLURM_JOB_ID.0"  # the srun step: torchrun and every trainer rank',
+        '  scancel --signal=TERM "$SLURM_JOB_ID"  # every step (torchrun and the ranks), not this shell',
         "}",
         "trap on_usr1 USR1",
-        f'srun --ntasks-per-node=1 --kill-on-bad-exit=1 --wait=60 {launch} &',
-        "step_pid=$!",
+        "attempt=0",
         "while :; do",
-        '  wait "$step_pid"; rc=$?',
-        '  kill -0 "$step_pid" 2>/dev/null || break',
+        "  attempt=$(( attempt + 1 ))",
+        "  rdzv_port=$(( 29500 + (SLURM_JOB_ID * 8 + attempt) % 1000 ))",
+        '  started=$(date -u +%FT%TZ); log_at=$(stat -c %s logs/train.log 2>/dev/null || echo 0)',
+        f'  {quote_argv(srun)} {launch} &',
+        "  step_pid=$!",
+        "  while :; do",
+        '    wait "$step_pid"; rc=$?',
+        '    kill -0 "$step_pid" 2>/dev/null || break',
+        "  done",
+        "  last_step=$(tail -n 1 metrics.jsonl 2>/dev/null | grep -o '\"step\": *[0-9]*' | grep -o '[0-9]*$')",
+        "  ckpt_step=$(cat checkpoints/latest_checkpointed_iteration.txt 2>/dev/null)",
+        "  cause=$(tail -c +$(( log_at + 1 )) logs/train.log 2>/dev/null | grep -a 'srun: error: ' | tail -n 1 "
+        "| tr -d '\"\\\\' | cut -c1-200)",
+        "  printf '{\"job_id\": \"%s\", \"attempt\": %d, \"exit_code\": %d, \"started\": \"%s\", "
+        "\"ended\": \"%s\", \"last_step\": %d, \"checkpoint_step\": %d, \"requeue\": %d, \"cause\": \"%s\"}\\n' \\",
+        '    "$SLURM_JOB_ID" "$attempt" "$rc" "$started" "$(date -u +%FT%TZ)" "${last_step:-0}" "${ckpt_step:-0}" '
+        '"$requeue" "$cause" >> "$attempts"',
+        '  if [ "$requeue" = 1 ]; then scontrol requeue "$SLURM_JOB_ID"; exit 0; fi',
+        '  [ "$rc" = 0 ] && break',
+        '  if [ "$attempt" -gt "$max_restarts" ]; then echo "llmplan: training failed (exit $rc); no restarts left"; break; fi',
+        '  echo "llmplan: training failed (exit $rc) on attempt $attempt: restart $attempt of $max_restarts from the '
+        'latest checkpoint (step ${ckpt_step:-0})"',
+        "  sleep 5",
         "done",
-        'if [ "$requeue" = 1 ]; then scontrol requeue "$SLURM_JOB_ID"; exit 0; fi',
         'exit "$rc"',
     ]
 
@@ -172,7 +255,8 @@ def render_sbatch(job: Job, graph: JobGraph, plan: RunPlan, python: str,
                   after: list[str] | None = None, site: SiteOptions | None = None) -> str:
     """The sbatch script of one stage; `after` are the Slurm job ids it must follow (afterok)."""
     site = site or SiteOptions()
-    lines = header(job, graph, site, list(after or [])) + preamble(job, graph, plan) + body(job, graph, python)
+    lines = (header(job, graph, site, list(after or [])) + preamble(job, graph, plan, site)
+             + body(job, graph, python, site))
     return "\n".join(lines) + "\n"
 
 
@@ -194,12 +278,17 @@ def _heredoc(path: str, text: str) -> list[str]:
     return [f"cat > {shlex.quote(path)} <<'{tag}'", text.rstrip("\n"), tag]
 
 
-def render_sbatch_bundle(plan: RunPlan, run_dir: str | None = None, python: str = "/usr/bin/python3",
+def render_sbatch_bundle(plan: RunPlan, run_dir: str | None = None, python: str | None = None,
                          site: SiteOptions | None = None) -> str:
-    """One shell script that writes the run directory (plan + sbatch files) and submits the chain."""
+    """One shell script that writes the run directory (plan + sbatch files) and submits the chain.
+    The stages run under the site's python (or venv), else the interpreter running this export."""
+    from executor.backends.base import python_executable
     from executor.jobs import compile_job_graph
 
-    run_dir = check_path(run_dir or f"/scratch/llmplan/runs/{check_name(plan.name, 'name')}", "run_dir")
+    site = site or SiteOptions()
+    python = python or python_executable()
+    root = site.run_root or "/scratch/llmplan/runs"
+    run_dir = check_path(run_dir or f"{root}/{check_name(plan.name, 'name')}", "run_dir")
     graph = compile_job_graph(plan, run_dir, site)
     lines = ["#!/bin/bash", f"# llmplan sbatch bundle for plan {graph.plan_name}: writes {run_dir}",
              "# and submits prepare -> train -> evaluate with afterok dependencies.", "set -euo pipefail",

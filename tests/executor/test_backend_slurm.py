@@ -22,6 +22,11 @@ def scontrol(job_id: str) -> dict[str, str]:
     return query_job(job_id)[0]
 
 
+def train_logs(run_dir: str) -> str:
+    """The batch shell's log and the per-node step logs (srun --output=logs/train-%N-%t.log)."""
+    return "".join(p.read_text() for p in sorted(Path(run_dir, "logs").glob("train*.log")))
+
+
 def test_scontrol_records_parse_into_a_stage_status():
     line = ("JobId=7 JobName=t UserId=root(0) JobState=COMPLETED Reason=None ExitCode=0:0 "
             "StartTime=2026-11-27T10:00:00 EndTime=2026-11-27T10:05:00")
@@ -43,7 +48,7 @@ def test_three_stages_run_as_dependent_sbatch_jobs_and_complete(tmp_path, slurm_
     ends = [s.attempts[-1].ended_at for s in state.stages.values()]
     assert starts[1] >= ends[0] and starts[2] >= ends[1]
     assert Path(graph.run_dir, "invocations.txt").read_text().split().count("prepare") == 3  # 2 shards + finish
-    assert "rank 1 of 2" in Path(graph.run_dir, "logs", "train.log").read_text()  # srun -> torchrun, 2 ranks
+    assert "rank 1 of 2" in train_logs(graph.run_dir)  # srun -> torchrun, 2 ranks
 
 
 def test_a_failed_stage_cancels_its_dependents_through_kill_on_invalid_dep(tmp_path, slurm_cluster):
@@ -77,7 +82,7 @@ def test_usr1_before_the_time_limit_checkpoints_requeues_and_the_job_finishes(tm
     first, second = state.stages["train"].attempts  # both runs of the requeued job are counted
     assert first.job_id == second.job_id == train_id and second.restarts == 1
     assert first.started_at <= first.ended_at <= second.started_at
-    assert "resuming at step " + str(stopped_at) in Path(graph.run_dir, "logs", "train.log").read_text()
+    assert "resuming at step " + str(stopped_at) in train_logs(graph.run_dir)
 
 
 def test_cancel_stops_every_unfinished_stage(tmp_path, slurm_cluster):

@@ -74,7 +74,9 @@ def test_a_two_node_gpu_training_script_matches_its_golden_file():
     check_golden("train_gpu_2x8.sbatch", text)
     assert "#SBATCH --nodes=2" in text and "#SBATCH --gpus-per-node=8" in text
     assert "#SBATCH --time=2-00:00:00" in text  # 3.75 days capped at the site maximum; requeue continues
-    assert "--nproc_per_node=8" in text and "--rdzv_endpoint=$head_node:$rdzv_port" in text
+    assert "--nproc_per_node=8" in text and "--rdzv_endpoint=$head_addr:$rdzv_port" in text
+    assert "export CUDA_DEVICE_MAX_CONNECTIONS=1" in text and "--kill-on-bad-exit=1" in text
+    assert "--output=/scratch/runs/tiny-cpu/logs/train-%N-%t.log" in text
 
 
 def test_the_sbatch_bundle_matches_its_golden_file_and_is_valid_bash():

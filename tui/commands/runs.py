@@ -29,19 +29,31 @@ def approve(plan_file: str, approved_by: str, note: str) -> None:
 @click.argument("plan_file", type=click.Path(dir_okay=False))
 @click.option("--backend", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
 @click.option("--run-dir", default=None, help="Run directory (default: RUNS_ROOT/<plan name>-<UTC time>).")
-@click.option("--runs-root", default="runs", help=RUNS_ROOT_HELP)
+@click.option("--runs-root", default=None, help="directory holding run directories (default: the site's run_root, "
+              "else ./runs)")
+@click.option("--site", "site_file", type=click.Path(dir_okay=False), default=None,
+              help="Site profile YAML (partition, account, QoS, python/venv, container, env; docs/execution.md); "
+                   "default: the site: section of ~/.config/llmplan/site.yaml.")
 @click.option("--dry-run", is_flag=True, help="Validate and print the jobs; create and submit nothing.")
 @click.option("--override-approval", is_flag=True, help="Run an unapproved or edited plan (recorded in run.json).")
 @click.option("--override-budget", is_flag=True, help="Run a plan over the goals' budget (recorded in run.json).")
 @click.option("--wait", "wait_s", type=float, default=None, help="Wait up to this many seconds for the run to end.")
-def execute(plan_file, backend, run_dir, runs_root, dry_run, override_approval, override_budget, wait_s) -> None:
+def execute(plan_file, backend, run_dir, runs_root, site_file, dry_run, override_approval, override_budget,
+            wait_s) -> None:
     """Run an approved plan: prepare -> train -> evaluate, locally or on Slurm."""
     from executor.backends import control
+    from executor.backends.site import site_to_yaml
 
     overrides = tuple(k for k, on in (("approval", override_approval), ("budget", override_budget)) if on)
-    result = control.execute(plan_file, backend, run_dir, runs_root, dry_run, overrides)
+    result = control.execute(plan_file, backend, run_dir, runs_root, dry_run, overrides, site_file)
     if isinstance(result, control.DryRun):
         click.echo(f"# dry run: nothing created; run directory would be {result.run_dir}")
+        click.echo(f"# site profile: {result.site_source or 'none (defaults)'}")
+        for line in site_to_yaml(result.site).splitlines():
+            click.echo(f"#   {line}")
+        for job in result.graph.order():
+            if job.explain:
+                click.echo(f"# {job.stage} resources: {job.explain}")
         for stage, text in result.scripts.items():
             click.echo(f"# ---- {stage}\n{text.rstrip()}")
         return
@@ -82,6 +94,11 @@ def status(run_dir: str, as_json: bool) -> None:
         return
     click.echo(f"run {state.run_dir} ({state.backend}): {state.status}")
     _print_stages(state)
+    if state.backend == "slurm":
+        from executor.backends.slurm import restart_report
+
+        for line in restart_report(run_dir):
+            click.echo(line)
     click.echo(cost_report(read_plan(Path(run_dir) / "plan.yaml"), state).summary())
 
 

@@ -3,7 +3,7 @@
 # and submits prepare -> train -> evaluate with afterok dependencies.
 set -euo pipefail
 mkdir -p /scratch/runs/tiny-cpu/data /scratch/runs/tiny-cpu/checkpoints /scratch/runs/tiny-cpu/eval /scratch/runs/tiny-cpu/logs /scratch/runs/tiny-cpu/jobs
-cat > /scratch/runs/tiny-cpu/plan.yaml <<'LLMPLAN_EOF_406d8e73bc71'
+cat > /scratch/runs/tiny-cpu/plan.yaml <<'LLMPLAN_EOF_1128e65aa4f2'
 schema_version: 1
 name: tiny-cpu
 description: A few-million-parameter model on the embedded corpus, for two CPU cores.
@@ -138,6 +138,13 @@ goals:
     checkpoint_storage: null
     failure_model: null
     failures_per_gpu_hour: null
+  serving:
+    gpu: null
+    utilisation: 0.3
+    context_tokens: null
+    price_per_gpu_hour_usd: null
+  confidence: p80
+  allow_infeasible: false
 binding_constraint: target_params and target_tokens
 model:
   num_layers: 4
@@ -610,8 +617,12 @@ assumptions:
 warnings:
 - '1,787,008 parameters is below the smallest model of the loss fits (~70M, Hoffmann et al. 2022): predicted_loss
   is an extrapolation'
+serving: null
+budget_use: null
+hints: []
+infeasible: []
 approval: null
-LLMPLAN_EOF_406d8e73bc71
+LLMPLAN_EOF_1128e65aa4f2
 cat > /scratch/runs/tiny-cpu/jobs/prepare-shards.sbatch <<'LLMPLAN_EOF_610452ca866e'
 #!/bin/bash
 #SBATCH --job-name=tiny-cpu-prepare-shards
@@ -661,7 +672,7 @@ exec /opt/llmplan/bin/python -m tui.cli prepare /scratch/runs/tiny-cpu/plan.yaml
 LLMPLAN_EOF_f83f8ac913d0
 prepare_id=$(sbatch --parsable --dependency=afterok:"$prepare_shards_id" --kill-on-invalid-dep=yes /scratch/runs/tiny-cpu/jobs/prepare.sbatch)
 echo "prepare: $prepare_id"
-cat > /scratch/runs/tiny-cpu/jobs/train.sbatch <<'LLMPLAN_EOF_a8c8672bba6a'
+cat > /scratch/runs/tiny-cpu/jobs/train.sbatch <<'LLMPLAN_EOF_7e9d10802c50'
 #!/bin/bash
 #SBATCH --job-name=tiny-cpu-train
 #SBATCH --nodes=1
@@ -683,23 +694,42 @@ LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, 
 LLMPLAN_APPROVAL_NOTE=''
 nodes=( $(scontrol show hostnames "$SLURM_JOB_NODELIST") )
 head_node=${nodes[0]}
-rdzv_port=$(( 29500 + SLURM_JOB_ID % 1000 ))
+# rendezvous on the first node's address as Slurm knows it (NodeAddr: its hostname on most clusters)
+head_addr=$(scontrol show node "$head_node" -o | grep -o 'NodeAddr=[^ ]*' | cut -d= -f2)
+head_addr=${head_addr:-$head_node}
+max_restarts=2
+attempts=logs/train-attempts.jsonl
 requeue=0
 on_usr1() {
   echo "llmplan: time limit or preemption near: checkpointing, then requeue"
   requeue=1
-  scancel --signal=TERM "$SLURM_JOB_ID.0"  # the srun step: torchrun and every trainer rank
+  scancel --signal=TERM "$SLURM_JOB_ID"  # every step (torchrun and the ranks), not this shell
 }
 trap on_usr1 USR1
-srun --ntasks-per-node=1 --kill-on-bad-exit=1 --wait=60 /opt/llmplan/bin/python -m torch.distributed.run --nnodes=$SLURM_NNODES --nproc_per_node=2 --rdzv_backend=c10d --rdzv_endpoint=$head_node:$rdzv_port --rdzv_id=$SLURM_JOB_ID -m tui.cli train /scratch/runs/tiny-cpu/plan.yaml --data /scratch/runs/tiny-cpu/data --out /scratch/runs/tiny-cpu &
-step_pid=$!
+attempt=0
 while :; do
-  wait "$step_pid"; rc=$?
-  kill -0 "$step_pid" 2>/dev/null || break
+  attempt=$(( attempt + 1 ))
+  rdzv_port=$(( 29500 + (SLURM_JOB_ID * 8 + attempt) % 1000 ))
+  started=$(date -u +%FT%TZ); log_at=$(stat -c %s logs/train.log 2>/dev/null || echo 0)
+  srun --ntasks-per-node=1 --kill-on-bad-exit=1 --wait=60 --open-mode=append --output=/scratch/runs/tiny-cpu/logs/train-%N-%t.log /opt/llmplan/bin/python -m torch.distributed.run --nnodes=$SLURM_NNODES --nproc_per_node=2 --rdzv_backend=c10d --rdzv_endpoint=$head_addr:$rdzv_port --rdzv_id=$SLURM_JOB_ID-$attempt -m tui.cli train /scratch/runs/tiny-cpu/plan.yaml --data /scratch/runs/tiny-cpu/data --out /scratch/runs/tiny-cpu &
+  step_pid=$!
+  while :; do
+    wait "$step_pid"; rc=$?
+    kill -0 "$step_pid" 2>/dev/null || break
+  done
+  last_step=$(tail -n 1 metrics.jsonl 2>/dev/null | grep -o '"step": *[0-9]*' | grep -o '[0-9]*$')
+  ckpt_step=$(cat checkpoints/latest_checkpointed_iteration.txt 2>/dev/null)
+  cause=$(tail -c +$(( log_at + 1 )) logs/train.log 2>/dev/null | grep -a 'srun: error: ' | tail -n 1 | tr -d '"\\' | cut -c1-200)
+  printf '{"job_id": "%s", "attempt": %d, "exit_code": %d, "started": "%s", "ended": "%s", "last_step": %d, "checkpoint_step": %d, "requeue": %d, "cause": "%s"}\n' \
+    "$SLURM_JOB_ID" "$attempt" "$rc" "$started" "$(date -u +%FT%TZ)" "${last_step:-0}" "${ckpt_step:-0}" "$requeue" "$cause" >> "$attempts"
+  if [ "$requeue" = 1 ]; then scontrol requeue "$SLURM_JOB_ID"; exit 0; fi
+  [ "$rc" = 0 ] && break
+  if [ "$attempt" -gt "$max_restarts" ]; then echo "llmplan: training failed (exit $rc); no restarts left"; break; fi
+  echo "llmplan: training failed (exit $rc) on attempt $attempt: restart $attempt of $max_restarts from the latest checkpoint (step ${ckpt_step:-0})"
+  sleep 5
 done
-if [ "$requeue" = 1 ]; then scontrol requeue "$SLURM_JOB_ID"; exit 0; fi
 exit "$rc"
-LLMPLAN_EOF_a8c8672bba6a
+LLMPLAN_EOF_7e9d10802c50
 train_id=$(sbatch --parsable --dependency=afterok:"$prepare_id" --kill-on-invalid-dep=yes /scratch/runs/tiny-cpu/jobs/train.sbatch)
 echo "train: $train_id"
 cat > /scratch/runs/tiny-cpu/jobs/evaluate.sbatch <<'LLMPLAN_EOF_6189a914ca74'
