@@ -1,8 +1,12 @@
 """A plan as Megatron-LM `pretrain_gpt.py` arguments, to take it to one's own Megatron-LM checkout.
 
 Argument names follow megatron/training/arguments.py and the argparse metadata of
-megatron/core/transformer/transformer_config.py (NVIDIA/Megatron-LM @ d98e8a6). Data, tokenizer
-and checkpoint paths are left to the user (placeholders at the end).
+megatron/core/transformer/transformer_config.py (NVIDIA/Megatron-LM @ d98e8a6); every flag is
+parsed by that parser's options in tests/planner/test_megatron_args.py. Everything the plan decides
+is an argument: shape, layout, the communication overlap the step-time model assumes
+(planner.step_time.DEFAULT_STEP_MODEL), precision, schedule and batch ramp-up, the checkpoint
+interval of the failure plan (`--save-interval`), evaluation, and the data blend with its weights
+and validation split. Data directory, tokenizer and checkpoint paths are placeholders.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import shlex
 
 from planner.schema import RunPlan
+from planner.step_time import DEFAULT_STEP_MODEL
 
 LR_DECAY_STYLE = {"cosine": "cosine", "linear": "linear", "constant": "constant", "wsd": "WSD"}
 WSD_DECAY_FRACTION = 0.2
@@ -65,15 +70,53 @@ def _parallel_args(plan: RunPlan) -> list[tuple[str, object]]:
     args.append(("--context-parallel-size", lay.context_parallel_size))
     if lay.sequence_parallel:
         args.append(("--sequence-parallel", None))
-    if lay.use_distributed_optimizer:
-        args += [("--use-distributed-optimizer", None), ("--overlap-grad-reduce", None),
-                 ("--overlap-param-gather", None)]
+    args += _overlap_args(plan)
     if lay.recompute == "selective":
         args.append(("--recompute-activations", None))
     elif lay.recompute == "full":
         args += [("--recompute-granularity", "full"), ("--recompute-method", "uniform"),
                  ("--recompute-num-layers", 1)]
     args += [("--micro-batch-size", lay.micro_batch_size), ("--global-batch-size", lay.global_batch_size)]
+    return args
+
+
+def _overlap_args(plan: RunPlan) -> list[tuple[str, object]]:
+    """The overlap the step time was predicted with (DEFAULT_STEP_MODEL's *_overlap_fraction).
+
+    Megatron's validate_args (arguments.py @ d98e8a6): `--overlap-param-gather` needs the
+    distributed optimizer and `--overlap-grad-reduce`; `--tp-comm-overlap` needs sequence
+    parallelism and Transformer Engine. Context parallelism overlaps its ring exchange (`p2p`).
+    """
+    lay, sm = plan.layout.layout, DEFAULT_STEP_MODEL
+    args: list[tuple[str, object]] = []
+    if lay.use_distributed_optimizer:
+        args.append(("--use-distributed-optimizer", None))
+    if lay.data_parallel_size * lay.context_parallel_size > 1 and sm.dp_overlap_fraction > 0:
+        args.append(("--overlap-grad-reduce", None))
+        if lay.use_distributed_optimizer:
+            args.append(("--overlap-param-gather", None))
+    if lay.tensor_model_parallel_size > 1 and lay.sequence_parallel and sm.tp_overlap_fraction > 0:
+        args += [("--tp-comm-overlap", None), ("--transformer-impl", "transformer_engine")]
+    if lay.context_parallel_size > 1 and sm.cp_overlap_fraction > 0:
+        args.append(("--cp-comm-type", "p2p"))
+    return args
+
+
+def _checkpoint_and_data_args(plan: RunPlan) -> list[tuple[str, object]]:
+    """`--save-interval` from the failure plan; the data blend as the prepare stage names it.
+
+    `llmplan prepare` writes one Megatron prefix per source and split, `NAME_text_document` and
+    `NAME_val_text_document` (executor/prepare/writer.py), weighted as in plan.data.sources.
+    """
+    args: list[tuple[str, object]] = []
+    if plan.reliability is not None:
+        args.append(("--save-interval", plan.reliability.checkpoint_interval_steps))
+    sources = plan.data.sources
+    train = tuple(x for src in sources for x in (src.weight, f"DATA_DIR/{src.name}_text_document"))
+    args.append(("--train-data-path", train))
+    if plan.data.validation_fraction > 0:
+        valid = tuple(x for src in sources for x in (src.weight, f"DATA_DIR/{src.name}_val_text_document"))
+        args.append(("--valid-data-path", valid))
     return args
 
 
@@ -109,7 +152,7 @@ def megatron_argv(plan: RunPlan) -> list[str]:
     if plan.layout is None:
         raise ValueError("plan.layout is missing: derive the plan with a GPU count so a layout is chosen")
     pairs = (_shape_args(plan) + _parallel_args(plan) + _precision_args(plan.recipe.precision)
-             + _recipe_args(plan))
+             + _recipe_args(plan) + _checkpoint_and_data_args(plan))
     argv: list[str] = []
     for flag, value in pairs:
         argv.append(flag)
@@ -133,10 +176,10 @@ def render_megatron_args(plan: RunPlan) -> str:
         f"# Megatron-LM pretrain_gpt.py arguments for plan '{plan.name}' (llmplan)",
         f"# {lay.layout.num_gpus} GPUs ({plan.estimate.gpu}), {lay.gpus_per_node} per node; predicted step "
         f"{lay.step_time_s:.3g} s, {lay.tokens_per_s:,.0f} tokens/s, MFU {lay.mfu:.1%}",
-        "# Add your data, tokenizer and checkpoint arguments where marked.",
+        "# Replace DATA_DIR (llmplan prepare's output), TOKENIZER and CHECKPOINT_DIR.",
         "pretrain_gpt.py \\",
     ]
     body = [f"    {line} \\" for line in lines]
-    footer = ["    --data-path DATA_PREFIX --tokenizer-type HuggingFaceTokenizer --tokenizer-model TOKENIZER \\",
+    footer = ["    --tokenizer-type HuggingFaceTokenizer --tokenizer-model TOKENIZER \\",
               "    --save CHECKPOINT_DIR --load CHECKPOINT_DIR"]
     return "\n".join(header + body + footer) + "\n"
