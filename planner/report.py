@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from planner.data_sources import data_markdown
 from planner.errors import PlanInputError
 from planner.io import atomic_write_text, canonical_sha256
 from planner.schema import Range, RunPlan
@@ -49,6 +50,7 @@ def markdown_text(plan: RunPlan, ranges: dict[str, Range]) -> str:
         _header(plan),
         _summary(plan, ranges),
         _goals(plan),
+        data_markdown(plan),
         _model(plan),
         _costs(plan, ranges),
         _layout(plan),

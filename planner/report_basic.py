@@ -6,6 +6,7 @@ short summary every command can print without heavy imports.
 
 from __future__ import annotations
 
+from planner.data_sources import data_rows
 from planner.schema import RunPlan
 
 
@@ -54,6 +55,7 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
     r = plan.recipe
     rows.append(("recipe", f"{r.precision}, lr {r.lr:.3g} {r.lr_decay_style}, {r.train_steps:,} steps, "
                            f"warmup {r.warmup_steps:,}"))
+    rows += data_rows(plan)  # the sources, and the demo corpus named as such
     f = plan.reliability
     if f is not None:
         spread = (f" (p10-p90 {f.interruptions_p10:.0f}-{f.interruptions_p90:.0f})"

@@ -37,9 +37,12 @@ def test_approve_command_writes_the_block_and_the_file_still_hashes_to_it(tmp_pa
     path = tmp_path / "plan.yaml"
     path.write_bytes(FIXTURE.read_bytes())
     code, out = run_cli("approve", str(path), "--by", "Grace Hopper", "--note", "ok")
+    assert code == 2 and "draws 410k training tokens from the demo corpus builtin:pydoc" in out  # 3.7 passes
+    assert read_plan(path).approval is None
+    code, out = run_cli("approve", str(path), "--by", "Grace Hopper", "--note", "ok", "--allow-demo-data")
     assert code == 0, out
     plan = read_plan(path)
-    assert plan.approval.approved_by == "Grace Hopper" and plan.approval.note == "ok"
+    assert plan.approval.approved_by == "Grace Hopper" and plan.approval.note == "ok [--allow-demo-data]"
     assert plan.approval.plan_sha256 == canonical_sha256(plan)
 
 

@@ -83,6 +83,8 @@ def _echo_json(data) -> None:
 @click.option("--checkpoint-storage", help="goals.training.checkpoint_storage: a storage preset (presets/reliability.yaml).")
 @click.option("--failure-model", help="goals.training.failure_model: a failure-rate preset (presets/reliability.yaml).")
 @click.option("--failures-per-gpu-hour", type=NUMBER, help="goals.training.failures_per_gpu_hour: override the rate.")
+@click.option("--data", "data_specs", multiple=True, metavar="PATH[,format=F][,weight=W][,name=N]",
+              help="A training data source, repeatable; replaces data.sources (default: the demo corpus builtin:pydoc).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (.yaml or .json).")
 def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, output, lr_schedule, batch_rampup,
          checkpoint_storage, failure_model, failures_per_gpu_hour, **flags) -> None:
@@ -100,6 +102,7 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
     if goals_file and preset:
         raise PlanInputError("--goals and --preset: give one of them, not both")
     pins, base = None, {}
+    data_specs = flags.pop("data_specs")
     extra = _flag_goals(params, tokens, **flags)
     extra["unique_tokens_available"] = parse_count(unique_tokens, "--unique-tokens") if unique_tokens else None
     extra["inference_tokens"] = parse_count(inference_tokens, "--inference-tokens") if inference_tokens else None
@@ -112,6 +115,10 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
         base = presets.load_goals_preset(name).model_dump(mode="json", exclude_unset=True)
         pins = presets.load_pins(name)
     goals = _goals_from_flags(base, {**extra, "training": training}, goals_file or "flags")
+    if data_specs:  # --data PATH,format=F,weight=W replaces the goals' sources (planner.data_sources)
+        from planner.data_sources import goals_with_sources
+
+        goals = goals_with_sources(goals, data_specs)
     result = derive_plan(goals, pins=pins)
     if output:
         write_model(result, output)

@@ -14,12 +14,20 @@ RUNS_ROOT_HELP = "directory holding run directories (default: ./runs)"
 @click.argument("plan_file", type=click.Path(dir_okay=False))
 @click.option("--by", "approved_by", required=True, help="Name of the person approving the plan.")
 @click.option("--note", default="", help="Free-text note kept in the approval block.")
-def approve(plan_file: str, approved_by: str, note: str) -> None:
+@click.option("--allow-demo-data", is_flag=True,
+              help="Approve a plan that draws more tokens from the demo corpus builtin:pydoc than it holds.")
+def approve(plan_file: str, approved_by: str, note: str, allow_demo_data: bool) -> None:
     """Approve PLAN_FILE: stamp it with approver, UTC time and the sha256 of its content."""
     from executor.approval import approve as approve_plan
+    from planner.data_sources import demo_data_refusal
+    from planner.errors import PlanInputError
     from planner.io import read_plan, write_model
 
-    plan = approve_plan(read_plan(plan_file), approved_by, note)
+    plan = read_plan(plan_file)
+    demo = demo_data_refusal(plan)
+    if demo and not allow_demo_data:
+        raise PlanInputError(f"refusing to approve plan '{plan.name}'", [demo], plan_file)
+    plan = approve_plan(plan, approved_by, (note + " [--allow-demo-data]").strip() if demo else note)
     write_model(plan, plan_file)
     click.echo(f"approved {plan_file} by {plan.approval.approved_by} at "
                f"{plan.approval.approved_at.isoformat()} (sha256 {plan.approval.plan_sha256[:16]}...)")
