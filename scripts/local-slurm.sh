@@ -208,8 +208,10 @@ do_status() {  # running with the requested node count (default 2), every node u
   alive /run/slurmctld.pid slurmctld && alive /run/munge/munged.pid munged || return 1
   [ "$(sinfo -h -N -o %N 2>/dev/null | sort -u | wc -l)" = "$NODES" ] || return 1
   for node in $(node_names); do
-    alive "/run/slurmd-$node.pid" slurmd && sinfo -h -N -n "$node" -o %T 2>/dev/null | grep -qE 'idle|mixed|allocated' \
-      || return 1
+    alive "/run/slurmd-$node.pid" slurmd || return 1
+    case "$(sinfo -h -N -n "$node" -o %T 2>/dev/null | head -1)" in
+      ''|down*|drain*|fail*|unk*|*'*') return 1 ;;  # '*' suffix: not responding
+    esac
   done
 }
 

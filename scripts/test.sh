@@ -8,7 +8,7 @@ bash scripts/setup.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [ "${LLMPLAN_SLURM:-1}" = 1 ]; then
-  bash scripts/local-slurm.sh start
+  bash scripts/local-slurm.sh start --nodes 2
   trap 'bash scripts/local-slurm.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 # tmux drives the installed program in the wizard's smoke test.

@@ -226,6 +226,7 @@ def body(job: Job, graph: JobGraph, python: str, site: SiteOptions) -> list[str]
         "  attempt=$(( attempt + 1 ))",
         "  rdzv_port=$(( 29500 + (SLURM_JOB_ID * 8 + attempt) % 1000 ))",
         '  started=$(date -u +%FT%TZ); log_at=$(stat -c %s logs/train.log 2>/dev/null || echo 0)',
+        '  echo "llmplan: train attempt $attempt on ${#nodes[@]} nodes (${nodes[*]}), rendezvous $head_addr:$rdzv_port"',
         f'  {quote_argv(srun)} {launch} &',
         "  step_pid=$!",
         "  while :; do",
@@ -234,7 +235,7 @@ def body(job: Job, graph: JobGraph, python: str, site: SiteOptions) -> list[str]
         "  done",
         "  last_step=$(tail -n 1 metrics.jsonl 2>/dev/null | grep -o '\"step\": *[0-9]*' | grep -o '[0-9]*$')",
         "  ckpt_step=$(cat checkpoints/latest_checkpointed_iteration.txt 2>/dev/null)",
-        "  cause=$(tail -c +$(( log_at + 1 )) logs/train.log 2>/dev/null | grep -a 'srun: error: ' | tail -n 1 "
+        "  cause=$(tail -c +$(( log_at + 1 )) logs/train.log 2>/dev/null | grep -a 'srun: error: ' | head -n 1 "
         "| tr -d '\"\\\\' | cut -c1-200)",
         "  printf '{\"job_id\": \"%s\", \"attempt\": %d, \"exit_code\": %d, \"started\": \"%s\", "
         "\"ended\": \"%s\", \"last_step\": %d, \"checkpoint_step\": %d, \"requeue\": %d, \"cause\": \"%s\"}\\n' \\",

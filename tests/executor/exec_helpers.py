@@ -85,18 +85,29 @@ def slurm_running() -> bool:
 
 
 def _slurm_cluster():
-    """The local one-node Slurm cluster: started here if it is not running, stopped if we started it."""
+    """The local two-node Slurm cluster (scripts/local-slurm.sh start --nodes 2): started here if it is
+    not running, stopped afterwards only if no slurmctld was running before (a cluster someone else
+    started, e.g. scripts/test.sh, is left as it was)."""
     import os
     import subprocess
 
     import pytest
 
+    ctld_pid = Path("/run/slurmctld.pid")
+    was_up = ctld_pid.exists() and Path(f"/proc/{ctld_pid.read_text().strip() or 0}").exists()
     if slurm_running():
+        yield
+        return
+    if was_up and os.geteuid() == 0:
+        done = subprocess.run(["bash", str(SLURM_SCRIPT), "start", "--nodes", "2"], capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, f"scripts/local-slurm.sh start failed:\n{done.stdout}\n{done.stderr}"
         yield
         return
     if os.geteuid() != 0:
         pytest.skip("the local Slurm cluster needs root to start (scripts/local-slurm.sh start)")
-    done = subprocess.run(["bash", str(SLURM_SCRIPT), "start"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(["bash", str(SLURM_SCRIPT), "start", "--nodes", "2"], capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, f"scripts/local-slurm.sh start failed:\n{done.stdout}\n{done.stderr}"
     yield
     subprocess.run(["bash", str(SLURM_SCRIPT), "stop"], capture_output=True, timeout=300)
@@ -115,15 +126,18 @@ def cli(*args: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def e2e_plan(tmp_path: Path, note: str = "") -> Path:
+def e2e_plan(tmp_path: Path, note: str = "", nodes: int = 1) -> Path:
     """The tiny plan, shortened for the end-to-end tests (60 steps, a checkpoint every 20, 2 data
-    shards), approved."""
+    shards), approved. `nodes=2`: DP=2 with TP=1 and one rank per node, so training spans two nodes."""
     plan = tiny_plan()
     plan = plan.model_copy(update={
         "data": plan.data.model_copy(update={"num_shards": 2}),
         "recipe": plan.recipe.model_copy(update={"train_steps": 60, "warmup_steps": 6}),
         "reliability": plan.reliability.model_copy(update={"checkpoint_interval_steps": 20}),
     })
+    if nodes == 2:
+        lay = plan.layout.layout.model_copy(update={"tensor_model_parallel_size": 1, "data_parallel_size": 2})
+        plan = plan.model_copy(update={"layout": plan.layout.model_copy(update={"layout": lay, "gpus_per_node": 1})})
     return write_approved(tmp_path / "plan.yaml", plan, note)
 
 

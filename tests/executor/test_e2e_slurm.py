@@ -1,11 +1,17 @@
-"""End to end on a real one-node Slurm cluster (scripts/local-slurm.sh): an approved tiny plan runs
-as dependent sbatch jobs (prepare shard array + finish -> train with srun + torchrun, 2 processes,
-TP=2 on CPU -> evaluate); the training job is scancel'ed mid-run and `llmplan resume` finishes it
-from its latest checkpoint; nothing that finished runs again."""
+"""End to end on a real two-node Slurm cluster (scripts/local-slurm.sh start --nodes 2): an approved
+tiny plan runs as dependent sbatch jobs (prepare shard array + finish -> train -> evaluate). Training
+is ONE job over both nodes: srun starts one torchrun per node (c10d rendezvous on the first node's
+NodeAddr), DP=2 with TP=1, rank 0 on n1 and rank 1 on n2. Mid-run, every training process of node n2
+is SIGKILLed: the job restarts the step from the latest checkpoint in the same allocation
+(logs/train-attempts.jsonl, `llmplan status`). Later the training job is scancel'ed and `llmplan
+resume` finishes it from its checkpoint; nothing that finished runs again and every step is in
+metrics.jsonl exactly once."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +19,7 @@ from pathlib import Path
 import pytest
 from exec_helpers import _slurm_cluster, cli, e2e_plan, latest_checkpoint_step, metric_steps, wait_for
 
-from executor.backends.slurm import query_job
+from executor.backends.slurm import query_job, read_attempts
 from executor.rundir import read_state
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -25,10 +31,28 @@ def job_state(job_id: str) -> str:
     return (query_job(job_id) or [{}])[0].get("JobState", "?")
 
 
-def test_an_approved_tiny_plan_runs_on_slurm_and_resumes_after_scancel(tmp_path, slurm_cluster):
+def training_processes(run_dir: Path) -> list[tuple[int, str, str]]:
+    """(pid, SLURMD_NODENAME, RANK or '' for the torchrun agent) of this run's training processes."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            env = dict(kv.split("=", 1) for kv in (proc / "environ").read_bytes().decode(errors="replace").split("\0")
+                       if "=" in kv)
+        except OSError:
+            continue
+        if f"train {run_dir}/plan.yaml" in cmd and "srun" not in cmd and "SLURMD_NODENAME" in env:
+            out.append((int(proc.name), env["SLURMD_NODENAME"], env.get("RANK", "") if "tui.cli train" in cmd
+                        and "torch.distributed.run" not in cmd else ""))
+    return out
+
+
+def test_the_tiny_plan_trains_over_two_nodes_survives_a_node_crash_and_resumes_after_scancel(tmp_path, slurm_cluster):
     PWNED.unlink(missing_ok=True)
     started = time.monotonic()
-    plan_file = e2e_plan(tmp_path, note="$(touch /tmp/llmplan-pwned) `touch /tmp/llmplan-pwned`")
+    plan_file = e2e_plan(tmp_path, note="$(touch /tmp/llmplan-pwned) `touch /tmp/llmplan-pwned`", nodes=2)
     run_dir = tmp_path / "run"
     code, out = cli("execute", str(plan_file), "--backend", "slurm", "--run-dir", str(run_dir))
     assert code == 0, out
@@ -36,18 +60,37 @@ def test_an_approved_tiny_plan_runs_on_slurm_and_resumes_after_scancel(tmp_path,
     ids = {name: s.attempts[-1].job_id for name, s in state.stages.items()}
     assert all(i.isdigit() for i in ids.values())
     train_script = (run_dir / "jobs" / "train.sbatch").read_text()
-    assert f"#SBATCH --dependency=afterok:{ids['prepare']}" in train_script
+    assert f"#SBATCH --dependency=afterok:{ids['prepare']}" in train_script and "#SBATCH --nodes=2" in train_script
     assert "Dependency" in subprocess.run(["squeue", "-h", "-j", ids["evaluate"], "-o", "%r"],
                                           capture_output=True, text=True).stdout
 
+    # one job over both nodes; rank 0 on n1, rank 1 on n2
     wait_for(lambda: max(metric_steps(run_dir), default=0) >= 24, 600, "training past step 24")
+    assert query_job(ids["train"])[0]["NodeList"] == "n[1-2]"
+    procs = training_processes(run_dir)
+    ranks = {node: rank for _, node, rank in procs if rank}
+    assert ranks == {"n1": "0", "n2": "1"}, procs
+    # a node crash: every training process of n2 (torchrun agent and trainer) SIGKILLed
+    for pid, node, _ in procs:
+        if node == "n2":
+            os.kill(pid, signal.SIGKILL)
+    crash_step = max(metric_steps(run_dir))
+    wait_for(lambda: read_attempts(run_dir), 120, "the failed attempt recorded")
+    first = read_attempts(run_dir)[0]
+    assert first["exit_code"] != 0 and first["checkpoint_step"] == 20 and first["last_step"] >= crash_step
+    assert "n2: task 1" in first["cause"], first  # the first error srun reported: the killed node
+    steps_lost = first["last_step"] - first["checkpoint_step"]
+    # the restarted step trains on in the same job, then the job is scancel'ed
+    wait_for(lambda: max(metric_steps(run_dir), default=0) >= 44, 300, "the restarted training past step 44")
+    assert job_state(ids["train"]) == "RUNNING"
     subprocess.run(["scancel", ids["train"]], check=True)
     wait_for(lambda: job_state(ids["train"]) == "CANCELLED" and job_state(ids["evaluate"]) == "CANCELLED",
              120, "train and evaluate CANCELLED (kill-on-invalid-dep)")
     code, out = cli("status", str(run_dir))
     assert "train     CANCELLED" in out and "evaluate  CANCELLED" in out and "prepare   COMPLETED" in out
+    assert f"train attempt 1 (job {ids['train']}" in out and f"{steps_lost} steps lost" in out, out
     stopped_at = latest_checkpoint_step(run_dir)
-    assert 20 <= stopped_at < 60
+    assert 40 <= stopped_at < 60
 
     code, out = cli("resume", str(run_dir), "--wait", "700")
     assert code == 0, out
@@ -58,11 +101,19 @@ def test_an_approved_tiny_plan_runs_on_slurm_and_resumes_after_scancel(tmp_path,
     state = read_state(run_dir)
     assert len(state.stages["prepare"].attempts) == 1 and len(state.stages["train"].attempts) == 2
     assert state.stages["train"].attempts[-1].job_id != ids["train"]
+    attempts = read_attempts(run_dir)
+    assert attempts[-1]["job_id"] == state.stages["train"].attempts[-1].job_id and attempts[-1]["exit_code"] == 0
     steps = metric_steps(run_dir)
     assert sorted(set(steps)) == list(range(1, 61)) and len(steps) == len(set(steps)), "a step repeated"
     assert latest_checkpoint_step(run_dir) == 60
     assert list((run_dir / "data").glob("*.bin")) and json.loads((run_dir / "eval" / "results.json").read_text())
     assert sorted(p.name for p in (run_dir / "jobs").glob("*.sbatch")) == [
         "evaluate.sbatch", "prepare-shards.sbatch", "prepare.sbatch", "train.sbatch"]
+    batch_log = (run_dir / "logs" / "train.log").read_text()
+    assert "on 2 nodes (n1 n2)" in batch_log and "restart 1 of" in batch_log
+    rank_logs = sorted(p.name for p in (run_dir / "logs").glob("train-*-*.log"))
+    assert len(rank_logs) == 2 and rank_logs[0].endswith("-0.log") and rank_logs[1].endswith("-1.log")
     assert not PWNED.exists()
-    print(f"slurm e2e with scancel and resume: {time.monotonic() - started:.0f} s")
+    print(f"FIGURE slurm e2e over 2 nodes: ranks {ranks}, crash at step {crash_step}: attempt 1 exit "
+          f"{first['exit_code']} ({first['cause']}), {steps_lost} steps lost; scancel at checkpoint {stopped_at}, "
+          f"resume -> all COMPLETED, {len(steps)} steps once each; {time.monotonic() - started:.0f} s")

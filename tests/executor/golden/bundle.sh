@@ -3,7 +3,7 @@
 # and submits prepare -> train -> evaluate with afterok dependencies.
 set -euo pipefail
 mkdir -p /scratch/runs/tiny-cpu/data /scratch/runs/tiny-cpu/checkpoints /scratch/runs/tiny-cpu/eval /scratch/runs/tiny-cpu/logs /scratch/runs/tiny-cpu/jobs
-cat > /scratch/runs/tiny-cpu/plan.yaml <<'LLMPLAN_EOF_1128e65aa4f2'
+cat > /scratch/runs/tiny-cpu/plan.yaml <<'LLMPLAN_EOF_256de5070482'
 schema_version: 1
 name: tiny-cpu
 description: A few-million-parameter model on the embedded corpus, for two CPU cores.
@@ -138,6 +138,7 @@ goals:
     checkpoint_storage: null
     failure_model: null
     failures_per_gpu_hour: null
+  scaling_law: null
   serving:
     gpu: null
     utilisation: 0.3
@@ -622,7 +623,7 @@ budget_use: null
 hints: []
 infeasible: []
 approval: null
-LLMPLAN_EOF_1128e65aa4f2
+LLMPLAN_EOF_256de5070482
 cat > /scratch/runs/tiny-cpu/jobs/prepare-shards.sbatch <<'LLMPLAN_EOF_610452ca866e'
 #!/bin/bash
 #SBATCH --job-name=tiny-cpu-prepare-shards
@@ -672,7 +673,7 @@ exec /opt/llmplan/bin/python -m tui.cli prepare /scratch/runs/tiny-cpu/plan.yaml
 LLMPLAN_EOF_f83f8ac913d0
 prepare_id=$(sbatch --parsable --dependency=afterok:"$prepare_shards_id" --kill-on-invalid-dep=yes /scratch/runs/tiny-cpu/jobs/prepare.sbatch)
 echo "prepare: $prepare_id"
-cat > /scratch/runs/tiny-cpu/jobs/train.sbatch <<'LLMPLAN_EOF_7e9d10802c50'
+cat > /scratch/runs/tiny-cpu/jobs/train.sbatch <<'LLMPLAN_EOF_09bf9bf71abe'
 #!/bin/bash
 #SBATCH --job-name=tiny-cpu-train
 #SBATCH --nodes=1
@@ -711,6 +712,7 @@ while :; do
   attempt=$(( attempt + 1 ))
   rdzv_port=$(( 29500 + (SLURM_JOB_ID * 8 + attempt) % 1000 ))
   started=$(date -u +%FT%TZ); log_at=$(stat -c %s logs/train.log 2>/dev/null || echo 0)
+  echo "llmplan: train attempt $attempt on ${#nodes[@]} nodes (${nodes[*]}), rendezvous $head_addr:$rdzv_port"
   srun --ntasks-per-node=1 --kill-on-bad-exit=1 --wait=60 --open-mode=append --output=/scratch/runs/tiny-cpu/logs/train-%N-%t.log /opt/llmplan/bin/python -m torch.distributed.run --nnodes=$SLURM_NNODES --nproc_per_node=2 --rdzv_backend=c10d --rdzv_endpoint=$head_addr:$rdzv_port --rdzv_id=$SLURM_JOB_ID-$attempt -m tui.cli train /scratch/runs/tiny-cpu/plan.yaml --data /scratch/runs/tiny-cpu/data --out /scratch/runs/tiny-cpu &
   step_pid=$!
   while :; do
@@ -719,7 +721,7 @@ while :; do
   done
   last_step=$(tail -n 1 metrics.jsonl 2>/dev/null | grep -o '"step": *[0-9]*' | grep -o '[0-9]*$')
   ckpt_step=$(cat checkpoints/latest_checkpointed_iteration.txt 2>/dev/null)
-  cause=$(tail -c +$(( log_at + 1 )) logs/train.log 2>/dev/null | grep -a 'srun: error: ' | tail -n 1 | tr -d '"\\' | cut -c1-200)
+  cause=$(tail -c +$(( log_at + 1 )) logs/train.log 2>/dev/null | grep -a 'srun: error: ' | head -n 1 | tr -d '"\\' | cut -c1-200)
   printf '{"job_id": "%s", "attempt": %d, "exit_code": %d, "started": "%s", "ended": "%s", "last_step": %d, "checkpoint_step": %d, "requeue": %d, "cause": "%s"}\n' \
     "$SLURM_JOB_ID" "$attempt" "$rc" "$started" "$(date -u +%FT%TZ)" "${last_step:-0}" "${ckpt_step:-0}" "$requeue" "$cause" >> "$attempts"
   if [ "$requeue" = 1 ]; then scontrol requeue "$SLURM_JOB_ID"; exit 0; fi
@@ -729,7 +731,7 @@ while :; do
   sleep 5
 done
 exit "$rc"
-LLMPLAN_EOF_7e9d10802c50
+LLMPLAN_EOF_09bf9bf71abe
 train_id=$(sbatch --parsable --dependency=afterok:"$prepare_id" --kill-on-invalid-dep=yes /scratch/runs/tiny-cpu/jobs/train.sbatch)
 echo "train: $train_id"
 cat > /scratch/runs/tiny-cpu/jobs/evaluate.sbatch <<'LLMPLAN_EOF_6189a914ca74'
