@@ -29,7 +29,7 @@ class SiteOptions:
     qos: str = ""
     constraint: str = ""
     reservation: str = ""
-    exclusive: bool = False
+    exclusive: bool = False  # --exclusive for the training job
     run_root: str = ""
     python: str = ""  # absolute path or a command name on PATH (inside a container)
     venv: str = ""  # python = VENV/bin/python, and the venv's bin first on PATH

@@ -98,7 +98,7 @@ def header(job: Job, graph: JobGraph, site: SiteOptions, after: list[str]) -> li
     for key in ("account", "qos", "constraint", "reservation"):
         if getattr(site, key):
             lines.append(f"#SBATCH --{key}={check_name(getattr(site, key), key)}")
-    if site.exclusive:
+    if site.exclusive and job.distributed:  # whole nodes for training; not for 1000 one-CPU shard tasks
         lines.append("#SBATCH --exclusive")
     lines += [
         f"#SBATCH --nodes={check_int(res.num_nodes, 'num_nodes', 1, 100_000)}",

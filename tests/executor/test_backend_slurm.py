@@ -93,3 +93,47 @@ def test_cancel_stops_every_unfinished_stage(tmp_path, slurm_cluster):
     state = backend.cancel(graph.run_dir)
     assert [s.status for s in state.stages.values()] == ["COMPLETED", "CANCELLED", "CANCELLED"]
     assert 0 < int(Path(graph.run_dir, "checkpoints", "latest").read_text()) < 3000  # checkpointed on SIGTERM
+
+
+def test_the_32_node_site_bundle_scaled_to_the_local_cluster_submits_and_every_job_starts(tmp_path, slurm_cluster):
+    """The golden 32-node H100 bundle with its site profile, with what only the real cluster has
+    replaced: GPU requests stripped, 32 -> 2 nodes, CPUs/memory to the local nodes', the site's
+    partition/account/QoS/constraint/reservation and Pyxis container flags and `module load` lines
+    removed, 1000 shard tasks -> 4, the run root -> tmp and the venv's python -> a stub that prints
+    where it ran. Everything else (dependencies, srun per node, the restart loop) runs as rendered."""
+    import re
+
+    from test_slurm_render import GOLDEN
+
+    text = (GOLDEN / "bundle_h100_32n_site.sh").read_text()
+    run_dir, venv = tmp_path / "run", tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    stub = venv / "bin" / "python"
+    stub.write_text('#!/bin/bash\necho "stub python on $SLURMD_NODENAME task ${SLURM_PROCID:-0}: $*"\n')
+    stub.chmod(0o755)
+    local = text.replace("/lustre/proj-llm/runs/h100-32n", str(run_dir)).replace("/lustre/proj-llm/venvs/llmplan", str(venv))
+    local = re.sub(r"#SBATCH --(gpus-per-node|partition|account|qos|constraint|reservation)=\S+\n", "", local)
+    local = re.sub(r"module load \S+\n", "", local)
+    local = re.sub(r"'--container-image=\S+' --container-mounts=\S+ ", "", local)
+    local = local.replace("#SBATCH --nodes=32", "#SBATCH --nodes=2").replace("--array=0-999", "--array=0-3")
+    local = re.sub(r"#SBATCH --cpus-per-task=\d+", "#SBATCH --cpus-per-task=1", local)
+    local = re.sub(r"#SBATCH --mem=\d+G", "#SBATCH --mem=1G", local)
+    assert "--gpus" not in local and "/lustre" not in local and "--container" not in local
+    done = subprocess.run(["bash", "-c", local], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    ids = dict(line.split(": ") for line in done.stdout.splitlines())
+    assert list(ids) == ["prepare-shards", "prepare", "train", "evaluate"]
+
+    def finished() -> bool:
+        return all(slurm_status(query_job(i))[0] in ("COMPLETED", "FAILED", "CANCELLED") for i in ids.values())
+
+    wait_for(finished, 240, "every job of the bundle to end")
+    for stage, job_id in ids.items():
+        records = query_job(job_id)
+        assert slurm_status(records)[0] == "COMPLETED", (stage, records)
+        assert all(r.get("StartTime") not in (None, "Unknown") for r in records)
+    assert query_job(ids["train"])[0]["NodeList"] == "n[1-2]"
+    logs = {p.name: p.read_text() for p in (run_dir / "logs").glob("*.log")}
+    assert sum(name.startswith("prepare-shards-") for name in logs) == 4
+    rank_logs = "".join(v for k, v in logs.items() if k.startswith("train-"))
+    assert "task 0: -m torch.distributed.run --nnodes=2 --nproc_per_node=8" in rank_logs and "task 1:" in rank_logs

@@ -154,3 +154,134 @@ def test_any_free_text_round_trips_through_bash_unchanged(text):
                          env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"})
     assert out.stdout.decode("utf-8", errors="surrogateescape") == text
     assert not PWNED.exists()
+
+
+# ---------------------------------------------------------------- site profiles (issue 15)
+SITE = GOLDEN / "site.yaml"
+
+
+def h100_32_plan():
+    """A 6.9B plan on 32 nodes x 8 H100 (TP=8, DP=32), 20 days: the shape of a real cluster run."""
+    plan = read_plan(GOLDEN / "plan.yaml")
+    layout = plan.layout.layout.model_copy(update={"tensor_model_parallel_size": 8, "data_parallel_size": 32})
+    return plan.model_copy(update={
+        "name": "h100-32n",
+        "model": plan.model.model_copy(update={"num_params": 6_900_000_000}),
+        "tokens": plan.tokens.model_copy(update={"unique_tokens": 5.9e12}),
+        "estimate": plan.estimate.model_copy(update={"gpu": "H100-SXM", "num_gpus": 256, "wallclock_days": 20.0}),
+        "layout": plan.layout.model_copy(update={"layout": layout, "gpus_per_node": 8}),
+    })
+
+
+def site_bundle() -> str:
+    from executor.backends.site import read_site
+
+    return render_sbatch_bundle(h100_32_plan(), site=read_site(SITE)[0], python="/usr/bin/python3")
+
+
+def test_a_32_node_h100_bundle_with_a_site_profile_matches_its_golden_file_and_each_script_is_valid_bash():
+    text = site_bundle()
+    check_golden("bundle_h100_32n_site.sh", text)
+    assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
+    scripts = text.split("<<'LLMPLAN_EOF_")[1:]
+    assert len(scripts) == 5  # plan.yaml + 4 sbatch scripts
+    for chunk in scripts[1:]:
+        tag, body = chunk.split("'\n", 1)
+        script = body.split(f"\nLLMPLAN_EOF_{tag}\n")[0]
+        assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0, script[:200]
+    train = scripts[3]
+    for line in ("#SBATCH --nodes=32", "#SBATCH --gpus-per-node=8", "#SBATCH --partition=h100", "#SBATCH --account=proj-llm",
+                 "#SBATCH --qos=high", "#SBATCH --constraint=ib", "#SBATCH --exclusive", "#SBATCH --reservation=llm-week",
+                 "#SBATCH --mail-type=END", "module load cuda/12.4", "export NCCL_IB_HCA=mlx5",
+                 "export CUDA_DEVICE_MAX_CONNECTIONS=1", "export NCCL_DEBUG=INFO", "max_restarts=3",
+                 "--container-image=nvcr.io#nvidia/pytorch:24.05-py3", "--cpus-per-task=96",
+                 "/lustre/proj-llm/venvs/llmplan/bin/python -m torch.distributed.run"):
+        assert line in train, line
+    assert "/usr/bin/python3" not in text and "/lustre/proj-llm/runs/h100-32n/logs/train-%N-%t.log" in train
+    assert "#SBATCH --partition=cpu" in scripts[1] and "#SBATCH --mem=51G" in scripts[4]  # 6.9B fp32 eval
+    assert "#SBATCH --array=0-999" in scripts[1]  # 5.9T tokens: as many tasks as the array allows
+
+
+@pytest.mark.parametrize("key,value", [
+    ("account", "proj; touch /tmp/llmplan-pwned"), ("qos", "$(id)"), ("constraint", "a|b"), ("reservation", "r`id`"),
+    ("partition", "gpu&"), ("partition", {"train": "g pu"}), ("run_root", "/scratch/$(id)"), ("venv", "/opt/v env"),
+    ("python", "/usr/bin/python3;id"), ("modules", ["cuda/12.4;id"]), ("container", {"image": "img;id"}),
+    ("container", {"image": "ok", "mounts": ["/a:/b;id"]}), ("env", {"NCCL_DEBUG": "INFO; id"}),
+    ("env", {"BAD-NAME": "x"}), ("sbatch", ["--comment=$(id)"]), ("sbatch", ["--x y"]),
+])
+def test_a_site_option_with_a_shell_metacharacter_exits_2_naming_the_key(tmp_path, key, value):
+    import yaml
+
+    from exec_helpers import cli as cli_exit
+
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump({"site": {key: value}}))
+    plan_file = tmp_path / "plan.yaml"
+    write_model(golden_plan(), plan_file)
+    for argv in (["export", str(plan_file), "--format", "sbatch", "--site", str(site)],
+                 ["execute", str(plan_file), "--backend", "slurm", "--dry-run", "--site", str(site)]):
+        code, out = cli_exit(*argv)
+        assert code == 2 and f"site.{key}" in out, out
+    assert not PWNED.exists()
+
+
+@pytest.mark.parametrize("key", ["acount", "partitions", "container.imag"])
+def test_an_unknown_site_key_exits_2_naming_it(tmp_path, key):
+    from exec_helpers import cli as cli_exit
+
+    site = tmp_path / "site.yaml"
+    site.write_text("site:\n  container: {imag: x}\n" if key == "container.imag" else f"site:\n  {key}: x\n")
+    write_model(golden_plan(), tmp_path / "plan.yaml")
+    code, out = cli_exit("execute", str(tmp_path / "plan.yaml"), "--backend", "slurm", "--dry-run", "--site", str(site))
+    assert code == 2 and f"site.{key}" in out and "not a site option" in out or "unknown option" in out, out
+
+
+def test_the_dry_run_shows_the_site_profile_and_why_each_job_asks_for_what_it_asks(tmp_path):
+    from exec_helpers import cli as cli_exit
+
+    write_model(golden_plan(), tmp_path / "plan.yaml")
+    code, out = cli_exit("execute", str(tmp_path / "plan.yaml"), "--backend", "slurm", "--dry-run", "--site", str(SITE),
+                         "--run-dir", str(tmp_path / "run"))
+    assert code == 0, out
+    assert f"# site profile: {SITE}" in out and "#     account: proj-llm" in out
+    assert "# train resources: 1 nodes x 2 ranks" in out and "# evaluate resources: --mem=8G" in out
+    assert "#SBATCH --account=proj-llm" in out and not (tmp_path / "run").exists()
+
+
+def test_the_user_config_site_section_applies_and_execute_records_it_in_the_run_dir(tmp_path, monkeypatch):
+    from exec_helpers import cli as cli_exit
+
+    from executor.backends.site import site_from_run_dir
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    (tmp_path / "cfg" / "llmplan").mkdir(parents=True)
+    (tmp_path / "cfg" / "llmplan" / "site.yaml").write_text("other: 1\nsite:\n  account: acct1\n  max_restarts: 4\n")
+    write_model(golden_plan(), tmp_path / "plan.yaml")
+    code, out = cli_exit("export", str(tmp_path / "plan.yaml"), "--format", "sbatch")
+    assert code == 0 and "#SBATCH --account=acct1" in out and "max_restarts=4" in out
+    site = read_site_roundtrip(tmp_path)
+    assert site.account == "acct1" and site.max_restarts == 4
+    assert site_from_run_dir(tmp_path / "nowhere").account == ""
+
+
+def read_site_roundtrip(tmp_path):
+    """site.yaml as execute writes it, read back as resume does."""
+    from executor.backends.site import read_site, site_from_run_dir, site_to_yaml
+
+    run = tmp_path / "rundir"
+    run.mkdir()
+    (run / "site.yaml").write_text(site_to_yaml(read_site()[0]))
+    full = site_from_run_dir_check(run, read_site(SITE)[0])
+    assert full.container_image.startswith("nvcr.io#")
+    return site_from_run_dir(run)
+
+
+def site_from_run_dir_check(run: Path, site):
+    from executor.backends.site import site_from_run_dir, site_to_yaml
+
+    other = run / "full"
+    other.mkdir()
+    (other / "site.yaml").write_text(site_to_yaml(site))
+    back = site_from_run_dir(other)
+    assert back == site
+    return back
