@@ -35,6 +35,10 @@ def approve(plan: RunPlan, approved_by: str, note: str = "", now: datetime | Non
     """A copy of `plan` carrying an approval of its current content."""
     if not approved_by.strip():
         raise PlanInputError("approval needs a name", ["--by: empty; give the approver's name"])
+    infeasible = feasibility_refusals(plan)
+    if infeasible:
+        raise PlanInputError(f"refusing to approve plan '{plan.name}': it cannot run as planned", [
+            *infeasible, "change the goals (see `llmplan plan` without --allow-infeasible for what would fit)"])
     stamp = Approval(
         approved_by=approved_by.strip(),
         approved_at=(now or datetime.now(UTC)).replace(microsecond=0),
@@ -42,6 +46,14 @@ def approve(plan: RunPlan, approved_by: str, note: str = "", now: datetime | Non
         note=note,
     )
     return plan.model_copy(update={"approval": stamp})
+
+
+def feasibility_refusals(plan: RunPlan) -> list[str]:
+    """Why the plan cannot run (marked by --allow-infeasible, or found now: no layout, too long,
+    no Megatron arguments; planner.risk.feasibility_problems)."""
+    from planner.risk import feasibility_problems
+
+    return list(dict.fromkeys([*plan.infeasible, *feasibility_problems(plan)]))
 
 
 def approval_problems(plan: RunPlan) -> list[Refusal]:

@@ -18,11 +18,14 @@ from planner.estimate import Context, cost_per_gpu_hour, estimate_run, gpu_hours
 from planner.schema import SCHEMA_VERSION, Goals, ModelShape, RunPlan, TokenBudget
 
 MAX_FREE_EPOCHS = 4.0
-"""Muennighoff et al. 2023 §5: up to ~4 epochs repeated data is nearly as good as unique data."""
+"""Muennighoff et al. 2023 §5: up to ~4 epochs repeated data is nearly as good as unique data; past
+this the budget is split by the data-limited optimum (planner.sizing.data_limited_optimum)."""
 MIN_TRAIN_STEPS = 200
 """Fewest optimizer steps the planner allows: the batch shrinks (by halves) below B_opt if needed,
 so warmup, decay, evaluation and checkpoints have room (the tiny CPU demo has exactly 200)."""
 LLMPLAN_VERSION = "0.1.0"
+MIN_DEADLINE_DAYS = 1 / 24
+"""A deadline under an hour cannot hold a job's start-up, let alone a run (issue 13)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class Sizing:
     model: ModelShape
     num_tokens: float
     binding: str
+    useful_compute_flops: float | None = None
+    """Data-limited plans: compute the unique data supports usefully (planner.sizing.DataLimited)."""
+    limit_sized: bool = False
+    """True when a budget or deadline set the size (so goals.confidence can re-size it)."""
 
 
 def compute_limits(goals: Goals, ctx: Context) -> list[Limit]:
@@ -57,6 +64,10 @@ def compute_limits(goals: Goals, ctx: Context) -> list[Limit]:
 
 
 def _shape(goals: Goals, num_params: float, source: str = "target_params") -> ModelShape:
+    if not math.isfinite(num_params) or num_params > architecture.MAX_PARAMS:
+        raise PlanInputError("no model shape fits the goals", [
+            f"{source} ({num_params:.3g} parameters): over the largest model the planner shapes "
+            f"({architecture.MAX_PARAMS:.0e}); lower the budget or state target_params"])
     try:
         return architecture.derive_shape(num_params, vocab_size=goals.vocab_size, seq_length=goals.seq_len)
     except ValueError as exc:
@@ -103,10 +114,37 @@ def _affordable_tokens(goals: Goals, ctx: Context, model: ModelShape, limit: Lim
 
 
 def _cap_epochs(goals: Goals, num_tokens: float) -> tuple[float, bool]:
+    """Tokens capped at sizing.MAX_USEFUL_EPOCHS repeats of the unique data (Muennighoff's R*_D)."""
     unique = goals.unique_tokens_available
-    if unique is not None and num_tokens > MAX_FREE_EPOCHS * unique:
-        return MAX_FREE_EPOCHS * unique, True
+    if unique is not None and num_tokens > sizing.MAX_USEFUL_EPOCHS * unique:
+        return sizing.MAX_USEFUL_EPOCHS * unique, True
     return num_tokens, False
+
+
+EPOCHS_CAPPED = f"unique_tokens_available ({sizing.MAX_USEFUL_EPOCHS} epochs: each repeat worth >= 1/e, Muennighoff et al. 2023)"
+
+
+def _limit_compute(goals: Goals, ctx: Context, limit: Limit, num_params: float) -> float:
+    """Model FLOPs that `limit` buys for a model of about `num_params` (MFU at the fleet it would use)."""
+    num_gpus = goals.num_gpus or throughput.fleet_for_days(
+        limit.gpu_hours, goals.deadline_days or ctx.default_run_days, ctx.gpus_per_node, ctx.max_gpus)
+    mfu = goals.mfu or throughput.predict_mfu(ctx.mfu_model, ctx.gpu, num_params=num_params,
+                                              seq_length=goals.seq_len, num_gpus=num_gpus, precision=ctx.precision)
+    return limit.gpu_hours * 3600 * throughput.peak_flops(ctx.gpu, ctx.precision) * mfu
+
+
+def _data_too_small(goals: Goals, num_params: float, exc: PlanInputError) -> PlanInputError:
+    """The unique data supports a model below the smallest shape: say how much data would do."""
+    smallest = architecture.smallest_params(goals.vocab_size, goals.seq_len)
+    need = goals.unique_tokens_available
+    while sizing.data_limits(need)[0] < smallest and need < 1e17:
+        need *= 1.25
+    return PlanInputError("the unique data is too small for any model", [
+        f"unique_tokens_available ({goals.unique_tokens_available:,.0f}): repeated at most "
+        f"{sizing.MAX_USEFUL_EPOCHS} times it usefully trains about {num_params:,.3g} parameters "
+        f"(Muennighoff et al. 2023: N <= U_N x (1 + R*_N)); the smallest model at vocab_size "
+        f"{goals.vocab_size:,} holds {smallest:,}",
+        f"give at least ~{need:.2g} unique tokens, or lower vocab_size"])
 
 
 def _size_from_params(goals: Goals, ctx: Context, limit: Limit | None) -> Sizing:
@@ -115,10 +153,11 @@ def _size_from_params(goals: Goals, ctx: Context, limit: Limit | None) -> Sizing
         return Sizing(model, goals.target_tokens, "target_params and target_tokens")
     if goals.objective == "fixed-size" and limit is not None:
         tokens, capped = _cap_epochs(goals, _affordable_tokens(goals, ctx, model, limit))
-        binding = "unique_tokens_available (4 epochs)" if capped else f"{limit.fields} (fixed-size: tokens from the budget)"
-        return Sizing(model, tokens, binding)
+        binding = EPOCHS_CAPPED if capped else f"{limit.fields} (fixed-size: tokens from the budget)"
+        useful = 6.0 * model.num_params * tokens if capped else None
+        return Sizing(model, tokens, binding, useful, limit_sized=True)
     tokens, capped = _cap_epochs(goals, _objective_tokens(goals, model.num_params))
-    binding = "unique_tokens_available (4 epochs)" if capped else f"target_params ({goals.objective})"
+    binding = EPOCHS_CAPPED if capped else f"target_params ({goals.objective})"
     return Sizing(model, tokens, binding)
 
 
@@ -128,30 +167,70 @@ def _size_from_tokens(goals: Goals) -> Sizing:
 
 
 def _size_from_budget(goals: Goals, ctx: Context, limit: Limit) -> Sizing:
-    """Spend the whole budget: N from the objective's compute split, then D = C / FLOPs per token."""
-    num_params, data_bound = 1e9, False
+    """Spend the budget: N from the objective's compute split, then D = C / FLOPs per token. When the
+    unique data would repeat more than MAX_FREE_EPOCHS times, N and D come from the data-limited
+    optimum instead, and compute past what the data supports is left unspent (planner.sizing)."""
+    num_params, unique = 1e9, goals.unique_tokens_available
+    smallest = architecture.smallest_params(goals.vocab_size, goals.seq_len)
     for _ in range(3):
-        num_gpus = goals.num_gpus or throughput.fleet_for_days(
-            limit.gpu_hours, goals.deadline_days or ctx.default_run_days, ctx.gpus_per_node, ctx.max_gpus)
-        mfu = goals.mfu or throughput.predict_mfu(ctx.mfu_model, ctx.gpu, num_params=num_params,
-                                                  seq_length=goals.seq_len, num_gpus=num_gpus, precision=ctx.precision)
-        compute = limit.gpu_hours * 3600 * throughput.peak_flops(ctx.gpu, ctx.precision) * mfu
+        compute = _limit_compute(goals, ctx, limit, min(max(num_params, smallest), architecture.MAX_PARAMS))
+        if not compute >= 6.0 * smallest * smallest:  # the smallest model on one token per parameter
+            raise PlanInputError(f"{limit.fields} is too small for any model", [
+                f"{limit.fields}: {limit.value_text} buys {compute:.3g} FLOPs; the smallest model at vocab_size "
+                f"{goals.vocab_size:,} ({smallest:,} parameters) on as many tokens needs {6.0 * smallest**2:.3g}",
+                f"raise {limit.fields}, or lower vocab_size"])
         num_params = _objective_params_for_compute(goals, compute)
-        unique = goals.unique_tokens_available
-        data_bound = unique is not None and compute / (6 * num_params) > MAX_FREE_EPOCHS * unique
-        if data_bound:  # Muennighoff et al. 2023: past ~4 epochs, spend the compute on parameters
-            num_params = compute / (6 * MAX_FREE_EPOCHS * unique)
-    model = _shape(goals, num_params, f"{limit.fields} buys")
-    tokens, capped = _cap_epochs(goals, _affordable_tokens(goals, ctx, model, limit))
-    if capped or data_bound:
-        return Sizing(model, tokens, f"unique_tokens_available (4 epochs; the rest of {limit.fields} buys parameters)")
-    return Sizing(model, tokens, f"{limit.fields} ({goals.objective})")
+    if unique is None or compute / (6 * num_params) <= MAX_FREE_EPOCHS * unique:
+        model = _shape(goals, num_params, f"{limit.fields} buys")
+        return Sizing(model, _affordable_tokens(goals, ctx, model, limit), f"{limit.fields} ({goals.objective})",
+                      limit_sized=True)
+    for _ in range(2):  # MFU depends on the size the data supports
+        best = sizing.data_limited_optimum(compute, unique)
+        compute = _limit_compute(goals, ctx, limit, best.num_params)
+    best = sizing.data_limited_optimum(compute, unique)
+    try:
+        model = _shape(goals, best.num_params, "unique_tokens_available supports")
+    except PlanInputError as exc:
+        raise _data_too_small(goals, best.num_params, exc) from None
+    tokens = min(_affordable_tokens(goals, ctx, model, limit), best.max_tokens)
+    if best.useful_compute_flops < compute:
+        return Sizing(model, tokens, f"unique_tokens_available (data-limited, Muennighoff et al. 2023: the data "
+                      f"supports {best.useful_compute_flops:.3g} of the {compute:.3g} FLOPs {limit.fields} buys)",
+                      best.useful_compute_flops, limit_sized=True)
+    return Sizing(model, tokens, f"unique_tokens_available (data-limited split of {limit.fields}, Muennighoff et al. 2023)",
+                  limit_sized=True)
 
 
-def size_run(goals: Goals, ctx: Context) -> Sizing:
-    """Which constraint binds, and the model and token count it gives (PlanInputError on conflict)."""
-    limits = compute_limits(goals, ctx)
-    limit = limits[0] if limits else None
+def _check_token_counts(goals: Goals) -> None:
+    """Token goals below one sequence, data under one token or a deadline under an hour cannot be planned."""
+    if goals.target_tokens is not None and goals.target_tokens < goals.seq_len:
+        raise PlanInputError("too few training tokens", [
+            f"target_tokens: {goals.target_tokens:.3g} is less than one sequence (seq_len {goals.seq_len:,}); "
+            "state at least one sequence's worth"])
+    if goals.deadline_days is not None and goals.deadline_days < MIN_DEADLINE_DAYS:
+        raise PlanInputError("deadline too short for any run", [
+            f"deadline_days: {goals.deadline_days:.3g} is under one hour; state at least {MIN_DEADLINE_DAYS:.3g} days"])
+    if goals.unique_tokens_available is not None and goals.unique_tokens_available < 1:
+        raise PlanInputError("too little data", [
+            f"unique_tokens_available: {goals.unique_tokens_available:.3g} is less than one token"])
+
+
+def size_run(goals: Goals, ctx: Context, headroom: float = 1.0) -> Sizing:
+    """Which constraint binds, and the model and token count it gives (PlanInputError on conflict).
+
+    `headroom` (>= 1, planner.risk.headroom_factor) shrinks the GPU-hour cap a budget or deadline
+    sizes the run with, so that it holds at goals.confidence; conflicts are judged on the point estimate.
+    """
+    limits = [lim for lim in compute_limits(goals, ctx) if not math.isnan(lim.gpu_hours)]
+    if any(lim.gpu_hours <= 0 or math.isinf(lim.gpu_hours) for lim in limits):
+        bad = next(lim for lim in limits if lim.gpu_hours <= 0 or math.isinf(lim.gpu_hours))
+        raise PlanInputError(f"{bad.fields}: {bad.value_text} gives {bad.gpu_hours:g} GPU-hours; "
+                             "state a finite, positive budget")
+    _check_token_counts(goals)
+    check_limit = limits[0] if limits else None
+    limit = check_limit
+    if limit is not None and headroom > 1.0:
+        limit = Limit(limit.fields, f"{limit.value_text} at {goals.confidence}", limit.gpu_hours / headroom)
     if goals.objective == "fixed-size" and goals.target_params is None:
         raise PlanInputError("objective fixed-size needs a size",
                              ["target_params: missing; state the parameter count, or pick another objective"])
@@ -165,8 +244,8 @@ def size_run(goals: Goals, ctx: Context) -> Sizing:
         raise PlanInputError("nothing to size the run from", [
             "state one of: target_params, target_tokens, budget_usd, budget_gpu_hours, "
             "or deadline_days together with num_gpus"])
-    if limit is not None:
-        _check_limit(goals, ctx, sized, limit)
+    if check_limit is not None:
+        _check_limit(goals, ctx, sized, check_limit)
     return sized
 
 
@@ -208,9 +287,19 @@ def derive_plan(goals: Goals, *, pins: dict | None = None) -> RunPlan:
 
     `pins` (presets/pins.yaml) fixes layout, recipe or reliability values after derivation.
     """
+    from planner import inference, risk
+
     ctx = resolve_context(goals)
     sized = size_run(goals, ctx)
-    return assemble_plan(goals, ctx, sized.model, sized.num_tokens, sized.binding, pins)
+    plan = assemble_plan(goals, ctx, sized.model, sized.num_tokens, sized.binding, pins)
+    headroom = risk.headroom_factor(plan)
+    if sized.limit_sized and headroom > 1.001:  # size so the budget or deadline holds at goals.confidence
+        sized = size_run(goals, ctx, headroom)
+        plan = assemble_plan(goals, ctx, sized.model, sized.num_tokens, sized.binding, pins)
+        ctx.note("confidence_headroom", round(headroom, 4), "x", f"planner.risk.headroom_factor at goals.confidence "
+                 f"{goals.confidence}", "GPU-hour cap the size is derived from")
+        plan = plan.model_copy(update={"assumptions": list(ctx.assumptions)})
+    return risk.finish_plan(inference.with_serving(plan), sized.useful_compute_flops)
 
 
 def derive_preset(name: str) -> RunPlan:

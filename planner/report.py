@@ -53,6 +53,7 @@ def markdown_text(plan: RunPlan, ranges: dict[str, Range]) -> str:
         data_markdown(plan),
         _model(plan),
         _costs(plan, ranges),
+        _serving_and_budget(plan),
         _layout(plan),
         _recipe(plan),
         _reliability(plan),
@@ -116,6 +117,9 @@ def _header(plan: RunPlan) -> str:
     approved = (f"Approved by {plan.approval.approved_by} at {plan.approval.approved_at:%Y-%m-%d %H:%M} UTC."
                 if plan.approval else "Not yet approved (`llmplan approve FILE --by NAME`).")
     lines = [f"# Training plan: {plan.name}", ""]
+    if plan.infeasible:  # kept by --allow-infeasible (planner.risk)
+        lines += ["**INFEASIBLE: this plan cannot run as planned; `llmplan approve` refuses it.**", ""]
+        lines += [f"- {why}" for why in plan.infeasible] + [""]
     if plan.description:
         lines += [plan.description, ""]
     lines += [f"Plan sha256 `{canonical_sha256(plan)[:16]}…` · schema v{plan.schema_version} · "
@@ -252,6 +256,37 @@ def _assumptions(plan: RunPlan) -> str:
         methods = sorted({r.method for r in _computed_ranges(plan).values() if r.method})
     text += "\n\n### How the ranges are computed\n\n" + "\n".join(f"- {m}" for m in methods)
     return text
+
+
+def _serving_and_budget(plan: RunPlan) -> str:
+    """Serving cost and total cost of ownership (planner.inference), budget use at goals.confidence
+    and the hints (planner.risk)."""
+    s, u, parts = plan.serving, plan.budget_use, []
+    if s is not None:
+        rows = [["Tokens served", count_label(s.inference_tokens)],
+                ["FLOPs per served token", f"{s.flops_per_token:.3g} (2N + 2 x layers x {s.context_tokens:,} context x hidden)"],
+                ["Serving FLOPs", f"{s.serving_flops:.3g}"],
+                ["Serving GPU", f"{s.gpu} at {s.utilisation:.0%} utilisation, ${s.price_per_gpu_hour_usd:.3g}/GPU-hour"],
+                ["Serving GPU-hours", num(s.gpu_hours)], ["Serving cost", short_money(s.cost_usd)],
+                ["Training cost", short_money(s.training_cost_usd)],
+                ["Total cost of ownership", f"{short_money(s.total_cost_of_ownership_usd)} ({s.serving_share:.0%} serving)"]]
+        parts.append("## Serving and total cost of ownership\n\n" + table(["", "Value"], rows) + "\n\n"
+                     "Forward FLOPs per token from Kaplan et al. 2020 (Table 1); inference-aware sizing from "
+                     "Sardana & Frankle 2024. Serving energy is not counted; the utilisation and price are "
+                     "assumptions listed below.")
+    if u is not None:
+        rows = [["Confidence", f"{u.confidence} (failures included)"],
+                ["Cost at confidence", short_money(u.cost_usd_at_confidence)],
+                ["Days at confidence", f"{u.days_at_confidence:.3g}"]]
+        if u.budget_usd is not None:
+            rows += [["Budget", short_money(u.budget_usd)], ["Unspent", short_money(u.unspent_usd)]]
+        if u.useful_compute_usd is not None:
+            rows.append(["Compute the data supports usefully", short_money(u.useful_compute_usd)])
+        if u.deadline_days is not None:
+            rows.append(["Deadline (days)", f"{u.deadline_days:g}"])
+        parts.append("## Budget and deadline use\n\n" + table(["", "Value"], rows)
+                     + "".join(f"\n\n- hint: {h}" if i == 0 else f"\n- hint: {h}" for i, h in enumerate(plan.hints)))
+    return "\n\n".join(parts)
 
 
 def _warnings(plan: RunPlan) -> str:

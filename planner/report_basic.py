@@ -56,6 +56,7 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
     rows.append(("recipe", f"{r.precision}, lr {r.lr:.3g} {r.lr_decay_style}, {r.train_steps:,} steps, "
                            f"warmup {r.warmup_steps:,}"))
     rows += data_rows(plan)  # the sources, and the demo corpus named as such
+    rows += outlook_rows(plan)
     f = plan.reliability
     if f is not None:
         spread = (f" (p10-p90 {f.interruptions_p10:.0f}-{f.interruptions_p90:.0f})"
@@ -66,11 +67,34 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
     return rows
 
 
+def outlook_rows(plan: RunPlan) -> list[tuple[str, str]]:
+    """Serving cost, total cost of ownership and budget use (issue 13), when the plan has them."""
+    rows = []
+    s, u = plan.serving, plan.budget_use
+    if s is not None:
+        rows.append(("serving", f"{_si(s.inference_tokens)} tokens x {s.flops_per_token:.3g} FLOPs = {s.serving_flops:.3g} "
+                                f"FLOPs on {s.gpu} at {s.utilisation:.0%} utilisation: {_num(s.gpu_hours)} GPU-hours, "
+                                f"${_num(s.cost_usd)}"))
+        rows.append(("total cost of ownership", f"${_num(s.total_cost_of_ownership_usd)} (training ${_num(s.training_cost_usd)}"
+                                                f" + serving ${_num(s.cost_usd)}, {s.serving_share:.0%} serving)"))
+    if u is not None:
+        text = f"{u.confidence}: ${_num(u.cost_usd_at_confidence)}, {u.days_at_confidence:.3g} days (failures included)"
+        if u.budget_usd is not None:
+            text += f"; of budget_usd ${_num(u.budget_usd)}, ${_num(u.unspent_usd)} unspent"
+        if u.deadline_days is not None:
+            text += f"; deadline {u.deadline_days:g} days"
+        rows.append(("budget use", text))
+    if plan.infeasible:
+        rows.append(("FEASIBILITY", "INFEASIBLE (kept by allow_infeasible): " + "; ".join(plan.infeasible)))
+    return rows
+
+
 def render_text(plan: RunPlan) -> str:
     width = max(len(label) for label, _ in summary_rows(plan))
-    lines = [f"plan {plan.name}"]
+    lines = [f"plan {plan.name}" + (" (INFEASIBLE)" if plan.infeasible else "")]
     lines += [f"  {label:<{width}}  {value}" for label, value in summary_rows(plan)]
     lines += [f"  warning: {w}" for w in plan.warnings]
+    lines += [f"  hint: {h}" for h in plan.hints]
     return "\n".join(lines) + "\n"
 
 
@@ -78,8 +102,12 @@ def render_markdown(plan: RunPlan) -> str:
     """A basic Markdown report: headline figures, warnings and the assumptions with their sources."""
     out = [f"# Plan `{plan.name}`", "", plan.description or "", "", "| | |", "|---|---|"]
     out += [f"| {label} | {value} |" for label, value in summary_rows(plan)]
+    if plan.infeasible:
+        out[0] += " (INFEASIBLE)"
     if plan.warnings:
         out += ["", "## Warnings", ""] + [f"- {w}" for w in plan.warnings]
+    if plan.hints:
+        out += ["", "## Hints", ""] + [f"- {h}" for h in plan.hints]
     out += ["", "## Assumptions", "", "| name | value | unit | source |", "|---|---|---|---|"]
     for a in plan.assumptions:
         out.append(f"| {a.name} | {a.value} | {a.unit} | {a.source.replace('|', '/')} |")

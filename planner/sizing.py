@@ -18,6 +18,12 @@
 - Data-constrained scaling: Muennighoff et al. 2023 ("Scaling Data-Constrained Language Models"),
   eq. 5: D' = U_D + U_D·R*_D·(1 − exp(−R_D/R*_D)), R_D = epochs − 1, R*_D = 15.387; the analogous
   N' with R*_N = 5.309. Up to about 4 epochs cost almost nothing (Muennighoff §5).
+  Data-limited sizing (`data_limited_optimum`): the marginal worth of the R-th repeated epoch is
+  e^(−R/R*_D) of a fresh one (d D'/d R_D), and of the R-th excess parameter multiple e^(−R/R*_N);
+  repeats stop at R_D ≤ R*_D (16 epochs, each repeat still worth ≥ 1/e) and excess parameters at
+  R_N ≤ R*_N (N ≤ 6.3·U_N). Within that box, N and D minimise L(N', D') on the budget line 6ND = C
+  (Muennighoff et al. 2023, §6 "data-constrained compute-optimal allocation"); compute past
+  6·N_max·D_max buys under 1/e of its worth and is reported unspent instead of buying parameters.
 """
 
 from __future__ import annotations
@@ -223,3 +229,44 @@ def predicted_loss(
     if unique_tokens is None or num_tokens <= unique_tokens:
         return fit.loss(num_params, num_tokens)
     return fit.loss(effective_params(num_params, unique_tokens, fit), effective_tokens(num_tokens, unique_tokens))
+
+
+MAX_USEFUL_EPOCHS = 1 + math.floor(MUENNIGHOFF_R_STAR_D)
+"""16: repeats up to R_D = R*_D (each still worth at least 1/e of fresh data, Muennighoff et al. 2023 eq. 5)."""
+
+
+@dataclass(frozen=True)
+class DataLimited:
+    """The data-limited allocation of a compute budget (see the module docstring)."""
+
+    num_params: float
+    num_tokens: float
+    useful_compute_flops: float
+    """6·N_max·D_max: compute the unique data supports usefully (≥ the budget when data does not bind)."""
+    max_params: float
+    max_tokens: float
+
+
+def data_limits(unique_tokens: float, fit: LossFit = DEFAULT_FIT) -> tuple[float, float]:
+    """(N_max, D_max) = (U_N·(1 + R*_N), U_D·MAX_USEFUL_EPOCHS): past these, more parameters or more
+    repeats are worth under 1/e of fresh ones (Muennighoff et al. 2023, eq. 5)."""
+    u_n = compute_optimal_params_for_tokens(unique_tokens, fit)
+    return u_n * (1.0 + MUENNIGHOFF_R_STAR_N), unique_tokens * MAX_USEFUL_EPOCHS
+
+
+def data_limited_optimum(compute_flops: float, unique_tokens: float, fit: LossFit = DEFAULT_FIT) -> DataLimited:
+    """N and D minimising L(N', D') with 6·N·D = min(C, 6·N_max·D_max), N ≤ N_max, D ≤ D_max and at
+    least one token per parameter (golden-section search on log N; Muennighoff et al. 2023 §6)."""
+    n_max, d_max = data_limits(unique_tokens, fit)
+    useful = 6.0 * n_max * d_max
+    if not compute_flops < useful:  # also catches inf
+        return DataLimited(n_max, d_max, useful, n_max, d_max)
+    c = compute_flops
+    lo = math.log(c / (6.0 * d_max))
+    hi = min(math.log(n_max), 0.5 * math.log(c / 6.0))
+    if hi <= lo:
+        n = math.exp(hi)
+    else:
+        n = math.exp(_golden_min(lambda log_n: predicted_loss(
+            math.exp(log_n), c / (6.0 * math.exp(log_n)), unique_tokens, fit), lo, hi, iters=50))
+    return DataLimited(n, c / (6.0 * n), useful, n_max, d_max)

@@ -9,6 +9,9 @@ Nested fields use dots (`data.tokenizer.vocab_size=32000,50000`).
 `run_sweep(base, varies)` plans the Cartesian product of the values and returns a pandas DataFrame,
 one row per scenario, with the varied fields, the headline figures and `pareto` (True when no other
 feasible scenario is at least as good on cost, days and predicted loss and better on one of them).
+The cost on the front is the total cost of ownership: training plus serving goals.inference_tokens
+(planner.inference; equal to total_cost_usd without inference), columns serving_cost_usd and
+total_cost_of_ownership_usd.
 Scenarios whose goals are invalid or infeasible keep their row with `error` set.
 """
 
@@ -27,11 +30,12 @@ from pydantic import ValidationError
 from planner.errors import PlanInputError, describe_validation_error
 from planner.schema import Goals
 
-PARETO_OBJECTIVES = ("total_cost_usd", "wallclock_days", "predicted_loss")
+PARETO_OBJECTIVES = ("total_cost_of_ownership_usd", "wallclock_days", "predicted_loss")
 MAX_SCENARIOS = 100_000
 RESULT_COLUMNS = (
     "num_params", "num_tokens", "gpu", "num_gpus", "gpu_hours", "wallclock_days", "cost_usd",
     "total_cost_usd", "energy_kwh", "co2_kg", "mfu", "predicted_loss", "binding_constraint",
+    "serving_cost_usd", "total_cost_of_ownership_usd",
 )
 RANGED_COLUMNS = ("gpu_hours", "wallclock_days", "total_cost_usd")
 """Figures whose p10/p90 go into the table as NAME_p10 and NAME_p90."""
@@ -196,6 +200,10 @@ def evaluate_plan(goals: Goals) -> dict[str, Any]:
         "co2_kg": e.co2_kg, "mfu": e.mfu, "predicted_loss": e.predicted_loss,
         "binding_constraint": plan.binding_constraint,
     }
+    serving = plan.serving.cost_usd if plan.serving is not None else 0.0
+    row.update(serving_cost_usd=serving, total_cost_of_ownership_usd=e.total_cost_usd + serving)
+    if plan.infeasible:
+        row["infeasible"] = "; ".join(plan.infeasible)
     if plan.reliability is not None and plan.reliability.adjusted_wallclock_days is not None:
         row["days_with_failures"] = plan.reliability.adjusted_wallclock_days
     for name, r in plan.ranges.items():
@@ -249,8 +257,23 @@ def evaluate_estimate(goals: Goals) -> dict[str, Any]:
         "cost_usd": e.cost_usd, "total_cost_usd": e.total_cost_usd, "energy_kwh": e.energy_kwh,
         "co2_kg": e.co2_kg, "mfu": e.mfu, "predicted_loss": e.predicted_loss, "binding_constraint": sized.binding,
     }
+    row.update(_serving_columns(goals, ctx, sized.model, e.total_cost_usd))
     row.update(_throughput_ranges(row))
     return row
+
+
+def _serving_columns(goals: Goals, ctx, model, training_cost_usd: float) -> dict[str, float]:
+    """serving_cost_usd and total_cost_of_ownership_usd (planner.inference) for the fast path."""
+    from planner import inference, throughput
+
+    serving = 0.0
+    if goals.inference_tokens > 0:
+        import presets
+
+        gpu = ctx.gpu if goals.serving.gpu is None else presets.find_gpu(goals.serving.gpu, "serving.gpu")
+        serving = inference.serving_estimate(goals, model, gpu, throughput.default_precision(gpu),
+                                             training_cost_usd).cost_usd
+    return {"serving_cost_usd": serving, "total_cost_of_ownership_usd": training_cost_usd + serving}
 
 
 def _throughput_ranges(row: dict[str, Any]) -> dict[str, float]:

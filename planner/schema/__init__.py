@@ -10,10 +10,11 @@ from planner.schema.layout import LayoutPlan, MemoryBreakdown, ParallelLayout
 from planner.schema.model import ModelShape, TokenBudget
 from planner.schema.plan import Estimate, RunPlan
 from planner.schema.recipe import Choice, Recipe, ReliabilityPlan
+from planner.schema.serving import BudgetUse, ServingEstimate, ServingSpec
 
 __all__ = [
     "SCHEMA_VERSION", "Approval", "Assumption", "Choice", "DataSource", "DataSpec", "DedupSpec",
     "Estimate", "EvalSpec", "Goals", "GpuSpec", "RegionSpec", "LayoutPlan", "MemoryBreakdown", "ModelShape", "Objective",
     "PIISpec", "ParallelLayout", "QualityFilters", "Range", "Recipe", "ReliabilityPlan", "RunPlan",
-    "StrictModel", "TokenBudget", "TokenizerSpec", "TrainingSpec",
+    "StrictModel", "TokenBudget", "TokenizerSpec", "TrainingSpec", "BudgetUse", "ServingEstimate", "ServingSpec",
 ]

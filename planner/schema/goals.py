@@ -17,6 +17,7 @@ from planner.schema.base import (
 )
 from planner.schema.data import DataSpec
 from planner.schema.evaluation import EvalSpec
+from planner.schema.serving import ServingSpec
 from planner.units import parse_number
 
 Objective = Literal["rule-of-thumb-20x", "compute-optimal", "inference-optimal", "fixed-size"]
@@ -98,6 +99,10 @@ class Goals(StrictModel):
     data: DataSpec = Field(default_factory=DataSpec)
     evaluation: EvalSpec = Field(default_factory=EvalSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+    serving: ServingSpec = Field(default_factory=ServingSpec, description="serving GPU, utilisation, context (issue 13)")
+    confidence: Literal["p50", "p80", "p90"] = Field(
+        "p80", description="quantile (failures included) at which the budget and deadline must hold")
+    allow_infeasible: bool = Field(False, description="keep a plan that cannot run, marked infeasible")
 
     _numbers = field_validator(*NUMBER_LIMITS, mode="before")(_typed_number)
 

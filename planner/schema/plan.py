@@ -12,6 +12,7 @@ from planner.schema.goals import Goals
 from planner.schema.layout import LayoutPlan
 from planner.schema.model import ModelShape, TokenBudget
 from planner.schema.recipe import Recipe, ReliabilityPlan
+from planner.schema.serving import BudgetUse, ServingEstimate
 
 
 class Estimate(StrictModel):
@@ -52,6 +53,11 @@ class RunPlan(StrictModel):
     evaluation: EvalSpec = Field(default_factory=EvalSpec)
     assumptions: list[Assumption] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    serving: ServingEstimate | None = Field(None, description="serving cost of goals.inference_tokens (planner.inference)")
+    budget_use: BudgetUse | None = Field(None, description="budget and deadline use at goals.confidence (planner.risk)")
+    hints: list[str] = Field(default_factory=list, description="what the unused budget or deadline would buy")
+    infeasible: list[str] = Field(
+        default_factory=list, description="why the plan cannot run as planned (kept by goals.allow_infeasible)")
     approval: Approval | None = None
 
     @field_validator("schema_version")

@@ -64,8 +64,10 @@ def test_derived_shape_lands_within_two_percent_and_divides_cleanly(target):
     assert shape_params(shape) == shape.num_params
     assert shape.hidden_size % shape.num_attention_heads == 0
     assert shape.num_attention_heads % shape.num_query_groups == 0
-    if shape.num_layers >= 12:
+    if shape.num_layers >= 24:  # pipeline stages divide the layers (issue 13: even from 12, x4 from 24)
         assert shape.num_layers % 4 == 0
+    elif shape.num_layers >= 12:
+        assert shape.num_layers % 2 == 0
 
 
 def test_tiny_target_gives_the_demo_shape():

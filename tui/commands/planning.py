@@ -85,9 +85,16 @@ def _echo_json(data) -> None:
 @click.option("--failures-per-gpu-hour", type=NUMBER, help="goals.training.failures_per_gpu_hour: override the rate.")
 @click.option("--data", "data_specs", multiple=True, metavar="PATH[,format=F][,weight=W][,name=N]",
               help="A training data source, repeatable; replaces data.sources (default: the demo corpus builtin:pydoc).")
+@click.option("--confidence", type=click.Choice(["p50", "p80", "p90"]),
+              help="goals.confidence: quantile at which budget and deadline must hold, failures included (default p80).")
+@click.option("--allow-infeasible", is_flag=True, default=None,
+              help="Keep a plan that cannot run (no layout fits, too long), marked infeasible; approve refuses it.")
+@click.option("--serving-gpu", help="goals.serving.gpu: GPU that serves --inference-tokens (default: the training GPU).")
+@click.option("--serving-utilisation", type=float, help="goals.serving.utilisation: serving MFU (default 0.3).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (.yaml or .json).")
 def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, output, lr_schedule, batch_rampup,
-         checkpoint_storage, failure_model, failures_per_gpu_hour, **flags) -> None:
+         checkpoint_storage, failure_model, failures_per_gpu_hour, confidence, allow_infeasible, serving_gpu,
+         serving_utilisation, **flags) -> None:
     """Derive a run plan from goals: a file, a preset, or flags (alone, or overriding the file/preset).
 
     With nothing given, plans the `default` preset. Flags alone start from the Goals defaults, except
@@ -114,6 +121,9 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
         name = preset or "default"
         base = presets.load_goals_preset(name).model_dump(mode="json", exclude_unset=True)
         pins = presets.load_pins(name)
+    serving = {k: v for k, v in (("gpu", serving_gpu), ("utilisation", serving_utilisation)) if v is not None}
+    extra.update(confidence=confidence, allow_infeasible=allow_infeasible,
+                 serving={**base.get("serving", {}), **serving} if serving else None)
     goals = _goals_from_flags(base, {**extra, "training": training}, goals_file or "flags")
     if data_specs:  # --data PATH,format=F,weight=W replaces the goals' sources (planner.data_sources)
         from planner.data_sources import goals_with_sources
@@ -215,10 +225,17 @@ def validate(file) -> None:
     from planner.io import read_plan
     from planner.validate_layout import validate_plan_layout
 
+    from planner.risk import feasibility_problems
+
     result = read_plan(file)
     problems = plan_problems(result) + validate_plan_layout(result)  # layout rules and memory fit
-    if problems:
-        raise PlanInputError("plan is inconsistent", problems, file)
+    unmarked = [p for p in feasibility_problems(result) if p not in result.infeasible]
+    if problems or unmarked:
+        raise PlanInputError("plan is inconsistent" if problems else "plan cannot run as planned", problems + unmarked, file)
+    if result.infeasible:  # kept by --allow-infeasible: a valid file, not a runnable plan
+        click.echo(f"ok: {file} is a valid plan '{result.name}' but INFEASIBLE (approve refuses it): "
+                   + "; ".join(result.infeasible))
+        return
     click.echo(f"ok: {file} is a valid plan '{result.name}' (schema_version {result.schema_version})")
 
 

@@ -12,7 +12,8 @@ import click
 from planner.errors import PlanInputError
 
 SHOWN_COLUMNS = ("num_params", "num_tokens", "gpu", "num_gpus", "gpu_hours", "wallclock_days",
-                 "days_with_failures", "total_cost_usd", "co2_kg", "predicted_loss", "pareto", "error")
+                 "days_with_failures", "total_cost_usd", "serving_cost_usd", "total_cost_of_ownership_usd", "co2_kg",
+                 "predicted_loss", "infeasible", "pareto", "error")
 """Printed when present (`days_with_failures` only with --full, which derives the failure plan)."""
 
 

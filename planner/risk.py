@@ -1,0 +1,163 @@
+"""Plans that hold at the edges: quantiles of days and dollars, budget use, hints and feasibility.
+
+- Quantiles: the p10-p90 ranges of planner.uncertainty are lognormal (throughput residuals, whose
+  published GPU-hours include each run's restarts, plus the failure model's spread), so the q-th
+  quantile is p50·(p90/p50)^(z_q/z_0.9) with z_0.8 = 0.8416, z_0.9 = 1.2816.
+- Risk-aware sizing (goals.confidence): a plan sized from a budget or a deadline is re-sized with
+  its GPU-hour cap divided by quantile/point, so the cap holds at that quantile (derive_plan).
+- Warnings when the p80 of days, dollars or GPU-hours exceeds a goal; hints when the plan uses
+  under half the budget or the deadline, naming what would use it.
+- Feasibility: a plan without a layout that fits, one that runs longer than MAX_SANE_DAYS, or one
+  whose Megatron arguments cannot be rendered cannot run: PlanInputError (exit 2) saying what
+  would fit, unless goals.allow_infeasible, which keeps the plan with RunPlan.infeasible set.
+"""
+
+from __future__ import annotations
+
+import math
+
+from planner import sizing
+from planner.errors import PlanInputError
+from planner.schema import BudgetUse, Range, RunPlan
+
+Z = {"p50": 0.0, "p80": 0.8416212335729143, "p90": 1.2815515655446004}
+"""Standard normal quantiles."""
+MAX_SANE_DAYS = 365.0
+"""Longest wall-clock the planner accepts: published pretraining runs take weeks to a few months
+(OPT-175B ~2 months, Zhang et al. 2022; BLOOM ~3.5 months, Le Scao et al. 2022); a plan past a
+year is a mistake in its goals, not a run anyone would start."""
+USE_HINT_FRACTION = 0.5
+
+
+def quantile(r: Range, confidence: str) -> float:
+    """The lognormal quantile between p50 and p90 of a range (see the module docstring)."""
+    if r.p50 <= 0 or r.p90 <= 0:
+        return r.p50
+    return r.p50 * (r.p90 / r.p50) ** (Z[confidence] / Z["p90"])
+
+
+def _q(plan: RunPlan, name: str, point: float, confidence: str) -> float:
+    r = plan.ranges.get(name)
+    return point if r is None else quantile(r, confidence)
+
+
+def headroom_factor(plan: RunPlan) -> float:
+    """How much a budget or deadline must shrink so that it holds at goals.confidence (>= 1)."""
+    g, e, conf = plan.goals, plan.estimate, plan.goals.confidence
+    factors = [1.0]
+    if g.budget_usd is not None:
+        factors.append(_q(plan, "total_cost_usd", e.total_cost_usd, conf) / e.total_cost_usd)
+    if g.budget_gpu_hours is not None:
+        factors.append(_q(plan, "gpu_hours", e.gpu_hours, conf) / e.gpu_hours)
+    if g.deadline_days is not None and g.num_gpus is not None:
+        factors.append(_q(plan, "wallclock_days", e.wallclock_days, conf) / e.wallclock_days)
+    return max(factors)
+
+
+def budget_use(plan: RunPlan, useful_compute_flops: float | None) -> BudgetUse:
+    g, e, conf = plan.goals, plan.estimate, plan.goals.confidence
+    cost_q = _q(plan, "total_cost_usd", e.total_cost_usd, conf)
+    useful_usd = None
+    if useful_compute_flops is not None:
+        useful_usd = e.total_cost_usd * min(1.0, useful_compute_flops / e.model_flops)
+    return BudgetUse(
+        confidence=conf, budget_usd=g.budget_usd, cost_usd_at_confidence=cost_q,
+        unspent_usd=None if g.budget_usd is None else g.budget_usd - cost_q,
+        useful_compute_usd=useful_usd, deadline_days=g.deadline_days,
+        days_at_confidence=_q(plan, "wallclock_days", e.wallclock_days, conf),
+    )
+
+
+def risk_warnings(plan: RunPlan) -> list[str]:
+    """A warning for each goal the p80 of days, dollars or GPU-hours exceeds."""
+    g, e, out = plan.goals, plan.estimate, []
+    checks = (("deadline_days", g.deadline_days, "wallclock_days", e.wallclock_days, "days"),
+              ("budget_usd", g.budget_usd, "total_cost_usd", e.total_cost_usd, "USD"),
+              ("budget_gpu_hours", g.budget_gpu_hours, "gpu_hours", e.gpu_hours, "GPU-hours"))
+    for field, goal, name, point, unit in checks:
+        p80 = _q(plan, name, point, "p80")
+        if goal is not None and p80 > goal * 1.0005:
+            out.append(f"p80 of {name} ({p80:,.4g} {unit}, failures included) exceeds {field} ({goal:,.4g}): one run in "
+                       f"five would miss it; lower the goals or raise {field} (the point estimate is {point:,.4g})")
+    return out
+
+
+def use_hints(plan: RunPlan, use: BudgetUse) -> list[str]:
+    """Hints when the plan uses under half the budget or the deadline: why, and what would use it."""
+    g, e, hints = plan.goals, plan.estimate, []
+    conf = use.confidence
+    if g.budget_usd is not None and use.useful_compute_usd is not None and use.unspent_usd > 0:
+        hints.append(f"the data supports about ${use.useful_compute_usd:,.0f} of compute usefully "
+                         f"({sizing.MAX_USEFUL_EPOCHS} epochs of unique_tokens_available); ${use.unspent_usd:,.0f} of "
+                         f"budget_usd is left: more unique data would use it")
+    elif g.budget_usd is not None and use.cost_usd_at_confidence < USE_HINT_FRACTION * g.budget_usd:
+        share = use.cost_usd_at_confidence / g.budget_usd
+        full = e.model_flops * g.budget_usd / use.cost_usd_at_confidence
+        n_opt, d_opt = sizing.compute_optimal(full)
+        why = f"{plan.binding_constraint} sets the size" if (g.target_params or g.target_tokens) else \
+            f"objective {g.objective} sets the size"
+        hints.append(f"the plan uses {share:.0%} of budget_usd (${use.cost_usd_at_confidence:,.0f} at {conf} of "
+                     f"${g.budget_usd:,.0f}; ${use.unspent_usd:,.0f} left) because {why}; objective "
+                     f"compute-optimal without target_params would spend it on about {n_opt:.3g} parameters "
+                     f"and {d_opt:.3g} tokens")
+    if g.deadline_days is not None and use.days_at_confidence < USE_HINT_FRACTION * g.deadline_days:
+        more = e.model_flops / e.flops_per_token * g.deadline_days / use.days_at_confidence
+        hints.append(f"the run takes {use.days_at_confidence:.3g} days at {conf}, {use.days_at_confidence / g.deadline_days:.0%} "
+                     f"of deadline_days ({g.deadline_days:g}); the same {e.num_gpus:,} GPUs could train about "
+                     f"{more:.3g} tokens by the deadline (objective fixed-size), or about half as many GPUs would finish in time")
+    return hints
+
+
+def _gpus_for_states(plan: RunPlan) -> int:
+    """GPUs whose memory holds the weights, gradients and sharded optimizer states alone (a lower bound)."""
+    import presets
+    from planner.memory import state_bytes_per_parameter
+
+    gpu = presets.find_gpu(plan.estimate.gpu)
+    per_param = sum(state_bytes_per_parameter(plan.recipe.precision, 1, plan.estimate.num_gpus))
+    need = plan.model.num_params * per_param / (0.9 * gpu.memory_bytes)
+    per_node = plan.goals.gpus_per_node
+    return max(per_node, per_node * math.ceil(need / per_node))
+
+
+def feasibility_problems(plan: RunPlan) -> list[str]:
+    """Why a plan cannot run as planned, each with what would fit (empty when it can)."""
+    e, out = plan.estimate, []
+    if plan.layout is None:
+        why = next((w for w in plan.warnings if w.startswith("no parallel layout fits")), "no parallel layout fits")
+        out.append(f"layout: {why}; the model states alone need at least {_gpus_for_states(plan):,} x {e.gpu} "
+                   f"(the plan has {e.num_gpus:,})")
+    if e.wallclock_days > MAX_SANE_DAYS:
+        gpus = math.ceil(e.num_gpus * e.wallclock_days / MAX_SANE_DAYS)
+        tokens = plan.tokens.num_tokens * MAX_SANE_DAYS / e.wallclock_days
+        out.append(f"estimate.wallclock_days: {e.wallclock_days:,.0f} days is past {MAX_SANE_DAYS:g} "
+                   f"(planner.risk.MAX_SANE_DAYS); finishing within it needs about {gpus:,} GPUs, or at most "
+                   f"{tokens:.3g} tokens on {e.num_gpus:,}")
+    if plan.layout is not None:
+        try:
+            from planner.megatron_args import megatron_argv
+
+            megatron_argv(plan)
+        except Exception as exc:  # noqa: BLE001 - any failure means the plan cannot be exported
+            out.append(f"megatron arguments: cannot be rendered ({exc.__class__.__name__}: {exc})")
+    return out
+
+
+def check_feasible(plan: RunPlan) -> RunPlan:
+    """The plan, marked infeasible when goals.allow_infeasible; else PlanInputError listing why."""
+    problems = feasibility_problems(plan)
+    if not problems:
+        return plan
+    if not plan.goals.allow_infeasible:
+        raise PlanInputError("the plan cannot run as planned", [
+            *problems, "goals.allow_infeasible (plan --allow-infeasible) keeps it for exploration, marked infeasible"])
+    marked = [f"INFEASIBLE: {p}" for p in problems]
+    return plan.model_copy(update={"infeasible": problems, "warnings": [*marked, *plan.warnings]})
+
+
+def finish_plan(plan: RunPlan, useful_compute_flops: float | None) -> RunPlan:
+    """Budget use, risk warnings, hints and the feasibility check (the last step of derive_plan)."""
+    use = budget_use(plan, useful_compute_flops)
+    plan = plan.model_copy(update={"budget_use": use, "warnings": [*plan.warnings, *risk_warnings(plan)],
+                                   "hints": use_hints(plan, use)})
+    return check_feasible(plan)
