@@ -30,10 +30,11 @@ def megatron_logits_fn(model, vocab_size: int):
     return logits_fn
 
 
-def scorer_from_model(model, tokenizer_meta) -> Scorer:
-    """A scorer over a loaded `GPTModel` and the trainer's `TokenizerMeta` (path, vocab_size, eod)."""
+def scorer_from_model(model, tokenizer_meta, vocab_size: int | None = None) -> Scorer:
+    """A scorer over a loaded `GPTModel` and the trainer's `TokenizerMeta` (path, vocab_size, eod);
+    the softmax ranges over `vocab_size` rows (default: the tokenizer's)."""
     return Scorer(
-        logits_fn=megatron_logits_fn(model, tokenizer_meta.vocab_size),
+        logits_fn=megatron_logits_fn(model, vocab_size or tokenizer_meta.vocab_size),
         max_length=int(model.max_sequence_length),
         eod_id=int(tokenizer_meta.eod),
         tokenizer=HFTokenizer.from_file(tokenizer_meta.path),
@@ -51,4 +52,17 @@ def scorer_from_run_dir(run_dir: str | Path) -> Scorer:
             "no checkpoint to evaluate",
             [f"run_dir: {exc}", "train the run first (`llmplan train` or `llmplan execute`)"],
         ) from None
-    return scorer_from_model(model, tokenizer_meta)
+    return scorer_from_model(model, tokenizer_meta, model_vocabulary(run_dir, tokenizer_meta.vocab_size))
+
+
+def model_vocabulary(run_dir: str | Path, tokenizer_vocab_size: int) -> int:
+    """The rows the trained softmax ranges over, without Megatron's 128 x TP padding: the larger of
+    the tokenizer's and the plan's vocabulary (`executor.train.model.model_vocab_size` before padding).
+    The same rows as the Hugging Face export (`executor.hf`), so both backends score alike; equal to
+    the tokenizer's size unless a small corpus left the tokenizer below the planned vocabulary."""
+    from executor.hf.hfconfig import model_vocab_size
+    from executor.train.checkpoint import _checkpoint_root
+    from planner.io import read_plan
+
+    root, _ = _checkpoint_root(Path(run_dir))
+    return model_vocab_size(read_plan(root / "plan.yaml"), tokenizer_vocab_size)

@@ -149,23 +149,26 @@ def write_outputs(eval_dir: Path, texts: dict[str, str]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def run_lm_eval(scorer: Scorer, spec: EvalSpec, manager) -> dict:
+def run_lm_eval(scorer: Scorer, spec: EvalSpec, manager, model=None, log_samples: bool = False) -> dict:
+    """lm-eval on the native adapter over `scorer`, or on `model` (an lm-eval `LM`, e.g. HFLM)."""
     import lm_eval
 
     from executor.evaluate.adapter import LlmplanLM
 
-    model = LlmplanLM(scorer=scorer, batch_size=spec.batch_size)
+    model = model or LlmplanLM(scorer=scorer, batch_size=spec.batch_size)
     results = lm_eval.simple_evaluate(model=model, tasks=list(spec.tasks), num_fewshot=spec.num_fewshot,
-                                      limit=spec.limit, task_manager=manager, log_samples=False,
+                                      limit=spec.limit, task_manager=manager, log_samples=log_samples,
                                       bootstrap_iters=1000)
     if results is None:  # non-zero ranks; this runs in one process
         raise RuntimeError("lm-eval returned no results")
     return results
 
 
-def evaluate_run(run_dir: str | Path, spec: EvalSpec, scorer: Scorer | None = None) -> dict:
+def evaluate_run(run_dir: str | Path, spec: EvalSpec, scorer: Scorer | None = None, backend: str = "native",
+                 log_samples: bool = False) -> dict:
     """Run the plan's tasks and the held-out perplexity on the run's latest checkpoint (or on
-    `scorer`); write RUN_DIR/eval/ and return the `results.json` content."""
+    `scorer`); write RUN_DIR/eval/ and return the `results.json` content. `backend="hf"`: lm-eval's
+    own `hf` model on the run's Transformers export (executor/hf/evaluate.py), written to eval-hf/."""
     from lm_eval.utils import handle_non_serializable
 
     from executor.evaluate.taskfiles import check_tasks, task_manager
@@ -176,22 +179,31 @@ def evaluate_run(run_dir: str | Path, spec: EvalSpec, scorer: Scorer | None = No
     with tempfile.TemporaryDirectory(prefix="llmplan-tasks-") as staging:
         manager = task_manager(spec.offline, spec.task_dir, Path(staging))
         check_tasks(list(spec.tasks), manager, spec.offline, spec.task_dir)
-        if scorer is None:
+        lm = None
+        if backend == "hf":
+            from executor.hf import evaluate as hf_eval
+
+            hf_dir = hf_eval.export_for_eval(run_dir)
+            hf_model = hf_eval.load_hf(hf_dir)
+            scorer, lm = hf_eval.hf_scorer(hf_model, hf_dir), hf_eval.hf_lm(hf_model, hf_dir, spec.batch_size)
+        elif scorer is None:
             from executor.evaluate.checkpoint import scorer_from_run_dir
 
             scorer = scorer_from_run_dir(run_dir)
-        results = run_lm_eval(scorer, spec, manager)
-    results.pop("samples", None)
+        results = run_lm_eval(scorer, spec, manager, lm, log_samples)
+    samples = results.pop("samples", None)
     ppl = validation_perplexity(scorer, run_dir / "data", spec.validation_max_tokens, spec.batch_size)
     rows = summary_rows(results, ppl)
     finished = datetime.now(UTC).replace(microsecond=0).isoformat()
     results["llmplan"] = {"complete": True, "finished_at": finished, "run_dir": str(run_dir.resolve()),
                           "evaluation": spec.model_dump(mode="json"), "validation": ppl.__dict__,
-                          "summary": rows}
-    header = f"# Evaluation of {run_dir.name} ({finished}, offline={spec.offline})"
-    write_outputs(run_dir / "eval", {
+                          "summary": rows, "backend": backend}
+    header = f"# Evaluation of {run_dir.name} ({finished}, offline={spec.offline}, backend={backend})"
+    write_outputs(run_dir / ("eval-hf" if backend == "hf" else "eval"), {
         "summary.tsv": render_tsv(rows),
         "summary.md": render_markdown(rows, header),
         "results.json": json.dumps(results, indent=2, default=handle_non_serializable, ensure_ascii=False) + "\n",
     })
+    if samples is not None:
+        results["samples"] = samples  # to the caller only (log_samples), not into results.json
     return results

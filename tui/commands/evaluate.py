@@ -42,8 +42,11 @@ def eval_spec(run_dir: Path, tasks: tuple[str, ...], overrides: dict):
               help="Directory of your own lm-eval task YAMLs (local data_files).")
 @click.option("--online/--offline", "online", default=None,
               help="Use lm-eval's hub tasks (online) or only local task files (offline, the plan's default).")
+@click.option("--backend", type=click.Choice(["native", "hf"]), default="native", show_default=True,
+              help="native: llmplan's adapter on the checkpoint (RUN_DIR/eval/); hf: lm-eval's own `hf` model "
+              "on the run's Transformers export (RUN_DIR/hf/, results in RUN_DIR/eval-hf/; needs llmplan[hf]).")
 def evaluate_command(run_dir: str, tasks: tuple[str, ...], limit: int | None, num_fewshot: int | None,
-                     batch_size: int | None, task_dir: str | None, online: bool | None) -> None:
+                     batch_size: int | None, task_dir: str | None, online: bool | None, backend: str) -> None:
     """Score RUN_DIR's latest checkpoint on lm-eval tasks; write RUN_DIR/eval/.
 
     Offline (the default) runs the bundled task samples, llmplan's `facts` task and your --task-dir
@@ -62,9 +65,14 @@ def evaluate_command(run_dir: str, tasks: tuple[str, ...], limit: int | None, nu
         os.environ["HF_HUB_OFFLINE"] = "1"
     from executor.evaluate.runner import evaluate_run
 
-    results = evaluate_run(path, spec)
-    click.echo((path / "eval" / "summary.md").read_text(encoding="utf-8"), nl=False)
-    click.echo(f"\nwrote {path / 'eval' / 'results.json'} ({len(results['results'])} tasks)")
+    if backend == "hf":
+        from tui.commands.model_io import _need
+
+        _need("transformers", "safetensors", "accelerate")
+    results = evaluate_run(path, spec, backend=backend)
+    eval_dir = path / ("eval-hf" if backend == "hf" else "eval")
+    click.echo((eval_dir / "summary.md").read_text(encoding="utf-8"), nl=False)
+    click.echo(f"\nwrote {eval_dir / 'results.json'} ({len(results['results'])} tasks)")
 
 
 COMMANDS: list[click.Command] = [evaluate_command]
