@@ -16,6 +16,7 @@ from planner import architecture, flops, sizing, throughput
 from planner.errors import PlanInputError
 from planner.estimate import Context, cost_per_gpu_hour, estimate_run, gpu_hours_and_fleet, resolve_context
 from planner.schema import SCHEMA_VERSION, Goals, ModelShape, RunPlan, TokenBudget
+from planner.user_law import apply_user_law, loss_fit
 
 MAX_FREE_EPOCHS = 4.0
 """Muennighoff et al. 2023 §5: up to ~4 epochs repeated data is nearly as good as unique data; past
@@ -76,20 +77,20 @@ def _shape(goals: Goals, num_params: float, source: str = "target_params") -> Mo
 
 def _objective_tokens(goals: Goals, num_params: float) -> float:
     if goals.objective == "compute-optimal":
-        return sizing.compute_optimal_tokens_for_params(num_params)
+        return sizing.compute_optimal_tokens_for_params(num_params, loss_fit(goals))
     if goals.objective == "inference-optimal":
-        return sizing.inference_optimal_tokens_for_params(num_params, goals.inference_tokens)
+        return sizing.inference_optimal_tokens_for_params(num_params, goals.inference_tokens, loss_fit(goals))
     return sizing.rule_of_thumb_tokens(num_params)
 
 
 def _objective_params_for_tokens(goals: Goals, num_tokens: float) -> float:
     if goals.objective == "compute-optimal":
-        return sizing.compute_optimal_params_for_tokens(num_tokens, sizing.DEFAULT_FIT)
+        return sizing.compute_optimal_params_for_tokens(num_tokens, loss_fit(goals))
     if goals.objective == "inference-optimal":
         lo, hi = math.log(1e3), math.log(num_tokens)
         for _ in range(80):
             mid = (lo + hi) / 2
-            d = sizing.inference_optimal_tokens_for_params(math.exp(mid), goals.inference_tokens)
+            d = sizing.inference_optimal_tokens_for_params(math.exp(mid), goals.inference_tokens, loss_fit(goals))
             lo, hi = (mid, hi) if d < num_tokens else (lo, mid)
         return math.exp((lo + hi) / 2)
     return num_tokens / sizing.TOKENS_PER_PARAM_RULE
@@ -97,9 +98,9 @@ def _objective_params_for_tokens(goals: Goals, num_tokens: float) -> float:
 
 def _objective_params_for_compute(goals: Goals, compute_flops: float) -> float:
     if goals.objective == "compute-optimal":
-        return sizing.compute_optimal(compute_flops)[0]
+        return sizing.compute_optimal(compute_flops, loss_fit(goals))[0]
     if goals.objective == "inference-optimal":
-        return sizing.inference_optimal_for_compute(compute_flops, goals.inference_tokens)[0]
+        return sizing.inference_optimal_for_compute(compute_flops, goals.inference_tokens, loss_fit(goals))[0]
     return sizing.rule_of_thumb_params_for_compute(compute_flops)
 
 
@@ -389,7 +390,7 @@ def _reliability(goals: Goals, ctx: Context, model: ModelShape, estimate, step_t
 def _sizing_assumptions(ctx: Context, goals: Goals, binding: str) -> None:
     ctx.note("binding_constraint", binding, "", "planner.derive.size_run", "model size and tokens")
     ctx.note("objective", goals.objective, "", "goals.objective", "model size and tokens")
-    ctx.note("loss_fit", sizing.DEFAULT_FIT.name, "", sizing.DEFAULT_FIT.source,
+    ctx.note("loss_fit", loss_fit(goals).name, "", loss_fit(goals).source,
              "compute-optimal and inference-optimal sizing, predicted_loss")
     if goals.objective == "rule-of-thumb-20x":
         ctx.note("tokens_per_param_rule", sizing.TOKENS_PER_PARAM_RULE, "tokens/param",
@@ -458,7 +459,7 @@ def assemble_plan(goals: Goals, ctx: Context, model: ModelShape, num_tokens: flo
         tokens=tokens, estimate=estimate, layout=layout, recipe=recipe, reliability=reliability,
         data=goals.data, evaluation=goals.evaluation, assumptions=list(ctx.assumptions), warnings=warnings,
     )
-    return plan.model_copy(update={"ranges": plan_ranges(plan)})
+    return apply_user_law(plan.model_copy(update={"ranges": plan_ranges(plan)}))  # goals.scaling_law, if any
 
 
 __all__ = ["Limit", "Sizing", "assemble_plan", "compute_limits", "derive_plan", "derive_preset", "size_run", "token_budget"]

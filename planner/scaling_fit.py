@@ -126,7 +126,7 @@ def design_problems(num_params, num_tokens) -> list[tuple[str, str]]:
     if sizes.size < MIN_SIZES:
         problems += [(p, f"{sizes.size} model sizes; the N term needs at least {MIN_SIZES}") for p in ("A", "alpha", "E")]
     if ratios.size < MIN_RATIOS:
-        problems += [(p, f"one tokens-per-parameter ratio ({float(np.exp(ratios[0])):.3g}); with D ∝ N the "
+        problems += [(p, f"one tokens-per-parameter ratio ({float(np.median(d / n)):.3g}); with D ∝ N the "
                          f"D term cannot be told from the N term, train at least {MIN_RATIOS} ratios per size")
                      for p in ("B", "beta", "A", "alpha")]
     seen, out = set(), []

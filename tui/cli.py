@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "tui.commands.model_io": ("export-model", "import-model"),
     "tui.commands.runs": ("approve", "execute", "runs", "status", "logs", "cancel", "resume"),
     "tui.commands.wizard": ("wizard",),
+    "tui.commands.ladder": ("ladder",),
 }
 """Module -> the names of the commands in its COMMANDS list (a test checks they agree). Only the
 module of the command being run is imported."""

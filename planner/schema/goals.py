@@ -17,6 +17,7 @@ from planner.schema.base import (
 )
 from planner.schema.data import DataSpec
 from planner.schema.evaluation import EvalSpec
+from planner.schema.scaling_law import ScalingLaw
 from planner.schema.serving import ServingSpec
 from planner.units import parse_number
 
@@ -99,6 +100,8 @@ class Goals(StrictModel):
     data: DataSpec = Field(default_factory=DataSpec)
     evaluation: EvalSpec = Field(default_factory=EvalSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+    scaling_law: ScalingLaw | None = Field(
+        None, description="the user's own L(N, D) from `llmplan ladder fit` (plan --scaling-law fit.json); None: published")
     serving: ServingSpec = Field(default_factory=ServingSpec, description="serving GPU, utilisation, context (issue 13)")
     confidence: Literal["p50", "p80", "p90"] = Field(
         "p80", description="quantile (failures included) at which the budget and deadline must hold")

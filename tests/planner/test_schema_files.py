@@ -13,7 +13,7 @@ SCHEMA_DIR = ROOT / "schema"
 FIXTURE = ROOT / "tests" / "fixtures" / "tiny_plan.yaml"
 
 
-@pytest.mark.parametrize("name", ["runplan", "goals"])
+@pytest.mark.parametrize("name", ["runplan", "goals", "ladderplan", "scalingfit"])
 def test_committed_json_schema_equals_the_regenerated_one(name):
     committed = (SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8")
     assert committed == schema_texts()[name], (

@@ -58,6 +58,12 @@ def _echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2))
 
 
+def _scaling_law(ctx, param, value):  # noqa: ARG001 - click callback: fit.json -> goals.scaling_law data
+    from tui.commands.ladder_law import read_scaling_law
+
+    return None if value is None else read_scaling_law(value).model_dump(mode="json")
+
+
 @click.command()
 @click.option("--goals", "goals_file", type=click.Path(dir_okay=False), help="Goals file (YAML or JSON).")
 @click.option("--preset", help="Goals preset: default, tiny-cpu.")
@@ -91,6 +97,8 @@ def _echo_json(data) -> None:
               help="Keep a plan that cannot run (no layout fits, too long), marked infeasible; approve refuses it.")
 @click.option("--serving-gpu", help="goals.serving.gpu: GPU that serves --inference-tokens (default: the training GPU).")
 @click.option("--serving-utilisation", type=float, help="goals.serving.utilisation: serving MFU (default 0.3).")
+@click.option("--scaling-law", type=click.Path(dir_okay=False), callback=_scaling_law,
+              help="fit.json from `llmplan ladder fit`: size and predict loss with your own law (goals.scaling_law).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (.yaml or .json).")
 def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, output, lr_schedule, batch_rampup,
          checkpoint_storage, failure_model, failures_per_gpu_hour, confidence, allow_infeasible, serving_gpu,

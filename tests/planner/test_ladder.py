@@ -1,0 +1,178 @@
+"""planner.ladder (a ladder of small runs below a target plan) and goals.scaling_law in the planner
+(`llmplan plan --scaling-law fit.json`)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from planner import architecture, sizing
+from planner.derive import derive_plan, derive_preset
+from planner.errors import PlanInputError
+from planner.estimate import estimate_run, resolve_context
+from planner.io import parse_text, to_json, to_yaml, validate_as
+from planner.ladder import plan_ladder, rung_goals, rung_plan
+from planner.ladder_report import ladder_markdown
+from planner.schema import Goals
+from planner.schema.ladder import LadderPlan
+from planner.schema.scaling_law import ScalingLaw
+from tui.cli import main
+
+USER_LAW = {"name": "our-data", "source": "tests: a law unlike the published one", "E": 2.1, "A": 300.0,
+            "B": 900.0, "alpha": 0.32, "beta": 0.30,
+            "covariance": [[0.04 if i == j else 0.0 for j in range(5)] for i in range(5)],
+            "num_points": 15, "max_compute_flops": 1e20}
+
+
+@pytest.fixture(scope="module")
+def target():
+    return derive_preset("default")
+
+
+@pytest.fixture(scope="module")
+def ladder(target):
+    return plan_ladder(target)
+
+
+def test_rung_sizes_are_log_uniform_over_about_two_decades_below_the_target(ladder, target):
+    sizes = sorted({r.num_params for r in ladder.rungs})
+    assert len(sizes) == 5
+    steps = [math.log10(b / a) for a, b in zip(sizes, sizes[1:])]
+    assert all(s == pytest.approx(1.75 / 4, abs=0.06) for s in steps), steps
+    assert 1.5 <= math.log10(sizes[-1] / sizes[0]) <= 2.0
+    assert sizes[-1] < target.model.num_params / 10
+
+
+def test_every_size_is_trained_at_each_ratio_so_the_data_term_is_identified(ladder):
+    by_size: dict[int, set] = {}
+    for r in ladder.rungs:
+        by_size.setdefault(r.num_params, set()).add(r.tokens_per_param)
+        assert r.num_tokens == pytest.approx(r.tokens_per_param * r.num_params)
+    assert all(ratios == {10.0, 20.0, 40.0} for ratios in by_size.values())
+
+
+def test_the_ladder_spends_at_most_two_percent_of_the_targets_compute(ladder, target):
+    t = ladder.totals
+    assert 0.015 < t.compute_fraction <= 0.02
+    assert t.model_flops == pytest.approx(sum(r.model_flops for r in ladder.rungs))
+    assert t.cost_usd == pytest.approx(sum(r.cost_usd for r in ladder.rungs))
+    assert t.gpu_hours < 0.03 * target.estimate.gpu_hours
+
+
+def test_each_rung_has_the_shape_rules_and_the_estimate_of_any_plan(ladder):
+    rung = ladder.rungs[4]
+    assert rung.model == architecture.derive_shape(rung.num_params, vocab_size=ladder.goals.vocab_size,
+                                                   seq_length=ladder.goals.seq_len)
+    goals = rung_goals(ladder.goals, rung.name, rung.num_params, rung.num_tokens)
+    est = estimate_run(goals, resolve_context(goals), rung.model, rung.num_tokens)
+    assert rung.gpu_hours == pytest.approx(est.gpu_hours, rel=0.02)  # the layout's recompute may differ
+    assert rung.wallclock_days == pytest.approx(rung.gpu_hours / 24 / rung.num_gpus, rel=1e-9)
+    assert rung.layout is not None and rung.layout.global_batch_size == rung.global_batch_size
+
+
+def test_a_rung_plan_derives_again_to_the_same_run(ladder):
+    rung = ladder.rungs[-1]
+    plan = rung_plan(ladder, rung)
+    assert (plan.model.num_params, plan.recipe.train_steps) == (rung.num_params, rung.train_steps)
+    assert plan.goals.budget_usd is None and plan.goals.deadline_days is None
+
+
+def test_ladder_yaml_and_json_round_trip_and_the_markdown_lists_every_rung(ladder):
+    for text in (to_yaml(ladder), to_json(ladder)):
+        assert validate_as(LadderPlan, parse_text(text)) == ladder
+    md = ladder_markdown(ladder)
+    assert all(f"| {r.name} |" in md for r in ladder.rungs) and "of the target's" in md
+
+
+def test_a_holdout_rung_sits_one_step_above_the_fitted_sizes(target):
+    lad = plan_ladder(target, holdout=True)
+    fit_max = max(r.num_params for r in lad.rungs if r.role == "fit")
+    (hold,) = [r for r in lad.rungs if r.role == "holdout"]
+    assert math.log10(hold.num_params / fit_max) == pytest.approx(1.75 / 4, abs=0.06)
+    assert lad.totals.compute_fraction <= 0.02
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"num_sizes": 0}, "--rungs"), ({"ratios": (20.0, 20.0)}, "--ratios"), ({"span_decades": 5}, "--span-decades"),
+    ({"budget_fraction": 0.0}, "--budget-fraction"), ({"budget_fraction": 1e-12}, "no model shape"),
+])
+def test_ladders_that_cannot_exist_are_refused_naming_the_option(target, kwargs, field):
+    with pytest.raises(PlanInputError, match=field):
+        plan_ladder(target, **kwargs)
+
+
+def _goals(**extra) -> Goals:
+    return Goals.model_validate({"gpu": "H100", "budget_gpu_hours": 1e5, "objective": "compute-optimal", **extra})
+
+
+def test_a_user_law_sets_the_compute_optimal_size_and_the_predicted_loss():
+    published = derive_plan(_goals())
+    ours = derive_plan(_goals(scaling_law=USER_LAW))
+    law = sizing.LossFit("x", 2.1, 300.0, 900.0, 0.32, 0.30, "")
+    # compute-optimal split on the user's law (Hoffmann eq. 4): N_opt(C) with a = beta/(alpha+beta)
+    n_opt, _ = sizing.compute_optimal(ours.estimate.model_flops, law)
+    assert ours.model.num_params == pytest.approx(n_opt, rel=0.1)
+    assert ours.model.num_params < 0.6 * published.model.num_params
+    assert ours.estimate.predicted_loss == pytest.approx(law.loss(ours.model.num_params, ours.tokens.num_tokens))
+    assert published.estimate.predicted_loss == pytest.approx(
+        sizing.BESIROGLU_2024.loss(published.model.num_params, published.tokens.num_tokens))
+
+
+def test_the_plan_records_the_law_it_used_and_the_loss_range_from_its_covariance():
+    plan = derive_plan(_goals(scaling_law=USER_LAW))
+    note = next(a for a in plan.assumptions if a.name == "loss_fit")
+    assert note.value.startswith("our-data") and "goals.scaling_law" in note.source
+    assert plan.goals.scaling_law == ScalingLaw.model_validate(USER_LAW)
+    r = plan.ranges["predicted_loss"]
+    assert r.p10 < plan.estimate.predicted_loss == r.p50 < r.p90
+    assert any("largest ladder rung" in w for w in plan.warnings)
+    assert "predicted_loss" not in derive_plan(_goals()).ranges
+
+
+def _write_fit(tmp_path, **changes) -> str:
+    from planner.scaling_fit import fit_ladder
+    from planner.schema.scaling_law import FitPoint
+
+    law = sizing.LossFit("x", 2.1, 300.0, 900.0, 0.32, 0.30, "")
+    ratios = changes.pop("ratios", (10.0, 20.0, 40.0))
+    points = [FitPoint(num_params=n, num_tokens=n * r, loss=law.loss(n, n * r))
+              for n in (1e7, 3e7, 1e8, 3e8, 1e9) for r in ratios]
+    path = tmp_path / "fit.json"
+    path.write_text(fit_ladder(points, num_bootstrap=10).model_dump_json(), encoding="utf-8")
+    return str(path)
+
+
+def test_plan_with_scaling_law_changes_the_size_and_the_loss(tmp_path, capsys):
+    fit = _write_fit(tmp_path)
+    args = ["plan", "--gpu", "H100", "--budget-gpu-hours", "1e5", "--objective", "compute-optimal"]
+    assert main([*args, "-o", str(tmp_path / "a.json")]) == 0
+    assert main([*args, "--scaling-law", fit, "-o", str(tmp_path / "b.json")]) == 0
+    a, b = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
+    assert b["model"]["num_params"] < 0.6 * a["model"]["num_params"]
+    assert b["estimate"]["predicted_loss"] > a["estimate"]["predicted_loss"] + 0.2
+    assert b["goals"]["scaling_law"]["alpha"] == pytest.approx(0.32, rel=1e-3)
+
+
+def test_a_fit_with_one_ratio_is_refused_with_exit_2_naming_the_missing_terms(tmp_path, capsys):
+    fit = _write_fit(tmp_path, ratios=(20.0,))
+    assert main(["plan", "--gpu", "H100", "--params", "7B", "--scaling-law", fit]) == 2
+    err = capsys.readouterr().err
+    assert "does not identify" in err and "identified.beta: false" in err and "ratio" in err
+
+
+def test_a_malformed_fit_is_refused_with_exit_2(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text('{"kind": "llmplan-scaling-fit", "params": {"E": 1.7}}', encoding="utf-8")
+    assert main(["plan", "--gpu", "H100", "--params", "7B", "--scaling-law", str(path)]) == 2
+    assert "invalid ScalingFit" in capsys.readouterr().err
+
+
+def test_ladder_plan_cli_writes_a_valid_ladder(tmp_path, capsys):
+    plan_path, out = tmp_path / "plan.yaml", tmp_path / "ladder.yaml"
+    assert main(["plan", "--preset", "default", "-o", str(plan_path)]) == 0
+    assert main(["ladder", "plan", str(plan_path), "--rungs", "4", "--ratios", "10,40", "-o", str(out)]) == 0
+    lad = validate_as(LadderPlan, parse_text(out.read_text()))
+    assert len(lad.rungs) == 8 and lad.totals.compute_fraction <= 0.02
+    assert main(["ladder", "plan", str(plan_path), "--ratios", "ten"]) == 2
