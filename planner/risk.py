@@ -59,7 +59,7 @@ def budget_use(plan: RunPlan, useful_compute_flops: float | None) -> BudgetUse:
     cost_q = _q(plan, "total_cost_usd", e.total_cost_usd, conf)
     useful_usd = None
     if useful_compute_flops is not None:
-        useful_usd = e.total_cost_usd * min(1.0, useful_compute_flops / e.model_flops)
+        useful_usd = cost_q * min(1.0, useful_compute_flops / e.model_flops)  # at the same quantile
     return BudgetUse(
         confidence=conf, budget_usd=g.budget_usd, cost_usd_at_confidence=cost_q,
         unspent_usd=None if g.budget_usd is None else g.budget_usd - cost_q,

@@ -121,3 +121,35 @@ def test_any_goals_plan_within_two_seconds_or_fail_with_a_reason(fields):
     assert plan_problems(plan) == [] and validate_plan_layout(plan) == []
     assert plan.layout is not None or plan.infeasible
     assert [p for p in feasibility_problems(plan) if p not in plan.infeasible] == []
+
+
+REALISTIC = st.fixed_dictionaries({
+    "objective": st.sampled_from(["rule-of-thumb-20x", "compute-optimal", "inference-optimal", "fixed-size"]),
+    "target_params": st.none() | st.floats(8, 12).map(lambda e: 10.0**e),
+    "unique_tokens_available": st.none() | st.floats(7, 13).map(lambda e: 10.0**e),
+    "inference_tokens": st.none() | st.floats(9, 14).map(lambda e: 10.0**e),
+    "budget_usd": st.none() | st.floats(3, 8).map(lambda e: 10.0**e),
+    "deadline_days": st.none() | st.floats(0, 2.5).map(lambda e: 10.0**e),
+    "num_gpus": st.none() | st.sampled_from([8, 64, 256, 1024, 4096]),
+    "gpu": st.sampled_from(["H100", "A100", "A100-40GB"]),
+    "confidence": st.sampled_from(["p50", "p80", "p90"]),
+    "allow_infeasible": st.booleans(),
+})
+
+
+@settings(max_examples=EXAMPLES // 5, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(REALISTIC)
+def test_realistic_goals_give_valid_plans_or_a_reason(fields):
+    """Ordinary goals (no extremes): most plan, and every plan checks out and names its budget use."""
+    data = {k: v for k, v in fields.items() if v is not None}
+    if data.get("objective") == "fixed-size":
+        data.setdefault("target_params", 7e9)
+    try:
+        plan = derive_plan(Goals.model_validate(data))
+    except PlanInputError:
+        return
+    assert plan_problems(plan) == [] and validate_plan_layout(plan) == []
+    assert plan.layout is not None or plan.infeasible
+    assert plan.budget_use is not None and plan.tokens.tokens_per_param > 0
+    if plan.goals.inference_tokens > 0:
+        assert plan.serving is not None and plan.serving.total_cost_of_ownership_usd >= plan.estimate.total_cost_usd
