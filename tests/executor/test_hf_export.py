@@ -123,6 +123,7 @@ def test_hf_import_export_round_trip_is_bit_identical(tp2_run, tmp_path):
     same = sum(torch.equal(first[k], second[k]) and first[k].dtype == second[k].dtype for k in first)
     print(f"FIGURE round trip HF -> import -> export: {same}/{len(first)} tensors bit-identical")
     assert same == len(first)
+    assert (tp2_run / "hf" / "model.safetensors").read_bytes() == (tmp_path / "again" / "model.safetensors").read_bytes()
 
 
 def _hf_loss_on_first_batch(hf, plan, data_dir, cache_dir) -> float:
@@ -222,3 +223,37 @@ def test_import_of_weights_with_a_wrong_tensor_shape_exits_2(tp2_run, tmp_path):
     code, out = cli("import-model", str(src), "--plan", str(tp2_run / "checkpoints" / "plan.yaml"),
                     "-o", str(tmp_path / "out"))
     assert code == 2 and "model.layers.1.self_attn.k_proj.weight: shape (128, 128), the plan implies (64, 128)" in out
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_a_model_written_by_transformers_imports_with_its_logits_and_exports_back_unchanged(
+        tied, prepared_data, tmp_path):
+    """Independent of llmplan's export: a random `LlamaForCausalLM` saved by transformers itself."""
+    import shutil
+
+    from safetensors.torch import load_file
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=4096, hidden_size=128, intermediate_size=352, num_hidden_layers=4,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=tied, bos_token_id=0,
+                         eos_token_id=0)
+    torch.manual_seed(0)
+    original = LlamaForCausalLM(config).eval()
+    src = tmp_path / "hf"
+    original.save_pretrained(src)
+    shutil.copyfile(prepared_data / "tokenizer.json", src / "tokenizer.json")
+    plan = plan_variant(tmp_path, model__tied_embeddings=tied)
+    code, out = cli("import-model", str(src), "--plan", str(plan), "-o", str(tmp_path / "run"))
+    assert code == 0, out
+    model, _ = megatron_model(tmp_path / "run")
+    tokens = _tokens(4096)
+    with torch.no_grad():
+        diff = (megatron_logits_fn(model, 4096)(tokens) - original(tokens).logits).abs().max().item()
+    print(f"FIGURE transformers-written model (tied={tied}) imported: max |logit diff| {diff:.3g}")
+    assert diff <= LOGIT_TOL
+    code, out = cli("export-model", str(tmp_path / "run"), "-o", str(tmp_path / "back"))
+    assert code == 0, out
+    before, after = load_file(str(src / "model.safetensors")), load_file(str(tmp_path / "back" / "model.safetensors"))
+    assert sorted(before) == sorted(after) and all(torch.equal(before[k], after[k]) for k in before)
+    assert ("lm_head.weight" in after) is not tied
