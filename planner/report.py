@@ -262,26 +262,27 @@ def _serving_and_budget(plan: RunPlan) -> str:
     """Serving cost and total cost of ownership (planner.inference), budget use at goals.confidence
     and the hints (planner.risk)."""
     s, u, parts = plan.serving, plan.budget_use, []
+    usd = lambda x: "$" + short_money(x) if x >= 0 else "-$" + short_money(-x)  # noqa: E731
     if s is not None:
         rows = [["Tokens served", count_label(s.inference_tokens)],
                 ["FLOPs per served token", f"{s.flops_per_token:.3g} (2N + 2 x layers x {s.context_tokens:,} context x hidden)"],
                 ["Serving FLOPs", f"{s.serving_flops:.3g}"],
                 ["Serving GPU", f"{s.gpu} at {s.utilisation:.0%} utilisation, ${s.price_per_gpu_hour_usd:.3g}/GPU-hour"],
-                ["Serving GPU-hours", num(s.gpu_hours)], ["Serving cost", short_money(s.cost_usd)],
-                ["Training cost", short_money(s.training_cost_usd)],
-                ["Total cost of ownership", f"{short_money(s.total_cost_of_ownership_usd)} ({s.serving_share:.0%} serving)"]]
+                ["Serving GPU-hours", num(s.gpu_hours)], ["Serving cost", usd(s.cost_usd)],
+                ["Training cost", usd(s.training_cost_usd)],
+                ["Total cost of ownership", f"{usd(s.total_cost_of_ownership_usd)} ({s.serving_share:.0%} serving)"]]
         parts.append("## Serving and total cost of ownership\n\n" + table(["", "Value"], rows) + "\n\n"
                      "Forward FLOPs per token from Kaplan et al. 2020 (Table 1); inference-aware sizing from "
                      "Sardana & Frankle 2024. Serving energy is not counted; the utilisation and price are "
                      "assumptions listed below.")
     if u is not None:
         rows = [["Confidence", f"{u.confidence} (failures included)"],
-                ["Cost at confidence", short_money(u.cost_usd_at_confidence)],
+                ["Cost at confidence", usd(u.cost_usd_at_confidence)],
                 ["Days at confidence", f"{u.days_at_confidence:.3g}"]]
         if u.budget_usd is not None:
-            rows += [["Budget", short_money(u.budget_usd)], ["Unspent", short_money(u.unspent_usd)]]
+            rows += [["Budget", usd(u.budget_usd)], ["Unspent", usd(u.unspent_usd)]]
         if u.useful_compute_usd is not None:
-            rows.append(["Compute the data supports usefully", short_money(u.useful_compute_usd)])
+            rows.append(["Compute the data supports usefully", usd(u.useful_compute_usd)])
         if u.deadline_days is not None:
             rows.append(["Deadline (days)", f"{u.deadline_days:g}"])
         parts.append("## Budget and deadline use\n\n" + table(["", "Value"], rows)

@@ -71,3 +71,24 @@ def test_the_sweep_front_uses_the_total_cost_of_ownership():
     assert PARETO_OBJECTIVES[0] == "total_cost_of_ownership_usd"
     assert row["total_cost_of_ownership_usd"] == pytest.approx(row["total_cost_usd"] + row["serving_cost_usd"])
     assert row["serving_cost_usd"] > 0
+
+
+def test_show_and_the_report_carry_serving_total_cost_and_hints():
+    from planner.report import markdown_text
+    from planner.report_basic import render_text
+
+    plan = derive_plan(Goals(objective="inference-optimal", **SCENARIO))
+    text = render_text(plan)
+    assert "total cost of ownership" in text and "serving" in text and "hint: the plan uses" in text
+    report = markdown_text(plan, plan.ranges)
+    assert "## Serving and total cost of ownership" in report and "Sardana & Frankle 2024" in report
+    assert "## Budget and deadline use" in report and "| Unspent | $929k |" in report.replace("$928k", "$929k")
+
+
+def test_an_infeasible_plan_says_so_in_show_and_the_report():
+    from planner.report import markdown_text
+    from planner.report_basic import render_text
+
+    plan = derive_plan(Goals(gpu="H100", target_params=1e12, num_gpus=8, objective="fixed-size", allow_infeasible=True))
+    assert render_text(plan).startswith("plan llm (INFEASIBLE)")
+    assert "**INFEASIBLE" in markdown_text(plan, plan.ranges)
