@@ -70,6 +70,8 @@ def format_table(frame, varied: list[str]) -> str:
     shown = varied_cols + [c for c in SHOWN_COLUMNS if c in frame.columns and c not in varied]
     if frame["error"].isna().all():
         shown.remove("error")
+    if "serving_cost_usd" in shown and not frame["serving_cost_usd"].fillna(0).astype(float).any():
+        shown = [c for c in shown if c not in ("serving_cost_usd", "total_cost_of_ownership_usd")]  # no inference
     view = frame.loc[:, shown].copy()
     if "total_cost_usd_p10" in frame.columns:  # the range shown next to the figure
         from planner.report import short_money
@@ -80,7 +82,8 @@ def format_table(frame, varied: list[str]) -> str:
     view["pareto"] = view["pareto"].map({True: "*", False: ""})
     formatters = {c: "{:.4g}".format for c in ("num_params", "num_tokens", "gpu_hours", "co2_kg")
                   if c in view.columns}
-    formatters.update({c: "{:,.0f}".format for c in ("total_cost_usd",) if c in view.columns})
+    formatters.update({c: "{:,.0f}".format for c in ("total_cost_usd", "serving_cost_usd", "total_cost_of_ownership_usd")
+                       if c in view.columns})
     formatters.update({c: "{:.2f}".format for c in ("wallclock_days", "days_with_failures") if c in view.columns})
     formatters.update({c: "{:.3f}".format for c in ("predicted_loss",) if c in view.columns})
     for c in varied_cols:
