@@ -69,6 +69,9 @@ def test_validate_fails_an_unmarked_infeasible_plan_and_shows_a_marked_one(tmp_p
     assert "INFEASIBLE" in capsys.readouterr().out
     assert main(["validate", str(unmarked)]) == 2
     assert "cannot run as planned" in capsys.readouterr().err
+    for fmt in ("megatron-args", "sbatch"):  # no internal error: exit 2 with the reasons
+        assert main(["export", str(marked), "--format", fmt]) == 2
+        assert "more GPUs" in capsys.readouterr().err
 
 
 def test_a_fixed_size_plan_whose_p80_misses_the_deadline_warns():

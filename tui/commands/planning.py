@@ -273,6 +273,13 @@ def export(file, fmt, output, site_file) -> None:
         render_markdown(read_plan(file), Path(output).parent, filename=Path(output).name)
         click.echo(f"written to {output} (charts {COST_CHART} and {LOSS_CHART} beside it)")
         return
+    if fmt in ("megatron-args", "sbatch"):  # only a plan that can run has arguments to run it with
+        from planner.risk import feasibility_problems
+
+        plan_in = read_plan(file)
+        problems = list(dict.fromkeys([*plan_in.infeasible, *feasibility_problems(plan_in)]))
+        if problems:
+            raise PlanInputError(f"--format {fmt}: the plan cannot run as planned", problems, file)
     module_name, func_name = EXPORTERS[fmt].split(":")
     try:
         render = getattr(importlib.import_module(module_name), func_name)
