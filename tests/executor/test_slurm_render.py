@@ -295,3 +295,17 @@ def site_from_run_dir_check(run: Path, site):
     back = site_from_run_dir(other)
     assert back == site
     return back
+
+
+def test_an_apptainer_container_wraps_the_python_command_and_a_bare_python_name_is_allowed_inside_it():
+    from executor.backends.site import parse_site
+
+    site = parse_site({"container": {"image": "/images/llm.sif", "mounts": ["/data:/data:ro"], "runtime": "apptainer"},
+                       "python": "python3"})
+    plan = h100_32_plan()
+    graph = compile_job_graph(plan, RUN_DIR, site)
+    train = render_sbatch(graph.job("train"), graph, plan, PYTHON, ["1"], site)
+    evaluate = render_sbatch(graph.job("evaluate"), graph, plan, PYTHON, ["1"], site)
+    assert "apptainer exec --nv --bind /data:/data:ro /images/llm.sif python3 -m torch.distributed.run" in train
+    assert "exec apptainer exec --nv --bind /data:/data:ro /images/llm.sif python3 -m tui.cli evaluate" in evaluate
+    assert "--container-image" not in train + evaluate
