@@ -257,3 +257,41 @@ def test_a_model_written_by_transformers_imports_with_its_logits_and_exports_bac
     before, after = load_file(str(src / "model.safetensors")), load_file(str(tmp_path / "back" / "model.safetensors"))
     assert sorted(before) == sorted(after) and all(torch.equal(before[k], after[k]) for k in before)
     assert ("lm_head.weight" in after) is not tied
+
+
+def test_a_pp2_checkpoint_exports_exactly_the_tensors_of_the_same_model_at_tp1(prepared_data, tmp_path):
+    """PP=2 (one pipeline stage per CPU process, built and saved; the CPU trainer cannot train PP): the
+    initialisation is layout-independent, so the export must equal a TP=1 model of the same seed,
+    layer for layer (stage 2's local layers 0-1 are global layers 2-3)."""
+    import subprocess
+    import sys
+
+    from megatron.core.tensor_parallel.random import model_parallel_cuda_manual_seed
+    from safetensors.torch import load_file
+
+    from executor.hf.convert import megatron_to_hf
+    from executor.hf.hfconfig import shape_of
+    from executor.train.checkpoint import _init_single_process
+    from executor.train.model import build_model
+    from hf_support import ROOT, test_env
+
+    plan_path = plan_variant(tmp_path, layout__layout__tensor_model_parallel_size=1,
+                             layout__layout__pipeline_model_parallel_size=2)
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(ROOT / "tests" / "executor" / "hf_pp_checkpoint.py"), str(plan_path),
+                           str(prepared_data), str(tmp_path / "run")],
+                          cwd=ROOT, env=test_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    code, out = cli("export-model", str(tmp_path / "run"), "-o", str(tmp_path / "hf"))
+    assert code == 0, out
+    exported = load_file(str(tmp_path / "hf" / "model.safetensors"))
+    plan = read_plan(plan_path)
+    _init_single_process()
+    model_parallel_cuda_manual_seed(plan.recipe.seed)
+    reference = build_model(plan, 4096, on_gpu=False).state_dict()
+    expected = megatron_to_hf({k: v for k, v in reference.items() if "_extra_state" not in k}, shape_of(plan, 4096))
+    assert sorted(expected) == sorted(exported)
+    same = sum(torch.equal(expected[k], exported[k]) for k in expected)
+    print(f"FIGURE PP=2 checkpoint -> export: {same}/{len(expected)} tensors equal to the TP=1 model of the same seed")
+    assert same == len(expected)
+    assert not torch.equal(exported["model.layers.1.mlp.up_proj.weight"], exported["model.layers.3.mlp.up_proj.weight"])
