@@ -68,7 +68,7 @@ def model_card(plan, run_dir: Path, iteration: int, vocab_size: int) -> str:
         f"(TP={lay.tensor_model_parallel_size}, PP={lay.pipeline_model_parallel_size}, "
         f"DP={lay.data_parallel_size}).", "",
         "## Model", "", "| field | value |", "|---|---|",
-        f"| architecture | LlamaForCausalLM (SwiGLU, RoPE base 10000, RMSNorm, GQA) |",
+        "| architecture | LlamaForCausalLM (SwiGLU, RoPE base 10000, RMSNorm, GQA) |",
         f"| parameters (plan) | {m.num_params:,} |",
         f"| layers / hidden / heads / KV heads / FFN | {m.num_layers} / {m.hidden_size} / {m.num_attention_heads} "
         f"/ {m.num_query_groups} / {m.ffn_hidden_size} |",

@@ -72,8 +72,19 @@ def _prepare_out(out_dir: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
 
 
+def stored_dtype_name(target: Path) -> str:
+    """The dtype the checkpoint holds its weights in (bf16 for a bf16 GPU run, fp32 on CPU)."""
+    from megatron.core import dist_checkpointing
+
+    meta = dist_checkpointing.load_tensors_metadata(str(target))["embedding.word_embeddings.weight"]
+    return str(meta.dtype).removeprefix("torch.")
+
+
 def export_hf(run_dir: str | Path, out_dir: str | Path, step: int | None = None,
-              max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES) -> Exported:
+              max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES, dtype: str = "auto") -> Exported:
+    """`dtype`: `auto` (the checkpoint's stored dtype), `float32`, `bfloat16` or `float16`."""
+    import torch
+
     from executor.train.checkpoint import _checkpoint_root, load_for_inference
     from planner.io import read_plan
 
@@ -91,10 +102,12 @@ def export_hf(run_dir: str | Path, out_dir: str | Path, step: int | None = None,
         iteration = int(target.name.removeprefix("iter_"))
         vocab = hfconfig.model_vocab_size(plan, tok.vocab_size)
         state = {k: v for k, v in model.state_dict().items() if "_extra_state" not in k}
+        dtype_name = stored_dtype_name(target) if dtype == "auto" else dtype
         tensors = megatron_to_hf(state, hfconfig.shape_of(plan, vocab))
+        tensors = {k: v.to(getattr(torch, dtype_name)) for k, v in tensors.items()}
         files = write_weights(staging, tensors, max_shard_bytes)
         texts = tokenizer_files(Path(tok.path), tok.eod, plan.model.seq_length)
-        texts["config.json"] = json.dumps(hfconfig.llama_config(plan, vocab, tok.eod), indent=2) + "\n"
+        texts["config.json"] = json.dumps(hfconfig.llama_config(plan, vocab, tok.eod, dtype_name), indent=2) + "\n"
         texts["generation_config.json"] = json.dumps(
             {"bos_token_id": tok.eod, "eos_token_id": tok.eod, "do_sample": False}, indent=2) + "\n"
         texts["README.md"] = model_card(plan, run_dir, iteration, vocab)

@@ -39,7 +39,15 @@ def check_llama_family(plan) -> None:
         raise PlanInputError("the model is not in the Llama architecture family; no HF Llama export", wrong)
 
 
-def llama_config(plan, vocab_size: int, eod_id: int) -> dict:
+DTYPES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}  # HF torch_dtype -> plan precision
+
+
+def plan_dtype_name(plan) -> str:
+    """The HF `torch_dtype` name of the plan's training precision (the GPU trainer's parameter dtype)."""
+    return {v: k for k, v in DTYPES.items()}.get(plan.recipe.precision, "float32")
+
+
+def llama_config(plan, vocab_size: int, eod_id: int, dtype_name: str = "float32") -> dict:
     """`config.json` of `LlamaForCausalLM` for the plan's model with `vocab_size` rows."""
     check_llama_family(plan)
     m = plan.model
@@ -67,7 +75,8 @@ def llama_config(plan, vocab_size: int, eod_id: int) -> dict:
         "bos_token_id": eod_id,
         "eos_token_id": eod_id,
         "pad_token_id": None,
-        "torch_dtype": "float32",
+        "torch_dtype": dtype_name,  # transformers < 5
+        "dtype": dtype_name,
         "use_cache": True,
     }
 

@@ -114,8 +114,11 @@ def _save(plan, plan_path: Path, state: dict, rows: int, root: Path) -> None:
     from executor.train.cpu_compat import sync_save_strategy
     from executor.train.model import build_model
 
+    import torch
+
     _init_single_process()
     model = build_model(plan, rows, on_gpu=False)
+    model.to(getattr(torch, hfconfig.plan_dtype_name(plan)))  # as the GPU trainer's own checkpoints hold it
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if "_extra_state" not in k]
     if missing or unexpected:

@@ -37,7 +37,8 @@ def plan_shards(tensors: dict[str, torch.Tensor], max_shard_bytes: int) -> list[
     return shards
 
 
-def write_weights(out: Path, tensors: dict[str, torch.Tensor], max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES) -> list[str]:
+def write_weights(out: Path, tensors: dict[str, torch.Tensor],
+                  max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES) -> list[str]:
     """Write the tensors (contiguous, as they are) into OUT; returns the file names written."""
     from safetensors.torch import save_file
 

@@ -39,7 +39,8 @@ def test_fused_qkv_splits_per_group_into_query_key_and_value_heads():
     assert q.shape == (8 * 3, 24) and k.shape == (2 * 3, 24) and v.shape == (2 * 3, 24)
     # HF query head j belongs to kv group j // 4 and is slot j % 4 of it
     assert [int(q[3 * j, 0]) for j in range(8)] == [1000 * (j // 4) + 100 * (j % 4) for j in range(8)]
-    assert [int(k[3 * g + i, 0]) for g in range(2) for i in range(3)] == [1000 * g + 400 + i for g in range(2) for i in range(3)]
+    want_k = [1000 * g + 400 + i for g in range(2) for i in range(3)]
+    assert [int(k[3 * g + i, 0]) for g in range(2) for i in range(3)] == want_k
     assert [int(v[3 * g, 0]) for g in range(2)] == [500, 1500]
 
 

@@ -118,12 +118,13 @@ def test_hf_import_export_round_trip_is_bit_identical(tp2_run, tmp_path):
     assert code == 0, out
     code, out = cli("export-model", str(tmp_path / "imported"), "-o", str(tmp_path / "again"))
     assert code == 0, out
-    first, second = load_file(str(tp2_run / "hf" / "model.safetensors")), load_file(str(tmp_path / "again" / "model.safetensors"))
+    before, after = tp2_run / "hf" / "model.safetensors", tmp_path / "again" / "model.safetensors"
+    first, second = load_file(str(before)), load_file(str(after))
     assert sorted(first) == sorted(second)
     same = sum(torch.equal(first[k], second[k]) and first[k].dtype == second[k].dtype for k in first)
     print(f"FIGURE round trip HF -> import -> export: {same}/{len(first)} tensors bit-identical")
     assert same == len(first)
-    assert (tp2_run / "hf" / "model.safetensors").read_bytes() == (tmp_path / "again" / "model.safetensors").read_bytes()
+    assert before.read_bytes() == after.read_bytes()
 
 
 def _hf_loss_on_first_batch(hf, plan, data_dir, cache_dir) -> float:
@@ -295,3 +296,29 @@ def test_a_pp2_checkpoint_exports_exactly_the_tensors_of_the_same_model_at_tp1(p
     print(f"FIGURE PP=2 checkpoint -> export: {same}/{len(expected)} tensors equal to the TP=1 model of the same seed")
     assert same == len(expected)
     assert not torch.equal(exported["model.layers.1.mlp.up_proj.weight"], exported["model.layers.3.mlp.up_proj.weight"])
+
+
+def test_a_bfloat16_model_round_trips_bit_identical_through_a_bf16_plan(prepared_data, tmp_path):
+    """Published Llama checkpoints are bf16: import stores the plan's precision (as the GPU trainer's
+    checkpoints do) and `--dtype auto` exports what the checkpoint stores."""
+    import shutil
+
+    from safetensors.torch import load_file
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=4096, hidden_size=128, intermediate_size=352, num_hidden_layers=4,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         rms_norm_eps=1e-5, tie_word_embeddings=False, bos_token_id=0, eos_token_id=0)
+    torch.manual_seed(1)
+    src = tmp_path / "hf"
+    LlamaForCausalLM(config).to(torch.bfloat16).save_pretrained(src)
+    shutil.copyfile(prepared_data / "tokenizer.json", src / "tokenizer.json")
+    plan = plan_variant(tmp_path, recipe__precision="bf16")
+    code, out = cli("import-model", str(src), "--plan", str(plan), "-o", str(tmp_path / "run"))
+    assert code == 0, out
+    code, out = cli("export-model", str(tmp_path / "run"), "-o", str(tmp_path / "back"))
+    assert code == 0, out
+    before, after = load_file(str(src / "model.safetensors")), load_file(str(tmp_path / "back" / "model.safetensors"))
+    assert {t.dtype for t in after.values()} == {torch.bfloat16}
+    assert sorted(before) == sorted(after) and all(torch.equal(before[k], after[k]) for k in before)
+    assert json.loads((tmp_path / "back" / "config.json").read_text())["torch_dtype"] == "bfloat16"

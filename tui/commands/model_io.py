@@ -29,7 +29,9 @@ def _need(*modules: str) -> None:
               help="New directory to write.")
 @click.option("--max-shard-size-mb", type=click.IntRange(min=1), default=5000, show_default=True,
               help="Split model.safetensors into shards with an index above this size.")
-def export_model(run_dir: str, step: int | None, fmt: str, out_dir: str, max_shard_size_mb: int) -> None:
+@click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto",
+              show_default=True, help="Weights dtype; auto: as the checkpoint stores them (bf16 GPU runs, fp32 on CPU).")
+def export_model(run_dir: str, step: int | None, fmt: str, out_dir: str, max_shard_size_mb: int, dtype: str) -> None:
     """Write RUN_DIR's checkpoint as a Hugging Face directory (config, safetensors, tokenizer, model card)."""
     del fmt  # one format so far
     _need("safetensors", "tokenizers", "torch", "megatron.core")
@@ -37,7 +39,7 @@ def export_model(run_dir: str, step: int | None, fmt: str, out_dir: str, max_sha
         raise PlanInputError(f"RUN_DIR: {run_dir!r} is not a directory")
     from executor.hf.export import export_hf
 
-    done = export_hf(run_dir, out_dir, step, max_shard_size_mb * 10**6)
+    done = export_hf(run_dir, out_dir, step, max_shard_size_mb * 10**6, dtype)
     click.echo(f"wrote {done.out_dir} (step {done.iteration}, vocabulary {done.vocab_size}): {', '.join(done.files)}")
 
 
