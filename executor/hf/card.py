@@ -29,7 +29,9 @@ def spent(plan, run_dir: Path) -> Spent:
 
     est = plan.estimate
     hours, source = None, ""
-    if (run_dir / "state.json").is_file():
+    from executor.rundir import state_path
+
+    if state_path(run_dir).is_file():
         from executor.costs import gpu_hours_so_far
         from executor.rundir import read_state
 

@@ -134,3 +134,27 @@ def test_a_plan_outside_the_llama_family_is_refused_for_export():
     plan = plan.model_copy(update={"model": plan.model.model_copy(update={"position_embedding": "learned"})})
     with pytest.raises(PlanInputError, match="position_embedding: 'learned'; the Llama family needs 'rope'"):
         hfconfig.llama_config(plan, 4096, eod_id=0)
+
+
+def test_model_card_counts_the_hours_of_every_stage_attempt_when_the_run_has_a_state(tmp_path):
+    """Train for 30 min and prepare for 6 min, each times the devices its stage holds, priced at the
+    plan's own rate (estimate.cost_usd / estimate.gpu_hours)."""
+    from datetime import UTC, datetime, timedelta
+
+    from exec_helpers import new_fake_run
+
+    from executor.hf.card import model_card, spent
+    from executor.rundir import Attempt, read_state, write_state
+
+    plan, graph = new_fake_run(tmp_path)
+    state = read_state(graph.run_dir)
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    for name, minutes in (("prepare", 6), ("train", 30)):
+        state.stages[name].attempts = [Attempt(started_at=t0, ended_at=t0 + timedelta(minutes=minutes))]
+    write_state(state)
+    hours = 6 / 60 * state.stages["prepare"].num_devices + 30 / 60 * state.stages["train"].num_devices
+    used = spent(plan, tmp_path / "run")
+    assert used.device_hours == pytest.approx(hours, rel=1e-12)
+    assert used.cost_usd == pytest.approx(hours * plan.estimate.cost_usd / plan.estimate.gpu_hours, rel=1e-12)
+    card = model_card(plan, tmp_path / "run", 20, 4096)
+    assert "run state (every stage attempt)" in card and "tokens trained (this checkpoint) | 40,960" in card
