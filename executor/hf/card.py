@@ -57,7 +57,16 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def model_card(plan, run_dir: Path, iteration: int, vocab_size: int) -> str:
+def _origin_rows(origin: dict | None) -> list[str]:
+    if not origin:
+        return []
+    seen = origin.get("tokens_seen")
+    before = f"{seen:,.0f} tokens before import" if seen else "tokens before import not given"
+    return [f"| continued from | {origin['hf_dir']} ({before}; `llmplan import-model --tokens-seen`) |"]
+
+
+def model_card(plan, run_dir: Path, iteration: int, vocab_size: int, origin: dict | None = None) -> str:
+    """`origin`: `imported_from.json` of a model imported with `llmplan import-model`, if any."""
     m, r, lay = plan.model, plan.recipe, plan.layout.layout
     trained = iteration * r.global_batch_tokens
     used = spent(plan, run_dir)
@@ -80,6 +89,7 @@ def model_card(plan, run_dir: Path, iteration: int, vocab_size: int) -> str:
         f"| data sources | {sources} |",
         f"| tokens planned | {plan.tokens.num_tokens:,.0f} ({plan.tokens.epochs:.2f} epochs of "
         f"{plan.tokens.unique_tokens:,.0f} unique) |",
+        *_origin_rows(origin),
         f"| tokens trained (this checkpoint) | {trained:,.0f} ({iteration} steps x {r.global_batch_tokens:,.0f}) |",
         f"| recipe | lr {r.lr:.3g} ({r.lr_decay_style}), warmup {r.warmup_steps}, {r.precision}, seed {r.seed} |", "",
         "## Compute, cost and emissions", "", "| | actually spent | plan (full run) |", "|---|---:|---:|",

@@ -110,7 +110,9 @@ def export_hf(run_dir: str | Path, out_dir: str | Path, step: int | None = None,
         texts["config.json"] = json.dumps(hfconfig.llama_config(plan, vocab, tok.eod, dtype_name), indent=2) + "\n"
         texts["generation_config.json"] = json.dumps(
             {"bos_token_id": tok.eod, "eos_token_id": tok.eod, "do_sample": False}, indent=2) + "\n"
-        texts["README.md"] = model_card(plan, run_dir, iteration, vocab)
+        origin_path = root / "imported_from.json"
+        origin = json.loads(origin_path.read_text(encoding="utf-8")) if origin_path.is_file() else None
+        texts["README.md"] = model_card(plan, run_dir, iteration, vocab, origin)
         for name, text in texts.items():
             (staging / name).write_text(text, encoding="utf-8")
         for path in [staging, *staging.iterdir()]:

@@ -68,7 +68,12 @@ def read_config(hf_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def import_hf(hf_dir: str | Path, plan_path: str | Path, out_dir: str | Path) -> Imported:
+IMPORTED = "imported_from.json"  # beside the checkpoints; the trainer leaves it, the export's model card reads it
+
+
+def import_hf(hf_dir: str | Path, plan_path: str | Path, out_dir: str | Path,
+              tokens_seen: float | None = None) -> Imported:
+    """`tokens_seen`: tokens the model was trained on before (its card's figure), for the model card."""
     from planner.io import read_plan
     from planner.memory import padded_vocab_size
 
@@ -97,6 +102,8 @@ def import_hf(hf_dir: str | Path, plan_path: str | Path, out_dir: str | Path) ->
     meta = {"plan": "plan.yaml", "tokenizer_path": "tokenizer.json", "vocab_size": vocab, "eod": eod,
             "imported_from": str(hf_dir.resolve())}
     (root / "train_meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    origin = {"hf_dir": str(hf_dir.resolve()), "tokens_seen": tokens_seen}
+    (root / IMPORTED).write_text(json.dumps(origin, indent=2) + "\n", encoding="utf-8")
     from executor.train.checkpoint import LATEST, MEGATRON_LATEST
     from planner.io import atomic_write_text
 

@@ -114,10 +114,12 @@ def test_hf_import_export_round_trip_is_bit_identical(tp2_run, tmp_path):
     from safetensors.torch import load_file
 
     code, out = cli("import-model", str(tp2_run / "hf"), "--plan", str(tp2_run / "checkpoints" / "plan.yaml"),
-                    "-o", str(tmp_path / "imported"))
+                    "-o", str(tmp_path / "imported"), "--tokens-seen", "40960")
     assert code == 0, out
     code, out = cli("export-model", str(tmp_path / "imported"), "-o", str(tmp_path / "again"))
     assert code == 0, out
+    assert "| continued from | " in (card := (tmp_path / "again" / "README.md").read_text())
+    assert "(40,960 tokens before import;" in card
     before, after = tp2_run / "hf" / "model.safetensors", tmp_path / "again" / "model.safetensors"
     first, second = load_file(str(before)), load_file(str(after))
     assert sorted(first) == sorted(second)

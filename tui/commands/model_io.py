@@ -49,7 +49,9 @@ def export_model(run_dir: str, step: int | None, fmt: str, out_dir: str, max_sha
               help="The plan to continue pretraining with (its model must be this model's shape).")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Run directory: writes OUT/checkpoints, which `llmplan train PLAN --out OUT` continues from.")
-def import_model(hf_dir: str, plan_path: str, out_dir: str) -> None:
+@click.option("--tokens-seen", type=click.FloatRange(min=0), default=None,
+              help="Tokens the model was already trained on (for the model card of later exports).")
+def import_model(hf_dir: str, plan_path: str, out_dir: str, tokens_seen: float | None) -> None:
     """Convert a Transformers Llama-family directory into a checkpoint `llmplan train` resumes from."""
     _need("safetensors", "tokenizers", "torch", "megatron.core")
     if not Path(hf_dir).is_dir():
@@ -58,7 +60,7 @@ def import_model(hf_dir: str, plan_path: str, out_dir: str) -> None:
         raise PlanInputError(f"--plan: no such plan file: {plan_path}")
     from executor.hf.importer import import_hf
 
-    done = import_hf(hf_dir, plan_path, out_dir)
+    done = import_hf(hf_dir, plan_path, out_dir, tokens_seen)
     click.echo(f"wrote {done.checkpoint_dir} ({done.num_tensors} tensors, vocabulary padded to "
                f"{done.padded_vocab_rows} rows); continue with: llmplan train {plan_path} --data DATA --out {out_dir}")
 
