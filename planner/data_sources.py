@@ -104,12 +104,12 @@ def parse_data_spec(text: str) -> dict:
     out: dict = {"path": path}
     for option in options:
         key, sep, value = option.partition("=")
-        if not sep or key not in ("format", "weight", "name", "text_field", "split"):
+        if not sep or key not in ("format", "weight", "name", "text_field", "split", "max_docs"):
             raise ValueError(f"--data {text!r}: {option!r} is not KEY=VALUE with KEY one of format, weight, name, "
-                             "text_field, split")
+                             "text_field, split, max_docs")
         if key == "format" and value not in DATA_FORMATS:
             raise ValueError(f"--data {text!r}: format {value!r} is not one of {', '.join(DATA_FORMATS)}")
-        out[key] = parse_number(value, "--data weight") if key == "weight" else value
+        out[key] = parse_number(value, f"--data {key}") if key in ("weight", "max_docs") else value
     if "name" not in out:
         stem = PurePath(path.removeprefix("builtin:")).stem or "data"
         out["name"] = re.sub(r"[^A-Za-z0-9._-]", "-", stem)[:64]
@@ -141,3 +141,25 @@ def goals_with_sources(goals, specs: tuple[str, ...] | list[str]):
         raise PlanInputError(str(exc)) from None
     data = {**goals.data.model_dump(mode="json"), "sources": sources}
     return validate_as(Goals, {**goals.model_dump(mode="json", exclude_unset=True), "data": data}, "--data")
+
+
+def source_spec(source: DataSource) -> str:
+    """The `--data` text of a source (`parse_data_spec(source_spec(s))` gives it back)."""
+    default = DataSource(path=source.path, name=parse_data_spec(source.path)["name"])
+    parts = [source.path]
+    for key in ("format", "weight", "name", "text_field", "split", "max_docs"):
+        value = getattr(source, key)
+        if value != getattr(default, key):
+            parts.append(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
+    return ",".join(parts)
+
+
+def sources_text(data: DataSpec) -> str:
+    """The wizard's data field: every source's `--data` text, separated by `; `."""
+    return "; ".join(source_spec(s) for s in data.sources)
+
+
+def sources_from_text(text: str) -> list[dict]:
+    """The wizard's data field back to DataSource mappings; empty means the demo corpus."""
+    specs = [part for part in text.split(";") if part.strip()]
+    return data_sources_from_flags(specs) if specs else [DataSource().model_dump(mode="json")]

@@ -35,6 +35,8 @@ DEFAULT_RATIOS = (10.0, 20.0, 40.0)
 DEFAULT_SPAN_DECADES = 1.75
 DEFAULT_BUDGET_FRACTION = 0.02
 HOLDOUT_RATIO = 20.0
+CPU_PIN_REASON = ("CPU rungs: megatron-core's local layer spec has no sequence-parallel norm "
+                  "(executor/train/cpu_compat.py), so the layout search keeps sequence_parallel off")
 MAX_SIZE_FRACTION = 0.3
 """The largest fitted rung is at most this share of the target's parameters (a ladder, not a rehearsal)."""
 
@@ -123,6 +125,9 @@ def plan_ladder(plan: RunPlan, *, num_sizes: int = DEFAULT_NUM_SIZES, ratios=DEF
     """The ladder for `plan` (see the module docstring); PlanInputError when no ladder fits the budget."""
     _check_inputs(num_sizes, ratios, span_decades, budget_fraction)
     goals = base_goals(plan)
+    if plan.estimate.gpu.strip().upper() == "CPU" and "sequence_parallel" not in (pins or {}).get("layout", {}):
+        pins = {**(pins or {}), "layout": {**(pins or {}).get("layout", {}), "sequence_parallel": False},
+                "reason": (pins or {}).get("reason", CPU_PIN_REASON)}
     target_flops = plan.estimate.model_flops
     q = relative_sizes(num_sizes, span_decades)
     weight = sum(ratios) * sum(x * x for x in q)

@@ -80,10 +80,14 @@ def _check(value: float, text: object, field: str, maximum: float | None, allow_
     return value
 
 
-def _round_sig(value: float, digits: int) -> float:
+def round_significant(value: float, digits: int) -> float:
+    """`value` rounded to `digits` significant digits (999.7, 3 -> 1000.0)."""
     if value == 0 or not math.isfinite(value):
         return value
     return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+
+
+_round_sig = round_significant
 
 
 def format_count(value: float | int | None, digits: int = 3) -> str:

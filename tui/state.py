@@ -7,7 +7,6 @@ functions and return their typed results. This module also turns form text into 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,12 +28,13 @@ class GoalField:
 
     name: str
     label: str
-    kind: Literal["number", "int", "choice"]
+    kind: Literal["number", "int", "choice", "text"]
     optional: bool = True
     placeholder: str = ""
 
 
 GOAL_FIELDS: tuple[GoalField, ...] = (
+    GoalField("name", "Plan name", "text", optional=False),
     GoalField("objective", "Objective", "choice", optional=False),
     GoalField("budget_usd", "Budget ($)", "number", placeholder="no limit"),
     GoalField("deadline_days", "Deadline (days)", "number", placeholder="no limit"),
@@ -43,6 +43,7 @@ GOAL_FIELDS: tuple[GoalField, ...] = (
     GoalField("price_per_gpu_hour_usd", "Price ($/GPU-hour)", "number", placeholder="GPU preset price"),
     GoalField("electricity_price_usd_per_kwh", "Electricity ($/kWh)", "number", optional=False),
     GoalField("region", "Region (grid CO2)", "choice", optional=False),
+    GoalField("data", "Data sources", "text", placeholder="path[,format=F][,weight=W]; … (empty: demo corpus)"),
     GoalField("unique_tokens_available", "Unique tokens", "number", placeholder="unlimited"),
     GoalField("target_params", "Target parameters", "number", placeholder="from objective"),
     GoalField("seq_len", "Sequence length", "int", optional=False),
@@ -50,36 +51,39 @@ GOAL_FIELDS: tuple[GoalField, ...] = (
 )
 FIELD_NAMES = tuple(f.name for f in GOAL_FIELDS)
 
-_SUFFIXES = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
-_NUMBER = re.compile(r"^\s*\$?\s*([-+]?(?:\d[\d_,]*\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*([kmbgt]?)\s*$", re.I)
-
 
 def parse_number(text: str) -> float:
-    """`"7B"` -> 7e9, `"2.5e6"` -> 2.5e6, `"1,000"` -> 1000.0; ValueError naming what is allowed."""
-    match = _NUMBER.match(text)
-    if not match:
-        raise ValueError(f"expected a number such as 1500, 2.5e6 or 7B (got {text!r})")
-    digits, suffix = match.groups()
-    return float(digits.replace(",", "").replace("_", "")) * _SUFFIXES[suffix.lower()]
+    """`"7B"` -> 7e9, `"$1,000,000"` -> 1e6, `"2.5e6"` -> 2.5e6: the parser of the CLI flags and goals
+    files (planner.units); ValueError naming what is allowed."""
+    from planner.units import parse_number as parse
+
+    return parse(text, allow_negative=True)  # the schema's own rule names a negative value
 
 
 def format_number(value: float | int | None) -> str:
-    """The form text for a goal value; `parse_number(format_number(x)) == x` for round figures."""
+    """The form text for a goal value, exact: `parse_number(format_number(x)) == x` (`7B`, `1.5M`)."""
     if value is None:
         return ""
-    for suffix, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale and float(value / scale).is_integer():
-            return f"{int(value / scale)}{suffix}"
-    return f"{int(value)}" if float(value).is_integer() else f"{value:g}"
+    for suffix, scale in (("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            text = f"{value / scale:.3g}{suffix}"  # 7B, 1.5M, 2.25T; 4096 stays 4096
+            if "e" not in text and parse_number(text) == value:
+                return text
+    if float(value).is_integer():
+        return f"{int(value)}"
+    return repr(float(value))
 
 
 def form_values(goals: Goals) -> dict[str, str]:
     """Goals -> the text of every form field."""
+    from planner.data_sources import sources_text
+
     out = {}
     for f in GOAL_FIELDS:
         value = getattr(goals, f.name)
-        out[f.name] = str(value) if f.kind == "choice" else format_number(value)
+        out[f.name] = str(value) if f.kind in ("choice", "text") else format_number(value)
     out["gpu"] = canonical_gpu(goals.gpu)
+    out["data"] = sources_text(goals.data)
     return out
 
 
@@ -115,9 +119,15 @@ def goals_from_form(base: Goals, values: dict[str, str]) -> tuple[Goals | None, 
     return (None, errors) if errors else (goals, {})
 
 
-def _field_value(f: GoalField, text: str, base: Goals) -> float | int | str | None:
+def _field_value(f: GoalField, text: str, base: Goals) -> float | int | str | dict | None:
     if f.kind == "choice":
         return base.gpu if f.name == "gpu" and text == canonical_gpu(base.gpu) else text
+    if f.name == "data":  # `PATH[,format=F][,weight=W]; …`, as `llmplan plan --data` (planner.data_sources)
+        from planner.data_sources import sources_from_text
+
+        return {**base.data.model_dump(mode="json"), "sources": sources_from_text(text)}
+    if f.kind == "text":
+        return text
     if not text:
         if f.optional:
             return None
@@ -150,6 +160,14 @@ def gpu_names() -> list[str]:
     from presets import load_gpus
 
     return [gpu.name for gpu in load_gpus()]
+
+
+def accelerator_names() -> list[str]:
+    """GPU presets without the CPU pseudo-device (`vendor: generic`, there for the tiny demo plan):
+    the GPUs a Compare table ranks."""
+    from presets import load_gpus
+
+    return [gpu.name for gpu in load_gpus() if gpu.vendor != "generic"]
 
 
 def region_names() -> list[str]:
@@ -213,8 +231,14 @@ def render(plan: RunPlan, fmt: ExportFormat) -> str:
 
 
 def export_plan(plan: RunPlan, path: str | Path, fmt: ExportFormat) -> Path:
-    """Write the plan atomically to `path` in `fmt`; returns the path written."""
+    """Write the plan atomically to `path` in `fmt`; returns the path written. Markdown is the full
+    report with the two PNG charts it links, written beside it (planner.report.render_markdown, as
+    `llmplan export --format markdown -o PATH`)."""
     path = Path(path).expanduser()
+    if fmt == "markdown":
+        from planner.report import render_markdown
+
+        return render_markdown(plan, path.parent, filename=path.name)
     atomic_write_text(path, render(plan, fmt))
     return path
 
@@ -256,7 +280,7 @@ def compare_varies(goals: Goals) -> list[tuple[str, list]]:
 
     models = load_models()
     sizes = [goals.target_params] + [float(models[n].num_params) for n in COMPARE_REFERENCE_MODELS]
-    return [("gpu", gpu_names()), ("target_params", list(dict.fromkeys(sizes))),
+    return [("gpu", accelerator_names()), ("target_params", list(dict.fromkeys(sizes))),
             ("objective", list(OBJECTIVES))]
 
 

@@ -23,7 +23,7 @@ from tui.cli import main
 USER_LAW = {"name": "our-data", "source": "tests: a law unlike the published one", "E": 2.1, "A": 300.0,
             "B": 900.0, "alpha": 0.32, "beta": 0.30,
             "covariance": [[0.04 if i == j else 0.0 for j in range(5)] for i in range(5)],
-            "num_points": 15, "max_compute_flops": 1e20}
+            "num_points": 15, "max_compute_flops": 1e18}
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +176,21 @@ def test_ladder_plan_cli_writes_a_valid_ladder(tmp_path, capsys):
     lad = validate_as(LadderPlan, parse_text(out.read_text()))
     assert len(lad.rungs) == 8 and lad.totals.compute_fraction <= 0.02
     assert main(["ladder", "plan", str(plan_path), "--ratios", "ten"]) == 2
+
+
+def test_ladder_fit_cli_fits_a_csv_and_predicts_the_target(tmp_path, capsys):
+    law = sizing.LossFit("x", 2.1, 300.0, 900.0, 0.32, 0.30, "")
+    rows = ["name,num_params,num_tokens,loss"] + [
+        f"n{n:g}r{r:g},{n},{n * r},{law.loss(n, n * r)}" for n in (1e7, 3e7, 1e8, 3e8, 1e9) for r in (10, 20, 40)]
+    csv = tmp_path / "points.csv"
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    plan_path = tmp_path / "plan.yaml"
+    assert main(["plan", "--preset", "default", "-o", str(plan_path)]) == 0
+    capsys.readouterr()
+    assert main(["ladder", "fit", str(csv), "--bootstrap", "20", "--target", str(plan_path)]) == 0
+    out = capsys.readouterr().out
+    fit = json.loads((tmp_path / "points.fit.json").read_text())
+    assert fit["params"]["alpha"] == pytest.approx(0.32, rel=1e-3) and "80% interval" in out
+    (pred,) = fit["extrapolations"]
+    assert pred["predicted_loss"] == pytest.approx(law.loss(pred["num_params"], pred["num_tokens"]), rel=1e-3)
+    assert f"predict {pred['name']}" in out

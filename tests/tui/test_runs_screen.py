@@ -94,3 +94,35 @@ async def test_pressing_c_cancels_a_running_run_from_the_screen(tmp_path):
         await wait_until(pilot, lambda: read_state(graph.run_dir).status == "CANCELLED", 90)
         await wait_until(pilot, lambda: app.screen.view is not None and app.screen.view.state.status == "CANCELLED")
     assert read_state(graph.run_dir).stages["evaluate"].status == "CANCELLED"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_run_monitor_fits_80x24_and_120x40_with_the_apps_keys_in_its_footer(snap_compare, tmp_path, size):
+    """The footer shows the wizard's F1-F6 (F5 is Export here too) and the screen's c/r keys at 80
+    columns; stages, cost, loss plot and log all have rows at 80x24."""
+    finished_run(tmp_path)
+
+    async def run_before(pilot) -> None:
+        await wait_until(pilot, lambda: pilot.app.screen.view is not None)
+        await pilot.pause(0.3)
+
+    assert snap_compare(RunsAppWithKeys(tmp_path / "runs"), terminal_size=size, run_before=run_before)
+
+
+class RunsAppWithKeys(RunsApp):
+    """The run monitor inside an app with the wizard's global keys (tui/app.py)."""
+
+    from tui.app import WizardApp as _Wizard
+
+    BINDINGS = _Wizard.BINDINGS
+
+
+async def test_f5_on_the_run_monitor_is_the_wizards_export_not_refresh(tmp_path):
+    from tui.app import WizardApp
+
+    finished_run(tmp_path)
+    screen = RunsScreen(tmp_path / "runs")
+    keys = {b.key: b.description for b in screen.BINDINGS}
+    assert "f5" not in keys and keys["u"] == "Refresh"
+    wizard_keys = {b.key: b.description for b in WizardApp.BINDINGS}
+    assert wizard_keys["f5"] == "Export" and not set(keys) & set(wizard_keys)

@@ -154,7 +154,7 @@ async def test_bad_input_shows_the_schema_message_beside_the_field_and_keeps_the
         await pilot.pause(0.2)
         await settle(pilot)
         assert error_text(app, "budget_usd") == "Input should be greater than 0 (got -500000.0)"
-        assert error_text(app, "seq_len") == "expected a number such as 1500, 2.5e6 or 7B (got '4096x')"
+        assert error_text(app, "seq_len") == "'4096x' is not a number; use a number such as 4e6, 1.5M, 7B, 2T or $1,000,000"
         assert app.screen.query_one("#label-budget_usd").has_class("-invalid")
         assert app.screen.query_one("#field-budget_usd").has_class("-field-invalid")
         assert "fix the red fields" in str(app.screen.query_one("#summary").render())

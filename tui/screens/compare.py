@@ -25,8 +25,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("GPUs", "num_gpus"),
     ("days", "wallclock_days"),
     ("cost", "total_cost_usd"),
-    ("kWh", "energy_kwh"),
-    ("CO2 kg", "co2_kg"),
+    ("energy", "energy_kwh"),
+    ("CO2", "co2_kg"),
     ("loss", "predicted_loss"),
     ("front", "pareto"),
     ("binding", "binding_constraint"),
@@ -41,18 +41,43 @@ def row_cells(s: state.Scenario) -> tuple[str, ...]:
     return (
         f["gpu"], f["objective"], figures.count(f["num_params"]), figures.count(f["num_tokens"]),
         f"{f['num_gpus']:.0f}", figures.num(f["wallclock_days"]), figures.usd(f["total_cost_usd"]),
-        figures.num(f["energy_kwh"]), figures.num(f["co2_kg"]), f"{f['predicted_loss']:.3f}",
+        figures.energy(f["energy_kwh"]), figures.co2(f["co2_kg"]), f"{f['predicted_loss']:.3f}",
         "★" if s.pareto else "", f["binding_constraint"],
     )
+
+
+class ScenarioTable(DataTable):
+    """A row-cursor table whose ← and → move the view one whole column, not one character."""
+
+    def column_starts(self) -> list[int]:
+        """scroll_x at which each scrollable column starts right after the fixed ones."""
+        starts, x = [], 0
+        for column in self.ordered_columns[self.fixed_columns:]:
+            starts.append(x)
+            x += column.get_render_width(self)
+        return starts
+
+    def action_cursor_right(self) -> None:
+        if self.cursor_type != "row":
+            return super().action_cursor_right()
+        following = [x for x in self.column_starts() if x > self.scroll_x]
+        if following:
+            self.scroll_to(x=min(following[0], self.max_scroll_x), animate=False)
+
+    def action_cursor_left(self) -> None:
+        if self.cursor_type != "row":
+            return super().action_cursor_left()
+        preceding = [x for x in self.column_starts() if x < self.scroll_x]
+        self.scroll_to(x=preceding[-1] if preceding else 0, animate=False)
 
 
 class CompareScreen(Screen):
     CSS_PATH = "compare.tcss"
     TITLE = "Compare scenarios"
-    BINDINGS = [
-        Binding("s", "sort", "Sort"),
-        Binding("r", "reverse", "Reverse"),
-        Binding("enter", "load", "Load", show=True),
+    BINDINGS = [  # listed in the status line, so the footer shows the app's keys as on every screen
+        Binding("s", "sort", "Sort", show=False),
+        Binding("r", "reverse", "Reverse", show=False),
+        Binding("enter", "load", "Load", show=False),
     ]
 
     def __init__(self) -> None:
@@ -66,7 +91,7 @@ class CompareScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="compare-status")
-        yield DataTable(id="scenarios", cursor_type="row", zebra_stripes=True, fixed_columns=2)
+        yield ScenarioTable(id="scenarios", cursor_type="row", zebra_stripes=True, fixed_columns=2)
         yield KeyFooter()
 
     def on_screen_resume(self) -> None:
@@ -99,10 +124,9 @@ class CompareScreen(Screen):
             table.add_column(label, key=key, width=width)
         for s, row in zip(rows, cells):
             table.add_row(*row, key=s.key)
-        direction = "descending" if self.sort_reverse else "ascending"
-        label = dict((k, lbl) for lbl, k in COLUMNS)[self.sort_key]
+        label = dict((k, lbl) for lbl, k in COLUMNS)[self.sort_key] + ("▼" if self.sort_reverse else "▲")
         self.query_one("#compare-status", Static).update(
-            f"{len(rows)} scenarios by {label} ({direction}) · s: next column · r: reverse · Enter: load"
+            f"{len(rows)} scenarios by {label} · s sort · r reverse · ←→ columns · Enter load"
         )
 
     def action_sort(self) -> None:

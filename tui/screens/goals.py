@@ -52,7 +52,7 @@ class GoalsScreen(Screen):
             choices = self._choices(field.name)
             options = [(name, name) for name in [*choices, *([value] if value not in choices else [])]]
             return Select(options, value=value, allow_blank=False, compact=True, id=widget_id)
-        return Input(value, placeholder=field.placeholder, compact=True, id=widget_id, select_on_focus=False)
+        return Input(value, placeholder=field.placeholder, compact=True, id=widget_id, select_on_focus=True)
 
     @staticmethod
     def _choices(name: str) -> list[str]:
@@ -136,5 +136,8 @@ class GoalsScreen(Screen):
         self.show_summary()
 
     def show_summary(self, _: object = None) -> None:
+        from planner.data_sources import uses_demo_corpus
+
         app = self.app
-        self.query_one(PlanSummary).show(app.headline, app.plan_error, bool(self.errors), app.plan_pending)
+        self.query_one(PlanSummary).show(app.headline, app.plan_error, bool(self.errors), app.plan_pending,
+                                         uses_demo_corpus(app.goals.data))

@@ -22,9 +22,9 @@ ESTIMATE_ROWS = (
     ("GPU-hours", "gpu_hours", lambda v: figures.num(v)),
     ("wall-clock days", "wallclock_days", lambda v: figures.num(v)),
     ("GPU cost", "cost_usd", figures.usd),
-    ("energy", "energy_kwh", lambda v: figures.num(v, "kWh")),
+    ("energy", "energy_kwh", figures.energy),
     ("energy cost", "energy_cost_usd", figures.usd),
-    ("CO2", "co2_kg", lambda v: figures.num(v, "kg")),
+    ("CO2", "co2_kg", figures.co2),
     ("total cost", "total_cost_usd", figures.usd),
     ("predicted loss", "predicted_loss", lambda v: f"{v:.3f}"),
 )
@@ -101,10 +101,16 @@ def training_table(plan: RunPlan) -> Table:
 
 
 def notes_text(plan: RunPlan) -> Text:
+    """Warnings, then the data sources (planner.data_sources: the demo corpus named as such)."""
+    from planner.data_sources import data_rows
+
     text = Text()
     text.append("Warnings\n", style="bold")
     for warning in plan.warnings or ["none"]:
         text.append(f"• {warning}\n", style="yellow" if plan.warnings else "dim")
+    text.append("Data\n", style="bold")
+    for label, value in data_rows(plan):
+        text.append(f"• {value}\n", style="bold yellow" if label == "demo data" else "")
     return text
 
 
@@ -122,7 +128,12 @@ def assumptions_table(plan: RunPlan) -> Table:
 
 
 def headline_text(plan: RunPlan) -> Text:
+    from planner.data_sources import uses_demo_corpus
+
     text = Text.assemble((plan.name, "bold"), "  binding constraint: ", (plan.binding_constraint, "bold"))
+    if uses_demo_corpus(plan.data):
+        text.append("\ntrains on the DEMO corpus builtin:pydoc: name your data in Data sources (F2)",
+                    style="bold yellow")
     if plan.approval is not None:
         text.append(f"\n✓ approved by {plan.approval.approved_by} (sha256 {plan.approval.plan_sha256[:12]}…)",
                     style="bold green")
@@ -156,15 +167,19 @@ class PlanScreen(Screen):
         self.watch(self.app, "plan_error", self.show_plan)
 
     def show_plan(self, _: object = None) -> None:
+        """The plan, or only the planner's error: a plan for earlier goals is not shown under it."""
         plan: RunPlan | None = self.app.plan
         headline = self.query_one("#headline", Static)
+        stale = bool(self.app.plan_error) or plan is None
+        self.query_one("#plan-grid").display = not stale
+        self.query_one("#assumptions").display = not stale
         if self.app.plan_error:
-            headline.update(Text(f"The planner cannot meet these goals:\n{self.app.plan_error}",
-                                 style="bold red"))
+            headline.update(Text(f"The planner cannot meet these goals:\n{self.app.plan_error}\n"
+                                 "(fix the goals on the Goals screen, F2)", style="bold red"))
+            return
         if plan is None:
             return
-        if not self.app.plan_error:
-            headline.update(headline_text(plan))
+        headline.update(headline_text(plan))
         self.query_one("#model", Static).update(model_table(plan))
         self.query_one("#estimate", Static).update(estimate_table(plan))
         self.query_one("#layout", Static).update(layout_table(plan))

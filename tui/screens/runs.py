@@ -16,13 +16,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Log, OptionList, ProgressBar, Static
+from textual.widgets import Label, Log, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from executor.backends import control
 from executor.costs import CostReport, cost_report, read_metrics
 from executor.rundir import RunState, list_runs, stage_log
 from planner.io import read_plan
+from tui.widgets.key_footer import KeyFooter
 
 STAGES = ("prepare", "train", "evaluate")
 LOG_TAIL_LINES = 200
@@ -69,10 +70,11 @@ class RunsScreen(Screen):
     """Run monitor."""
 
     CSS_PATH = "runs.tcss"
-    BINDINGS = [
-        Binding("c", "cancel_run", "Cancel run"),
-        Binding("r", "resume_run", "Resume run"),
-        Binding("f5", "refresh", "Refresh"),
+    BINDINGS = [  # the footer shows the app's F1-F6 as on every screen (F5 is Export here too);
+        # this screen's own keys are listed in its #run-keys line, so the footer fits 80 columns
+        Binding("c", "cancel_run", "Cancel", show=False),
+        Binding("r", "resume_run", "Resume", show=False),
+        Binding("u", "refresh", "Refresh", show=False),  # it also refreshes every REFRESH_S
         Binding("escape", "app.pop_screen", "Back", show=False),
     ]
 
@@ -87,6 +89,7 @@ class RunsScreen(Screen):
             yield OptionList(id="run-list")
             with Vertical(id="run-detail"):
                 yield Static("no run selected", id="run-title")
+                yield Static("c cancel · r resume · u refresh · Esc back", id="run-keys")
                 for stage in STAGES:
                     with Horizontal(classes="stage-row"):
                         yield Label(stage, classes="stage-name")
@@ -95,7 +98,7 @@ class RunsScreen(Screen):
                 yield Static("", id="run-cost")
                 yield self._make_plot()
                 yield Log(id="run-log", max_lines=LOG_TAIL_LINES)
-        yield Footer()
+        yield KeyFooter()
 
     def _make_plot(self):
         from textual_plotext import PlotextPlot

@@ -1,47 +1,49 @@
-"""Display formatting of plan figures (units and significant digits only; no planning math)."""
+"""Display formatting of plan figures: the units and rounding of planner.units, so the wizard writes
+numbers the way the CLI and the report do (`$1M`, `1 kt`, `1,000 days`; never `$1e+03k` or `1e+03`)."""
 
 from __future__ import annotations
 
 from planner.schema import Range
+from planner.units import (
+    format_co2_kg,
+    format_count,
+    format_energy_kwh,
+    format_scientific,
+    format_usd,
+    round_significant,
+)
 
-_SCALES = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
 _BYTE_SCALES = (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
 
-
-def count(value: float | None) -> str:
-    """7.0e9 -> `7.00B`; 1234 -> `1.23k`; None -> `-`."""
-    if value is None:
-        return "-"
-    for suffix, scale in _SCALES:
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-def usd(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if abs(value) >= 1e3:
-        return "$" + count(value)
-    return f"${value:,.2f}"
+count = format_count
+"""7.0e9 -> `7B`; 1234 -> `1.23k`; 999,999.7 -> `1M`; None -> `-`."""
+usd = format_usd
+"""1e6 -> `$1M`; 60,250 -> `$60.2k`; 12.5 -> `$12.50`."""
+energy = format_energy_kwh
+co2 = format_co2_kg
 
 
 def flops(value: float) -> str:
-    return f"{value:.3g} FLOP"
+    """3.1e23 -> `3.1e23 FLOP`."""
+    return f"{format_scientific(value)} FLOP"
 
 
 def num(value: float | None, unit: str = "") -> str:
-    """Three significant digits with thousands separators, then the unit."""
+    """Three significant digits, rounded before choosing the form: 999.7 -> `1,000`, 30.84 -> `30.8`;
+    thousands separators from 1,000 on."""
     if value is None:
         return "-"
-    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    rounded = round_significant(value, 3)
+    text = f"{value:,.0f}" if abs(rounded) >= 1000 else f"{rounded:.3g}"
+    if "e" in text:  # below 1e-3
+        text = format_scientific(value)
     return f"{text} {unit}".rstrip()
 
 
 def nbytes(value: float) -> str:
     for suffix, scale in _BYTE_SCALES:
         if abs(value) >= scale:
-            return f"{value / scale:.3g} {suffix}"
+            return f"{round_significant(value / scale, 3):.3g} {suffix}"
     return f"{value:.0f} B"
 
 
@@ -53,7 +55,11 @@ def span(rng: Range | None, fmt) -> str:
 
 
 def value(v: float | int | str | bool) -> str:
-    """An assumption's value: large or tiny numbers in 4 significant digits, others as they are."""
+    """An assumption's value: large numbers with k/M/B suffixes, tiny ones as `2e-5`, others as they are."""
     if isinstance(v, bool) or not isinstance(v, int | float):
         return str(v)
-    return f"{v:.4g}" if v and (abs(v) >= 1e5 or abs(v) < 1e-3) else f"{v:g}"
+    if v and abs(v) >= 1e5:
+        return format_count(v, 4)
+    if v and abs(v) < 1e-3:
+        return format_scientific(v, 4)
+    return f"{v:g}"

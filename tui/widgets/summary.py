@@ -10,7 +10,7 @@ from tui.widgets import figures
 
 
 def summary_text(head: Headline | None, error: str = "", form_invalid: bool = False,
-                 pending: bool = False) -> Text:
+                 pending: bool = False, demo_data: bool = False) -> Text:
     if error:
         return Text(f"The planner cannot meet these goals:\n{error}", style="bold red")
     if head is None:
@@ -27,6 +27,8 @@ def summary_text(head: Headline | None, error: str = "", form_invalid: bool = Fa
     text.append(f" · {head.num_gpus}× {head.gpu}")
     if head.num_warnings:
         text.append(f" · {head.num_warnings} warning(s)", style="yellow")
+    if demo_data:
+        text.append(" · demo data", style="bold yellow")
     if form_invalid:
         text.append(" · fix the red fields (plan shows the last valid goals)", style="red")
     elif pending and head.num_warnings is None:
@@ -38,5 +40,5 @@ class PlanSummary(Static):
     """Redrawn by the goals screen whenever the app's headline, error or the form's validity change."""
 
     def show(self, head: Headline | None, error: str = "", form_invalid: bool = False,
-             pending: bool = False) -> None:
-        self.update(summary_text(head, error, form_invalid, pending), layout=False)  # fixed height
+             pending: bool = False, demo_data: bool = False) -> None:
+        self.update(summary_text(head, error, form_invalid, pending, demo_data), layout=False)  # fixed height
