@@ -8,8 +8,13 @@ read as a text directory with the quality filters off (they are tuned for web te
 code-heavy manual). At vocab 1024 that is several million tokens, so no rung repeats its data more
 than about 3 times; the bundled pydoc text (~14k tokens after filters) is far too small.
 
+Default ladder (target 20M parameters, `ladder plan --rungs 4 --ratios 0.5,2 --span-decades 0.6
+--budget-fraction 0.05 --holdout`): 1.5M, 2.3M, 3.7M and 6.0M parameters at 0.5 and 2 tokens per
+parameter, and a held-out 9.5M rung at 1; about 43M tokens in all. Only 0.6 decades of size: below
+~1M parameters the 1024-token vocabulary's embeddings are most of the model.
+
     apt-get install -y python3.11-doc
-    OMP_NUM_THREADS=1 python benchmarks/bench_ladder.py --work /tmp/ladder-bench [--ratios 1,4] [--sizes 4]
+    OMP_NUM_THREADS=1 python benchmarks/bench_ladder.py --work /tmp/ladder-bench [--ratios 0.5,2] [--sizes 4]
 
 It takes hours on 2 shared cores (tens of millions of tokens); re-running resumes (finished rungs skip).
 """
@@ -57,9 +62,9 @@ def main() -> None:
     p.add_argument("--work", type=Path, default=Path("/tmp/ladder-bench"))
     p.add_argument("--target-params", type=float, default=20e6)
     p.add_argument("--sizes", type=int, default=4)
-    p.add_argument("--ratios", default="1,4")
+    p.add_argument("--ratios", default="0.5,2")
     p.add_argument("--span-decades", type=float, default=0.6)
-    p.add_argument("--budget-fraction", type=float, default=0.1)
+    p.add_argument("--budget-fraction", type=float, default=0.05)
     p.add_argument("--bootstrap", type=int, default=200)
     a = p.parse_args()
     if not CORPUS.is_dir():

@@ -15,7 +15,8 @@ L(N, D), then size the big run from that law. This module plans such a ladder:
 - shapes: planner.architecture.derive_shape, the big run's shape rules; batch, layout, recipe and
   GPU-hours/dollars/days per rung from the same derive path as any plan (planner.derive.assemble_plan,
   which calls planner.estimate.estimate_run);
-- holdout (optional): one larger rung, not used in the fit, to check the law's prediction.
+- holdout (optional): one larger rung (one size step up, at the geometric mean of the ratios), not
+  used in the fit, to check the law's prediction.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ DEFAULT_NUM_SIZES = 5
 DEFAULT_RATIOS = (10.0, 20.0, 40.0)
 DEFAULT_SPAN_DECADES = 1.75
 DEFAULT_BUDGET_FRACTION = 0.02
-HOLDOUT_RATIO = 20.0
 CPU_PIN_REASON = ("CPU rungs: megatron-core's local layer spec has no sequence-parallel norm "
                   "(executor/train/cpu_compat.py), so the layout search keeps sequence_parallel off")
 MAX_SIZE_FRACTION = 0.3
@@ -46,6 +46,11 @@ def relative_sizes(num_sizes: int, span_decades: float) -> list[float]:
     if num_sizes == 1:
         return [1.0]
     return [10 ** (-span_decades * (num_sizes - 1 - i) / (num_sizes - 1)) for i in range(num_sizes)]
+
+
+def holdout_ratio(ratios) -> float:
+    """The held-out rung's tokens per parameter: the geometric mean of the ladder's ratios (20 for 10, 20, 40)."""
+    return float(f"{math.exp(sum(math.log(r) for r in ratios) / len(ratios)):.3g}")
 
 
 def rung_goals(goals: Goals, name: str, num_params: float, num_tokens: float) -> Goals:
@@ -114,8 +119,8 @@ def _rungs(goals: Goals, n_max: float, num_sizes: int, ratios, span: float, hold
         for r in ratios:
             rungs.append(_rung(goals, f"s{i + 1}-r{r:g}", "fit", q * n_max, r, pins))
     if holdout:
-        step = 10 ** (span / max(1, num_sizes - 1))
-        rungs.append(_rung(goals, f"holdout-r{HOLDOUT_RATIO:g}", "holdout", n_max * step, HOLDOUT_RATIO, pins))
+        step, ratio = 10 ** (span / max(1, num_sizes - 1)), holdout_ratio(ratios)
+        rungs.append(_rung(goals, f"holdout-r{ratio:g}", "holdout", n_max * step, ratio, pins))
     return rungs
 
 
@@ -132,7 +137,7 @@ def plan_ladder(plan: RunPlan, *, num_sizes: int = DEFAULT_NUM_SIZES, ratios=DEF
     q = relative_sizes(num_sizes, span_decades)
     weight = sum(ratios) * sum(x * x for x in q)
     if holdout:
-        weight += HOLDOUT_RATIO * 10 ** (2 * span_decades / max(1, num_sizes - 1))
+        weight += holdout_ratio(ratios) * 10 ** (2 * span_decades / max(1, num_sizes - 1))
     n_max = math.sqrt(budget_fraction * target_flops / (6.0 * weight))
     cap = MAX_SIZE_FRACTION * plan.model.num_params
     capped = n_max > cap
