@@ -54,3 +54,9 @@ def test_a_goals_file_with_a_non_finite_number_exits_2_naming_the_field(capsys, 
     goals.write_text("budget_usd: 1e308\ntarget_tokens: .nan\n", encoding="utf-8")
     code, _, err = run(capsys, "plan", "--goals", str(goals))
     assert code == 2 and "budget_usd: '1e308' is too large" in err and "target_tokens: nan is not a finite" in err
+
+
+@pytest.mark.parametrize("value,needle", [("nan", "is not a finite number"), ("-5", "must not be negative")])
+def test_wait_seconds_are_finite_and_not_negative(capsys, tmp_path, value, needle):
+    code, _, err = run(capsys, "resume", str(tmp_path), "--wait", value)
+    assert code == 2 and f"--wait: '{value}' {needle}" in err

@@ -19,13 +19,15 @@ class Number(click.ParamType):
 
     name = "number"
 
-    def __init__(self, goal: str | None = None, *, integer: bool = False, maximum: float | None = None) -> None:
-        self.goal, self.integer, self.maximum = goal, integer, maximum
+    def __init__(self, goal: str | None = None, *, integer: bool = False, maximum: float | None = None,
+                 negative: bool = True) -> None:
+        """`negative=False`: a negative value is an error here (a flag that is no goal has no schema rule)."""
+        self.goal, self.integer, self.maximum, self.negative = goal, integer, maximum, negative
 
     def convert(self, value, param, ctx) -> float | int:
         flag = param.opts[0] if param is not None and param.opts else "value"
         try:
-            number = parse_number(value, flag, maximum=self._maximum(), allow_negative=True)
+            number = parse_number(value, flag, maximum=self._maximum(), allow_negative=self.negative)
         except UnitError as exc:
             raise PlanInputError(f"{exc}" + (f" (goal {self.goal})" if self.goal else "")) from None
         if not self.integer:
@@ -47,3 +49,4 @@ class Number(click.ParamType):
 
 NUMBER = Number()
 COUNT = Number(integer=True)
+SECONDS = Number(negative=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tui.cli_numbers import NUMBER
+from tui.cli_numbers import SECONDS
 
 RUNS_ROOT_HELP = "directory holding run directories (default: ./runs)"
 
@@ -47,7 +47,7 @@ def approve(plan_file: str, approved_by: str, note: str, allow_demo_data: bool) 
 @click.option("--dry-run", is_flag=True, help="Validate and print the jobs; create and submit nothing.")
 @click.option("--override-approval", is_flag=True, help="Run an unapproved or edited plan (recorded in run.json).")
 @click.option("--override-budget", is_flag=True, help="Run a plan over the goals' budget (recorded in run.json).")
-@click.option("--wait", "wait_s", type=NUMBER, default=None, help="Wait up to this many seconds for the run to end.")
+@click.option("--wait", "wait_s", type=SECONDS, default=None, help="Wait up to this many seconds for the run to end.")
 def execute(plan_file, backend, run_dir, runs_root, site_file, dry_run, override_approval, override_budget,
             wait_s) -> None:
     """Run an approved plan: prepare -> train -> evaluate, locally or on Slurm."""
@@ -155,7 +155,7 @@ def cancel(run_dir: str) -> None:
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--wait", "wait_s", type=NUMBER, default=None, help="Wait up to this many seconds for the run to end.")
+@click.option("--wait", "wait_s", type=SECONDS, default=None, help="Wait up to this many seconds for the run to end.")
 def resume(run_dir: str, wait_s: float | None) -> None:
     """Re-submit the stages that did not complete; training resumes from its latest checkpoint."""
     from executor.backends import control
