@@ -14,6 +14,7 @@ import pytest
 from planner.scaling_fit import (
     HUBER_DELTA, design_problems, fit_ladder, objective, predict_log_loss, start_grid, usable_law,
 )
+from planner.ladder_report import fit_text
 from planner.schema.scaling_law import PARAM_NAMES, FitPoint, ScalingFit
 from planner.sizing import BESIROGLU_2024 as TRUE
 
@@ -85,6 +86,8 @@ def test_a_single_ratio_leaves_the_data_term_unidentified_and_prints_no_number()
     fit = fit_ladder(points, num_bootstrap=5)
     assert not fit.identified["beta"] and fit.params["beta"] is None and fit.params["B"] is None
     assert any("one tokens-per-parameter ratio" in p for p in fit.problems)
+    text = fit_text(fit)
+    assert "beta   not identified" in text and "alpha  not identified" in text and "E      " in text
     with pytest.raises(ValueError, match="does not identify"):
         usable_law(fit, "synthetic")
 
