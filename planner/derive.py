@@ -216,12 +216,17 @@ def _check_token_counts(goals: Goals) -> None:
             f"unique_tokens_available: {goals.unique_tokens_available:.3g} is less than one token"])
 
 
-def size_run(goals: Goals, ctx: Context, headroom: float = 1.0) -> Sizing:
+def size_run(goals: Goals, ctx: Context, headroom: float | None = None) -> Sizing:
     """Which constraint binds, and the model and token count it gives (PlanInputError on conflict).
 
-    `headroom` (>= 1, planner.risk.headroom_factor) shrinks the GPU-hour cap a budget or deadline
-    sizes the run with, so that it holds at goals.confidence; conflicts are judged on the point estimate.
+    `headroom` (>= 1; default planner.risk.sizing_headroom(goals.confidence)) shrinks the GPU-hour cap
+    a budget or deadline sizes the run with, so that it holds at goals.confidence; conflicts are
+    judged on the point estimate. The fast path (planner.sweep) and derive_plan size alike.
     """
+    if headroom is None:
+        from planner.risk import sizing_headroom
+
+        headroom = sizing_headroom(goals.confidence)
     limits = [lim for lim in compute_limits(goals, ctx) if not math.isnan(lim.gpu_hours)]
     if any(lim.gpu_hours <= 0 or math.isinf(lim.gpu_hours) for lim in limits):
         bad = next(lim for lim in limits if lim.gpu_hours <= 0 or math.isinf(lim.gpu_hours))
@@ -292,14 +297,10 @@ def derive_plan(goals: Goals, *, pins: dict | None = None) -> RunPlan:
 
     ctx = resolve_context(goals)
     sized = size_run(goals, ctx)
+    if sized.limit_sized:  # the cap was divided by this so that it holds at goals.confidence
+        ctx.note("confidence_headroom", round(risk.sizing_headroom(goals.confidence), 4), "x",
+                 f"planner.risk.sizing_headroom at goals.confidence {goals.confidence}", "GPU-hour cap the size is derived from")
     plan = assemble_plan(goals, ctx, sized.model, sized.num_tokens, sized.binding, pins)
-    headroom = risk.headroom_factor(plan)
-    if sized.limit_sized and headroom > 1.001:  # size so the budget or deadline holds at goals.confidence
-        sized = size_run(goals, ctx, headroom)
-        plan = assemble_plan(goals, ctx, sized.model, sized.num_tokens, sized.binding, pins)
-        ctx.note("confidence_headroom", round(headroom, 4), "x", f"planner.risk.headroom_factor at goals.confidence "
-                 f"{goals.confidence}", "GPU-hour cap the size is derived from")
-        plan = plan.model_copy(update={"assumptions": list(ctx.assumptions)})
     return risk.finish_plan(inference.with_serving(plan), sized.useful_compute_flops)
 
 

@@ -247,6 +247,7 @@ def evaluate_estimate(goals: Goals) -> dict[str, Any]:
     planner.estimate.estimate_run), without the layout search, recipe or failure plan."""
     from planner.derive import size_run
     from planner.estimate import estimate_run
+    from planner.risk import estimate_problems
 
     ctx = _context(goals)
     sized = size_run(goals, ctx)
@@ -257,6 +258,11 @@ def evaluate_estimate(goals: Goals) -> dict[str, Any]:
         "cost_usd": e.cost_usd, "total_cost_usd": e.total_cost_usd, "energy_kwh": e.energy_kwh,
         "co2_kg": e.co2_kg, "mfu": e.mfu, "predicted_loss": e.predicted_loss, "binding_constraint": sized.binding,
     }
+    problems = estimate_problems(sized.model.num_params, e, ctx.gpu.memory_bytes, ctx.precision, ctx.gpus_per_node)
+    if problems and not goals.allow_infeasible:  # as derive_plan would refuse it (planner.risk)
+        raise PlanInputError("the plan cannot run as planned", problems)
+    if problems:
+        row["infeasible"] = "; ".join(problems)
     row.update(_serving_columns(goals, ctx, sized.model, e.total_cost_usd))
     row.update(_throughput_ranges(row))
     return row

@@ -144,8 +144,9 @@ def test_sweep_command_prints_the_table_and_writes_csv_and_parquet(tmp_path, cap
     assert len(pd.read_csv(csv_path)) == 4
     pq = tmp_path / "s.parquet"
     pytest.importorskip("pyarrow")
-    assert main(["sweep", "--vary", "num_gpus=8:32:x2", "--preset", "default", "-o", str(pq)]) == 0
-    assert list(pd.read_parquet(pq)["vary.num_gpus"]) == [8, 16, 32]
+    # 64-256 GPUs: on 8 or 16 the default $500k run takes past a year, an error row (planner.risk, issue 13)
+    assert main(["sweep", "--vary", "num_gpus=64:256:x2", "--preset", "default", "-o", str(pq)]) == 0
+    assert sorted(pd.read_parquet(pq)["vary.num_gpus"]) == [64, 128, 256]
 
 
 def test_full_sweep_derives_whole_plans_with_failures_and_ranges(capsys):
@@ -170,3 +171,13 @@ def test_sweep_command_rejects_bad_input_with_status_2(capsys):
     assert "unknown goals field 'gpux'" in capsys.readouterr().err
     assert main(["sweep", "--vary", "num_gpus=8", "-o", "out.txt"]) == 2
     assert "must end in .csv or .parquet" in capsys.readouterr().err
+
+
+def test_the_fast_path_refuses_a_run_past_a_year_as_derive_plan_does():
+    from planner.sweep import evaluate_estimate
+
+    with pytest.raises(PlanInputError, match="past 365"):
+        evaluate_estimate(Goals(gpu="H100", num_gpus=8, budget_usd=5e5, objective="compute-optimal"))
+    row = evaluate_estimate(Goals(gpu="H100", num_gpus=8, budget_usd=5e5, objective="compute-optimal",
+                                  allow_infeasible=True))
+    assert "past 365" in row["infeasible"]
