@@ -58,6 +58,8 @@ def test_a_failed_stage_cancels_its_dependents_through_kill_on_invalid_dep(tmp_p
     state = wait_final(backend.status, graph.run_dir, 240)
     assert [s.status for s in state.stages.values()] == ["COMPLETED", "FAILED", "CANCELLED"]
     assert state.stages["train"].attempts[-1].exit_code != 0
+    from executor.backends.slurm import read_attempts  # the crash restarts are bounded: 1 run + max_restarts (2)
+    assert [a["exit_code"] != 0 for a in read_attempts(graph.run_dir)] == [True] * (1 + graph.job("train").max_restarts)
 
 
 def test_usr1_before_the_time_limit_checkpoints_requeues_and_the_job_finishes(tmp_path, slurm_cluster):
@@ -137,3 +139,21 @@ def test_the_32_node_site_bundle_scaled_to_the_local_cluster_submits_and_every_j
     assert sum(name.startswith("prepare-shards-") for name in logs) == 4
     rank_logs = "".join(v for k, v in logs.items() if k.startswith("train-"))
     assert "task 0: -m torch.distributed.run --nnodes=2 --nproc_per_node=8" in rank_logs and "task 1:" in rank_logs
+
+
+def test_status_lines_name_each_training_attempt_its_cause_and_the_steps_lost(tmp_path):
+    from executor.backends.slurm import restart_report
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "train-attempts.jsonl").write_text(
+        '{"job_id": "9", "attempt": 1, "exit_code": 137, "started": "a", "ended": "b", "last_step": 27, '
+        '"checkpoint_step": 20, "requeue": 0, "cause": "srun: error: n2: task 1: Killed"}\n'
+        '{"job_id": "9", "attempt": 2, "exit_code": 0, "started": "c", "ended": "d", "last_step": 44, '
+        '"checkpoint_step": 44, "requeue": 1, "cause": ""}\n{"job_id": "9", "attem\n'  # a line cut by a node failure
+        '{"job_id": "12", "attempt": 1, "exit_code": 0, "started": "e", "ended": "f", "last_step": 60, '
+        '"checkpoint_step": 60, "requeue": 0, "cause": ""}\n')
+    lines = restart_report(tmp_path)
+    assert len(lines) == 3
+    assert "FAILED exit 137 (srun: error: n2: task 1: Killed); reached step 27, checkpoint at 20: 7 steps lost" in lines[0]
+    assert "checkpointed and requeued at step 44" in lines[1] and lines[2].endswith("completed")
+    assert restart_report(tmp_path / "none") == []

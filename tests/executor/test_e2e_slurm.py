@@ -111,6 +111,7 @@ def test_the_tiny_plan_trains_over_two_nodes_survives_a_node_crash_and_resumes_a
         "evaluate.sbatch", "prepare-shards.sbatch", "prepare.sbatch", "train.sbatch"]
     batch_log = (run_dir / "logs" / "train.log").read_text()
     assert "on 2 nodes (n1 n2)" in batch_log and "restart 1 of" in batch_log
+    assert (run_dir / "site.yaml").read_text().endswith("site: {}\n")  # the (default) site options, recorded
     rank_logs = sorted(p.name for p in (run_dir / "logs").glob("train-*-*.log"))
     assert len(rank_logs) == 2 and rank_logs[0].endswith("-0.log") and rank_logs[1].endswith("-1.log")
     assert not PWNED.exists()
