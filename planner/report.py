@@ -13,6 +13,7 @@ from pathlib import Path
 from planner.data_sources import data_markdown
 from planner.errors import PlanInputError
 from planner.io import atomic_write_text, canonical_sha256
+from planner.report_basic import mfu_chain_text
 from planner.schema import Range, RunPlan
 
 COST_CHART = "cost_breakdown.png"
@@ -135,7 +136,8 @@ def _summary(plan: RunPlan, ranges: dict[str, Range]) -> str:
         ["Training tokens", f"{count_label(t.num_tokens)} ({num(t.tokens_per_param)} per parameter, "
                             f"{num(t.epochs)} epoch{'' if t.epochs == 1 else 's'})"],
         ["Compute", f"{e.model_flops:.3g} model FLOPs"],
-        ["Hardware", f"{e.num_gpus} × {e.gpu} at {e.mfu:.0%} MFU"],
+        ["Hardware", f"{e.num_gpus} × {e.gpu} at {e.mfu:.1%} end-to-end MFU"],
+        *([["MFU", mfu_chain_text(e)]] if e.step_mfu is not None else []),
         ["GPU-hours", _with_range(e.gpu_hours, ranges.get("gpu_hours"))],
         ["Wall-clock days", _with_range(e.wallclock_days, ranges.get("wallclock_days"))],
         ["GPU cost (USD)", _with_range(e.cost_usd, ranges.get("cost_usd"), "$")],
@@ -147,8 +149,8 @@ def _summary(plan: RunPlan, ranges: dict[str, Range]) -> str:
     ]
     if plan.reliability and plan.reliability.adjusted_wallclock_days:
         r = plan.reliability
-        rows.insert(6, ["Days with failures", f"{num(r.adjusted_wallclock_days)} (goodput {r.goodput:.1%}, "
-                                              f"~{num(r.expected_interruptions)} interruptions)"])
+        rows.insert(7, ["Failures", f"goodput {r.goodput:.1%}, ~{num(r.expected_interruptions)} interruptions "
+                                    "(in the figures above)"])
     text = "## Summary\n\n" + table(["", "Plan (p10 – p90)"], rows)
     return text + "\n\nRanges are p10 – p90; see *How the ranges are computed* under Assumptions."
 
@@ -180,7 +182,9 @@ def _costs(plan: RunPlan, ranges: dict[str, Range]) -> str:
         point = getattr(e, name)
         rows.append([name, num(point)] + ([num(r.p10), num(r.p50), num(r.p90)] if r else ["", "", ""]))
     flops = [["flops_per_token", num(e.flops_per_token)], ["model_flops", num(e.model_flops)],
-             ["hardware_flops", num(e.hardware_flops)], ["mfu", f"{e.mfu:.3f}"],
+             ["hardware_flops", num(e.hardware_flops)], ["mfu (end to end)", f"{e.mfu:.3f}"],
+             *([["step_mfu", f"{e.step_mfu:.3f}"]] if e.step_mfu is not None else []),
+             *([[f"overhead: {o.name}", f"{o.fraction:.4f} ({o.source})"] for o in e.overheads]),
              ["tokens_per_s", num(e.tokens_per_s)]]
     return ("## Compute, time and cost\n\n" + table(["Figure", "Point", "p10", "p50", "p90"], rows) + "\n\n"
             + table(["Throughput", "Value"], flops) + f"\n\n![Cost breakdown]({COST_CHART})")
@@ -338,25 +342,33 @@ def cost_chart(plan: RunPlan, ranges: dict[str, Range], path: Path) -> None:
 
 
 def loss_chart(plan: RunPlan, path: Path) -> None:
-    """Loss vs compute C = 6ND (log x): the compute-optimal frontier of the planner's loss law
-    (planner.sizing, Hoffmann et al. 2022 eq. 2 and 4 with its default fit), the plan's model size at
-    other token counts, and the plan itself."""
+    """Loss vs compute C = 6ND (log x): the compute-optimal frontier of the plan's loss law
+    (planner.sizing, Hoffmann et al. 2022 eq. 2 and 4; the user's law from goals.scaling_law when the
+    goals carry one, planner.user_law), the plan's model size at other token counts, and the plan
+    itself with its loss p10-p90 when the law has one."""
     import numpy as np
     from matplotlib.figure import Figure
 
-    from planner.sizing import DEFAULT_FIT, compute_optimal
+    from planner.sizing import compute_optimal
+    from planner.user_law import loss_fit
+
+    law = loss_fit(plan.goals)
 
     n_plan, d_plan = plan.model.num_params, plan.tokens.num_tokens
     c_plan = 6.0 * n_plan * d_plan
     compute = np.logspace(np.log10(c_plan) - 3, np.log10(c_plan) + 2, 60)
-    frontier = [DEFAULT_FIT.loss(*compute_optimal(float(c))) for c in compute]
-    fixed_n = [DEFAULT_FIT.loss(n_plan, float(c) / (6.0 * n_plan)) for c in compute]
+    frontier = [law.loss(*compute_optimal(float(c), law)) for c in compute]
+    fixed_n = [law.loss(n_plan, float(c) / (6.0 * n_plan)) for c in compute]
     fig = Figure(figsize=(7, 4.2), dpi=100)
     ax = fig.add_subplot()
-    ax.plot(compute, frontier, color="#4C72B0", label=f"compute-optimal frontier ({DEFAULT_FIT.name})")
+    ax.plot(compute, frontier, color="#4C72B0", label=f"compute-optimal frontier ({law.name})")
     ax.plot(compute, fixed_n, color="#8172B2", linestyle="--", label=f"this model size ({count_label(n_plan)})")
     ax.scatter([c_plan], [plan.estimate.predicted_loss], color="#C44E52", zorder=5,
                label=f"this plan: {num(d_plan / n_plan)} tokens/param")
+    band = plan.ranges.get("predicted_loss")
+    if band is not None:
+        ax.errorbar([c_plan], [band.p50], yerr=[[band.p50 - band.p10], [band.p90 - band.p50]], color="#C44E52",
+                    capsize=4, zorder=4)
     ax.set_xscale("log")
     ax.set_xlabel("training compute C = 6ND (FLOPs)")
     ax.set_ylabel("predicted loss (nats/token)")
