@@ -56,19 +56,6 @@ def sizing_headroom(confidence: str) -> float:
     return max(1.0, math.exp(tp.mu + Z[confidence] * tp.sigma * tp.prediction_factor))
 
 
-def headroom_factor(plan: RunPlan) -> float:
-    """How much a budget or deadline must shrink so that it holds at goals.confidence (>= 1)."""
-    g, e, conf = plan.goals, plan.estimate, plan.goals.confidence
-    factors = [1.0]
-    if g.budget_usd is not None:
-        factors.append(_q(plan, "total_cost_usd", e.total_cost_usd, conf) / e.total_cost_usd)
-    if g.budget_gpu_hours is not None:
-        factors.append(_q(plan, "gpu_hours", e.gpu_hours, conf) / e.gpu_hours)
-    if g.deadline_days is not None and g.num_gpus is not None:
-        factors.append(_q(plan, "wallclock_days", e.wallclock_days, conf) / e.wallclock_days)
-    return max(factors)
-
-
 def budget_use(plan: RunPlan, useful_compute_flops: float | None) -> BudgetUse:
     g, e, conf = plan.goals, plan.estimate, plan.goals.confidence
     cost_q = _q(plan, "total_cost_usd", e.total_cost_usd, conf)
