@@ -14,6 +14,7 @@ from planner.data_sources import data_markdown
 from planner.errors import PlanInputError
 from planner.io import atomic_write_text, canonical_sha256
 from planner.schema import Range, RunPlan
+from planner.units import format_count, format_scientific, round_significant
 
 COST_CHART = "cost_breakdown.png"
 LOSS_CHART = "loss_vs_compute.png"
@@ -81,30 +82,27 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
 
 
 def num(x: float, digits: int = 3) -> str:
-    """Human-readable number: thousands separators for big values, significant digits for small."""
+    """Human-readable number: thousands separators for big values, significant digits for small,
+    rounded before the form is chosen (999.7 -> `1,000`); exponents without `+` (`2.871e23`)."""
     if x == 0:
         return "0"
-    if abs(x) >= 1e12:
-        return f"{x:.4g}"
-    if abs(x) >= 1000:
+    rounded = round_significant(x, digits)
+    if abs(rounded) >= 1e12:
+        return format_scientific(x, 4)
+    if abs(rounded) >= 1000:
         return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
+    text = f"{rounded:.{digits}g}"
+    return format_scientific(x, digits) if "e" in text else text
 
 
 def count_label(n: float) -> str:
-    """1.5e9 -> '1.5B', 4e5 -> '400K', 2e12 -> '2T'."""
-    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= scale:
-            return f"{n / scale:.3g}{suffix}"
-    return f"{n:.3g}"
+    """1.5e9 -> '1.5B', 4e5 -> '400K', 2e12 -> '2T', 999,999.7 -> '1M' (planner.units.format_count)."""
+    return format_count(n).replace("k", "K")
 
 
 def short_money(x: float) -> str:
-    """150000 -> '150k', 2.5e6 -> '2.5M' (axis labels)."""
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g}{suffix}"
-    return f"{x:.3g}"
+    """150000 -> '150k', 2.5e6 -> '2.5M', 999,999.7 -> '1M' (axis labels; planner.units.format_count)."""
+    return format_count(x)
 
 
 def _with_range(point: float, r: Range | None, prefix: str = "") -> str:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from planner.data_sources import data_rows
 from planner.schema import RunPlan
+from planner.units import format_count, format_scientific
 
 
 def _si(value: float, unit: str = "") -> str:
-    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}{unit}"
-    return f"{value:.3g}{unit}"
+    """7e9 -> `7B`, 999,999.7 -> `1M` (planner.units: rounded before the suffix, never `1e+03k`)."""
+    return format_count(value) + unit
 
 
 def _num(value: float) -> str:
@@ -37,10 +36,10 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
         ("parameters", f"{m.num_params:,} ({m.num_layers} layers, hidden {m.hidden_size}, "
                        f"{m.num_attention_heads} heads, {m.num_query_groups} KV groups, ffn {m.ffn_hidden_size})"),
         ("tokens", f"{_si(t.num_tokens)} ({t.tokens_per_param:.1f} per parameter, {t.epochs:.2f} epochs)"),
-        ("training FLOPs", f"{e.model_flops:.3g} model, {e.hardware_flops:.3g} hardware"),
+        ("training FLOPs", f"{format_scientific(e.model_flops)} model, {format_scientific(e.hardware_flops)} hardware"),
         ("GPUs", f"{e.num_gpus} x {e.gpu} at MFU {e.mfu:.1%}"),
         ("GPU-hours", _num(e.gpu_hours) + _range(plan, "gpu_hours", _num)),
-        ("wall-clock", f"{e.wallclock_days:.3g} days" + _range(plan, "wallclock_days", lambda v: f"{v:.3g}")),
+        ("wall-clock", f"{_num(e.wallclock_days)} days" + _range(plan, "wallclock_days", _num)),
         ("cost", f"${_num(e.cost_usd)} GPU time; total ${_num(e.total_cost_usd)}"
                  + _range(plan, "total_cost_usd", usd)),
         ("energy", f"{_num(e.energy_kwh)} kWh{_range(plan, 'energy_kwh', _num)} (${_num(e.energy_cost_usd)}); "
@@ -72,7 +71,7 @@ def outlook_rows(plan: RunPlan) -> list[tuple[str, str]]:
     rows = []
     s, u = plan.serving, plan.budget_use
     if s is not None:
-        rows.append(("serving", f"{_si(s.inference_tokens)} tokens x {s.flops_per_token:.3g} FLOPs = {s.serving_flops:.3g} "
+        rows.append(("serving", f"{_si(s.inference_tokens)} tokens x {format_scientific(s.flops_per_token)} FLOPs = {format_scientific(s.serving_flops)} "
                                 f"FLOPs on {s.gpu} at {s.utilisation:.0%} utilisation: {_num(s.gpu_hours)} GPU-hours, "
                                 f"${_num(s.cost_usd)}"))
         rows.append(("total cost of ownership", f"${_num(s.total_cost_of_ownership_usd)} (training ${_num(s.training_cost_usd)}"
