@@ -204,8 +204,11 @@ def estimate(params, model_name, tokens, as_json, **flags) -> None:
         _echo_json(figures)
         return
     r = figures["ranges"]
+    from planner.units import format_count, format_scientific
+
     click.echo(
-        f"{figures['params']:,} parameters x {figures['tokens']:.3g} tokens = {figures['flops']:.3g} FLOPs\n"
+        f"{figures['params']:,} parameters x {format_count(figures['tokens'])} tokens = "
+        f"{format_scientific(figures['flops'])} FLOPs\n"
         f"{figures['num_gpus']} x {figures['gpu']} at MFU {figures['mfu']:.1%}: "
         f"{figures['gpu_hours']:,.0f} GPU-hours, {figures['wallclock_days']:.1f} days\n"
         f"cost ${figures['cost_usd']:,.0f} ({_pricing(goals, figures)}); energy "
