@@ -85,10 +85,34 @@ def to_json(model: BaseModel) -> str:
     return json.dumps(to_data(model), indent=2, ensure_ascii=False) + "\n"
 
 
+LATE_FIELDS: dict[tuple[str, ...], object] = {
+    # issue 13: serving cost, budget use, hints, feasibility, confidence
+    ("goals", "serving"): {"gpu": None, "utilisation": 0.3, "context_tokens": None, "price_per_gpu_hour_usd": None},
+    ("goals", "confidence"): "p80",
+    ("goals", "allow_infeasible"): False,
+    ("serving",): None, ("budget_use",): None, ("hints",): [], ("infeasible",): [],
+    ("goals", "scaling_law"): None,  # --scaling-law
+}
+"""Fields added to the schema after plans were first approved: left out of the canonical form while
+they hold their default, so an approval made before they existed still matches the plan it approved
+(a plan read from an older file gets exactly these defaults). Add each new additive field here."""
+
+
+def _drop_late_defaults(data: dict) -> None:
+    for path, default in LATE_FIELDS.items():
+        parent = data
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and path[-1] in parent and parent[path[-1]] == default:
+            del parent[path[-1]]
+
+
 def canonical_sha256(plan: RunPlan) -> str:
-    """sha256 of the plan without its approval block, as sorted compact JSON."""
+    """sha256 of the plan without its approval block, as sorted compact JSON (LATE_FIELDS at their
+    default left out)."""
     data = to_data(plan)
     data.pop("approval", None)
+    _drop_late_defaults(data)
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

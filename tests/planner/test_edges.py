@@ -156,3 +156,33 @@ def test_realistic_goals_give_valid_plans_or_a_reason(fields):
     assert plan.budget_use is not None and plan.tokens.tokens_per_param > 0
     if plan.goals.inference_tokens > 0:
         assert plan.serving is not None and plan.serving.total_cost_of_ownership_usd >= plan.estimate.total_cost_usd
+
+
+def test_a_plan_approved_before_the_new_fields_existed_still_matches_its_approval(tmp_path):
+    import yaml
+
+    from executor.approval import approval_problems
+    from planner.io import LATE_FIELDS, read_plan, to_data
+
+    fixture = read_plan("tests/fixtures/tiny_plan.yaml")
+    data = to_data(approve(fixture, "alice"))
+    for path in LATE_FIELDS:  # the file as an older llmplan wrote it: none of the late fields
+        parent = data
+        for key in path[:-1]:
+            parent = parent[key]
+        parent.pop(path[-1])
+    old_file = tmp_path / "old.yaml"
+    old_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert approval_problems(read_plan(old_file)) == []
+
+
+def test_the_late_fields_list_holds_the_schema_defaults():
+    from planner.io import LATE_FIELDS, to_data
+
+    data = to_data(derive_plan(Goals(gpu="H100", target_params=1e9, num_gpus=8)))
+    data.update(serving=None, budget_use=None, hints=[], infeasible=[])
+    for path, default in LATE_FIELDS.items():
+        value = data
+        for key in path:
+            value = value[key]
+        assert value == default, path
