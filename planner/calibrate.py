@@ -84,7 +84,10 @@ def calibrate_row(row: dict, ctx_cache: dict[str, Context] | None = None) -> dic
         out.update(num_gpus=n, predicted_mfu=mfu_for(goals, ctx, shape.num_params, n),
                    reported_mfu=_float(row.get("mfu", "")))
         return out
-    est = estimate_run(goals, ctx, shape, tokens)
+    from planner.crossval import RUN_BATCH_TOKENS, published_run_chain
+
+    batch = RUN_BATCH_TOKENS.get(row["name"])
+    est = published_run_chain(goals, ctx, shape, tokens, round(batch / goals.seq_len) if batch else None).estimate
     grid = _float(row.get("grid_kg_per_kwh", "")) or ctx.region.grid_kg_co2_per_kwh
     energy_mwh, co2_t = _float(row.get("energy_mwh", "")), _float(row.get("co2_t", ""))
     reported_hours = _reported_gpu_hours(row)
@@ -140,51 +143,76 @@ def _run_rows(csv_path: str | Path | None) -> list[dict]:
     return [row for row in read_runs(csv_path) if row["kind"] == "run" and _reported_gpu_hours(row)]
 
 
-def _errors_with(model, rows: list[dict]) -> list[tuple[str, float]]:
-    """(GPU name, predicted/reported GPU-hours) per run row under an MFU model."""
-    out, cache = [], {}
-    for row in rows:
-        goals = _goals_for(row)
-        if goals.gpu not in cache:
-            cache[goals.gpu] = resolve_context(goals)
-            cache[goals.gpu].mfu_model = model
-        ctx = cache[goals.gpu]
-        shape, _ = _shape(row["name"], _float(row["params"]), goals.seq_len)
-        est = estimate_run(goals, ctx, shape, _float(row["tokens"]))
-        out.append((ctx.gpu.name, est.gpu_hours / _reported_gpu_hours(row)))
+PRIOR_SIZES = (1e9, 7e9, 30e9, 70e9, 200e9)
+"""Model sizes on which the sizing prior is fitted to the chain, each at 20 tokens per parameter,
+sequence 4096, on the planner's default fleet."""
+
+
+def _prior_targets(gpu_name: str, prior=None) -> list[tuple[float, int, float]]:
+    """(parameters, GPUs, the chain's end-to-end MFU) of the PRIOR_SIZES runs on `gpu_name`; `prior`
+    (a MfuModel) picks the default fleet in place of the committed one."""
+    goals = Goals(name="prior", gpu=gpu_name, seq_len=4096)
+    ctx = resolve_context(goals)
+    if prior is not None:
+        ctx.mfu_model = prior
+    out = []
+    for size in PRIOR_SIZES:
+        shape = architecture.derive_shape(size, vocab_size=32000, seq_length=4096)
+        est = estimate_run(goals, ctx, shape, 20 * shape.num_params)
+        out.append((shape.num_params, est.num_gpus, est.mfu))
     return out
 
 
 def fit_mfu_model(csv_path: str | Path | None = None, half_sizes: tuple[float, ...] = (
-        2e7, 4e7, 6e7, 8e7, 1e8, 1.5e8, 2e8, 3e8)) -> dict:
-    """Refit the per-GPU `base` and the shared `half_size_params` on the kind=run rows.
+        2e7, 4e7, 6e7, 8e7, 1e8, 1.5e8, 2e8, 3e8), rows: list[dict] | None = None) -> dict:
+    """Refit the sizing prior (planner.throughput.predict_mfu) to the chain (planner.chain).
 
-    For each candidate N_half, each GPU's base is set so that the median of its runs'
-    predicted/reported GPU-hours is 1 (GPU-hours scale as 1/base), twice, because the default
-    fleet (and so the scale factor) depends on the base; the N_half with the lowest median
-    |error| wins. Exponents (size, sequence, scale) stay as presets/mfu_model.yaml sets them.
+    The prior guesses a run's end-to-end MFU before a shape, and so a layout, exists (budget-driven
+    sizing); the chain then prices the run. For every GPU preset with a layout model (not the CPU
+    pseudo-device), the base is the median ratio of the chain's end-to-end MFU to the prior's
+    shape factors over PRIOR_SIZES; the shared N_half with the lowest median |error| wins.
+    `csv_path` and `rows` are accepted for compatibility and unused: the targets are the chain's.
     """
     import dataclasses
 
     import presets
     from planner.throughput import GpuMfu, MfuModel
 
+    del csv_path, rows
     preset = MfuModel.from_preset(presets.load_mfu_model())
-    rows = _run_rows(csv_path)
+    gpus = [g for g in presets.load_gpus() if g.generation != "CPU"]
+    model, best = preset, None
+    for _ in range(3):  # the default fleet the targets run on depends on the prior: iterate to a fixed point
+        targets = {g.name: _prior_targets(g.name, model) for g in gpus}
+        best = _best_prior(preset, gpus, targets, half_sizes)
+        model = dataclasses.replace(preset, gpus={**preset.gpus, **{
+            n: GpuMfu(b, best["half_size_params"]) for n, b in best["bases"].items()}})
+    return best
+
+
+def _best_prior(preset, gpus, targets: dict, half_sizes) -> dict:
+    import dataclasses
+
+    from planner.throughput import GpuMfu
     best: dict | None = None
     for half in half_sizes:
-        bases = {name: coeffs.base for name, coeffs in preset.gpus.items()}
-        for _ in range(2):
-            model = dataclasses.replace(preset, gpus={n: GpuMfu(b, half) for n, b in bases.items()})
-            ratios = _errors_with(model, rows)
-            for name in {g for g, _ in ratios}:
-                bases[name] *= statistics.median(r for g, r in ratios if g == name)
-        model = dataclasses.replace(preset, gpus={n: GpuMfu(b, half) for n, b in bases.items()})
-        ratios = [r for _, r in _errors_with(model, rows)]
+        bases, ratios = {}, []
+        for gpu in gpus:
+            unit = dataclasses.replace(preset, gpus={gpu.name: GpuMfu(1.0, half)})
+            shape_factor = [throughput_predict(unit, gpu, n, gpus_used) for n, gpus_used, _ in targets[gpu.name]]
+            base = statistics.median(mfu / f for f, (_, _, mfu) in zip(shape_factor, targets[gpu.name]))
+            bases[gpu.name] = base
+            ratios += [base * f / mfu for f, (_, _, mfu) in zip(shape_factor, targets[gpu.name])]
         score = statistics.median(abs(r - 1) for r in ratios)
         if best is None or score < best["median_abs_rel_error"]:
-            fitted = {g for g, _ in _errors_with(model, rows)}
             best = {"half_size_params": half, "median_abs_rel_error": score,
                     "max_factor": max(max(r, 1 / r) for r in ratios),
-                    "bases": {n: round(bases[n], 4) for n in sorted(fitted)}}
+                    "bases": {n: round(b, 4) for n, b in sorted(bases.items())}}
     return best
+
+
+def throughput_predict(model, gpu, num_params: float, num_gpus: int) -> float:
+    from planner.throughput import default_precision, predict_mfu
+
+    return predict_mfu(model, gpu, num_params=num_params, seq_length=4096, num_gpus=num_gpus,
+                       precision=default_precision(gpu))

@@ -26,8 +26,14 @@ class ClusterSpec(StrictModel):
     intra_node_bandwidth_bytes_per_s: PositiveFloat = Field(description="per GPU, one direction")
     inter_node_bandwidth_bytes_per_s: PositiveFloat = Field(description="per GPU, one direction")
     collective_latency_s: float = Field(2e-5, ge=0)
+    nvlink_domain_gpus: PositiveInt | None = Field(None, description="GPUs joined by NVLink; default: one node")
     source: str
     date: str
+
+    @property
+    def nvlink_domain(self) -> int:
+        """GPUs whose collectives run at the intra-node (NVLink) bandwidth."""
+        return max(self.nvlink_domain_gpus or 0, self.gpus_per_node)
 
 
 def cluster_from_gpu(gpu: GpuSpec, gpus_per_node: int | None = None) -> ClusterSpec:
@@ -37,6 +43,7 @@ def cluster_from_gpu(gpu: GpuSpec, gpus_per_node: int | None = None) -> ClusterS
         gpus_per_node=gpus_per_node or gpu.gpus_per_node,
         intra_node_bandwidth_bytes_per_s=gpu.intra_node_bandwidth_bytes_per_s,
         inter_node_bandwidth_bytes_per_s=gpu.inter_node_bandwidth_bytes_per_s,
+        nvlink_domain_gpus=gpu.nvlink_domain_gpus,
         source=f"derived from the GPU preset ({gpu.source})", date=gpu.date,
     )
 

@@ -9,21 +9,22 @@ estimate (planner.estimate) -> the failure plan (planner.reliability) -> p10-p90
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 from planner import architecture, flops, sizing, throughput
 from planner.errors import PlanInputError
-from planner.estimate import Context, cost_per_gpu_hour, estimate_run, gpu_hours_and_fleet, resolve_context
+from planner.chain import estimate_chain
+from planner.recipe import MIN_TRAIN_STEPS, choose_global_batch_size  # noqa: F401  (re-exported)
+from planner.estimate import (Context, _note_estimate_inputs, cost_per_gpu_hour, estimate_run, gpu_hours_and_fleet,
+                              resolve_context)
 from planner.schema import SCHEMA_VERSION, Goals, ModelShape, RunPlan, TokenBudget
 from planner.user_law import apply_user_law, loss_fit
 
 MAX_FREE_EPOCHS = 4.0
 """Muennighoff et al. 2023 §5: up to ~4 epochs repeated data is nearly as good as unique data; past
 this the budget is split by the data-limited optimum (planner.sizing.data_limited_optimum)."""
-MIN_TRAIN_STEPS = 200
-"""Fewest optimizer steps the planner allows: the batch shrinks (by halves) below B_opt if needed,
-so warmup, decay, evaluation and checkpoints have room (the tiny CPU demo has exactly 200)."""
 LLMPLAN_VERSION = "0.1.0"
 MIN_DEADLINE_DAYS = 1 / 24
 """A deadline under an hour cannot hold a job's start-up, let alone a run (issue 13)."""
@@ -250,9 +251,29 @@ def size_run(goals: Goals, ctx: Context, headroom: float | None = None) -> Sizin
         raise PlanInputError("nothing to size the run from", [
             "state one of: target_params, target_tokens, budget_usd, budget_gpu_hours, "
             "or deadline_days together with num_gpus"])
+    if limit is not None:
+        sized = _fit_tokens_to_limit(goals, ctx, sized, limit)
     if check_limit is not None:
         _check_limit(goals, ctx, sized, check_limit)
     return sized
+
+
+def _fit_tokens_to_limit(goals: Goals, ctx: Context, sized: Sizing, limit: Limit) -> Sizing:
+    """Tokens bought by a budget, priced by the chain. The sizing prior (planner.throughput.predict_mfu)
+    guesses what a budget buys before a shape, and so a layout, exists; the chain (planner.chain)
+    then prices the run. GPU-hours are proportional to tokens on a fixed fleet, so the tokens are
+    scaled to the limit: down when over it, up when the budget is what binds (three passes absorb a
+    change of fleet). Tokens set by the goals or by the data are left alone."""
+    if goals.target_tokens is not None or (goals.target_params is not None and goals.objective != "fixed-size"):
+        return sized
+    spend_all = sized.binding.startswith(limit.fields)
+    tokens = sized.num_tokens
+    for _ in range(3):
+        hours, _, _ = gpu_hours_and_fleet(goals, ctx, sized.model, tokens)
+        if hours <= limit.gpu_hours * 1.0005 and (not spend_all or hours >= limit.gpu_hours * 0.995):
+            break
+        tokens *= limit.gpu_hours / hours * 0.9995
+    return dataclasses.replace(sized, num_tokens=tokens)  # keeps limit_sized (goals.confidence re-sizing)
 
 
 def _check_limit(goals: Goals, ctx: Context, sized: Sizing, limit: Limit) -> None:
@@ -311,32 +332,25 @@ def derive_preset(name: str) -> RunPlan:
     return derive_plan(presets.load_goals_preset(name), pins=presets.load_pins(name))
 
 
-def choose_global_batch_size(total_flops: float, num_tokens: float, seq_length: int) -> int:
-    """Sequences per step: DeepSeek's B_opt (planner.recipe.global_batch_tokens) rounded to a power
-    of two, halved while the run would have fewer than MIN_TRAIN_STEPS steps."""
-    from planner.recipe import global_batch_tokens
-
-    sequences = max(1.0, global_batch_tokens(total_flops) / seq_length)
-    gbs = 2 ** round(math.log2(sequences))
-    while gbs > 1 and num_tokens / (gbs * seq_length) < MIN_TRAIN_STEPS:
-        gbs //= 2
-    return gbs
-
-
-def _layout(goals: Goals, ctx: Context, model: ModelShape, num_gpus: int, gbs: int, warnings: list[str],
+def _layout(goals: Goals, ctx: Context, model: ModelShape, chain, gbs: int, warnings: list[str],
             pins: dict | None = None):
-    """The fastest layout that fits (planner.layout), or the fastest one matching `pins`."""
+    """The chain's layout (the fastest that fits, planner.layout), or the fastest one matching `pins`."""
     from planner.layout import SearchSpace, search_layouts
 
-    space = SearchSpace(sequence_parallel=bool((pins or {}).get("sequence_parallel", True)))
-    result = search_layouts(model, ctx.gpu, num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
-                            gpus_per_node=ctx.gpus_per_node, precision=ctx.precision,
-                            top_k=1000 if pins else 0, space=space)  # only .best is used
+    if not pins:
+        if chain.layout is None:
+            result = search_layouts(model, ctx.gpu, chain.estimate.num_gpus, global_batch_size=gbs,
+                                    seq_length=goals.seq_len, gpus_per_node=ctx.gpus_per_node,
+                                    precision=ctx.precision, top_k=0, step_model=ctx.throughput.step_model)
+            warnings.append(f"no parallel layout fits: {result.no_fit_message()}")
+        return chain.layout
+    space = SearchSpace(sequence_parallel=bool(pins.get("sequence_parallel", True)))
+    result = search_layouts(model, ctx.gpu, chain.estimate.num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
+                            gpus_per_node=ctx.gpus_per_node, precision=ctx.precision, top_k=1000, space=space,
+                            step_model=ctx.throughput.step_model)
     if result.best is None:
         warnings.append(f"no parallel layout fits: {result.no_fit_message()}")
         return None
-    if not pins:
-        return result.best
     # the search keeps one of each layout regardless of the optimizer flag, which with DP=1 changes nothing
     match = {k: v for k, v in pins.items() if k != "use_distributed_optimizer"}
     for candidate in [result.best, *(alt.plan for alt in result.alternatives)]:
@@ -364,8 +378,8 @@ def _recipe(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, to
     return recipe
 
 
-def _reliability(goals: Goals, ctx: Context, model: ModelShape, estimate, step_time_s: float):
-    from planner.reliability import failure_model_names, load_presets, plan_reliability, storage_names
+def _check_training_presets(goals: Goals) -> None:
+    from planner.reliability import failure_model_names, storage_names
 
     t = goals.training
     for field, value, names in (("checkpoint_storage", t.checkpoint_storage, storage_names()),
@@ -373,11 +387,15 @@ def _reliability(goals: Goals, ctx: Context, model: ModelShape, estimate, step_t
         if value is not None and value not in names:
             raise PlanInputError(f"goals.training.{field}: {value!r} is not a preset; choose one of "
                                  f"{', '.join(names)} (presets/reliability.yaml)")
-    reliability = plan_reliability(
-        estimate.num_gpus, ctx.gpu, model, estimate.wallclock_days * 24, step_time_s, model.num_params,
-        gpus_per_node=ctx.gpus_per_node, price_per_gpu_hour_usd=goals.price_per_gpu_hour_usd,
-        storage=t.checkpoint_storage, failure_model=t.failure_model, failures_per_gpu_hour=t.failures_per_gpu_hour,
-    )
+
+
+def _reliability(goals: Goals, ctx: Context, chain):
+    """The chain's failure plan (planner.chain: Daly's model on the failure-free hours), noted."""
+    from planner.reliability import load_presets
+
+    t, reliability = goals.training, chain.reliability
+    if reliability is None:
+        return None
     defaults = load_presets()
     ctx.note("checkpoint_storage", reliability.storage, "", "goals.training.checkpoint_storage" if t.checkpoint_storage
              else "presets/reliability.yaml default_storage", "checkpoint write time and interval")
@@ -441,16 +459,19 @@ def assemble_plan(goals: Goals, ctx: Context, model: ModelShape, num_tokens: flo
     tokens = token_budget(goals, model, num_tokens)
     total_flops = flops.training_flops(model, num_tokens, goals.seq_len)
     gbs = choose_global_batch_size(total_flops, num_tokens, goals.seq_len)
-    estimate = estimate_run(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available)
-    warnings = plan_warnings(goals, ctx, model, num_tokens, estimate)
+    _check_training_presets(goals)
+    chain = estimate_chain(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available,
+                           global_batch_size=gbs)
+    warnings = plan_warnings(goals, ctx, model, num_tokens, chain.estimate)
     pins = pins or {}
-    layout = _layout(goals, ctx, model, estimate.num_gpus, gbs, warnings, pins.get("layout"))
-    if layout is not None:
-        estimate = estimate_run(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available,
-                                recompute=layout.layout.recompute)
+    layout = _layout(goals, ctx, model, chain, gbs, warnings, pins.get("layout"))
+    if layout is not None and layout is not chain.layout:  # a pinned layout: price that one
+        chain = estimate_chain(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available,
+                               global_batch_size=gbs, layout=layout)
+    estimate = chain.estimate
+    _note_estimate_inputs(goals, ctx, estimate)
     recipe = _recipe(goals, ctx, model, num_tokens, total_flops, gbs, warnings, layout)
-    step_time_s = gbs * goals.seq_len / estimate.tokens_per_s
-    reliability = _reliability(goals, ctx, model, estimate, step_time_s)
+    reliability = _reliability(goals, ctx, chain)
     if pins:
         recipe, reliability = _apply_pins(recipe, reliability, pins, ctx)
     _sizing_assumptions(ctx, goals, binding)

@@ -19,6 +19,8 @@ class Context:
     gpu: GpuSpec
     region: RegionSpec
     mfu_model: throughput.MfuModel
+    """the sizing prior (planner.throughput.predict_mfu)"""
+    throughput: throughput.ThroughputModel
     power: cost.PowerModel
     energy_sources: dict[str, str]
     default_run_days: float
@@ -40,10 +42,12 @@ def resolve_context(goals: Goals) -> Context:
     gpu = presets.find_gpu(goals.gpu)
     region = presets.find_region(goals.region)
     energy = presets.load_energy_defaults()
+    mfu_preset = presets.load_mfu_model()
     return Context(
         gpu=gpu,
         region=region,
-        mfu_model=throughput.MfuModel.from_preset(presets.load_mfu_model()),
+        mfu_model=throughput.MfuModel.from_preset(mfu_preset),
+        throughput=throughput.ThroughputModel.from_preset(mfu_preset),
         power=cost.PowerModel(
             gpu_power_utilisation=energy["gpu_power_utilisation"]["value"],
             node_overhead_fraction=energy["node_overhead_fraction"]["value"],
@@ -73,6 +77,7 @@ def cost_per_gpu_hour(goals: Goals, ctx: Context) -> float:
 
 
 def mfu_for(goals: Goals, ctx: Context, num_params: float, num_gpus: int) -> float:
+    """The sizing prior's end-to-end MFU (planner.throughput.predict_mfu), or goals.mfu."""
     if goals.mfu is not None:
         return goals.mfu
     return throughput.predict_mfu(
@@ -81,28 +86,8 @@ def mfu_for(goals: Goals, ctx: Context, num_params: float, num_gpus: int) -> flo
     )
 
 
-def gpu_hours_and_fleet(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float) -> tuple[float, int, float]:
-    """(GPU-hours, GPU count, MFU). Without goals.num_gpus the fleet finishes in deadline_days or
-    the default run length; MFU depends on the fleet, so the two are solved by a few fixed-point steps."""
-    total = flops.training_flops(model, num_tokens, goals.seq_len)
-    days = goals.deadline_days or ctx.default_run_days
-    num_gpus = goals.num_gpus or ctx.gpus_per_node
-    for _ in range(4):
-        mfu = mfu_for(goals, ctx, model.num_params, num_gpus)
-        hours = throughput.gpu_hours_for(total, ctx.gpu, mfu, ctx.precision)
-        if goals.num_gpus:
-            break
-        num_gpus = throughput.fleet_for_days(hours, days, ctx.gpus_per_node, ctx.max_gpus)
-    mfu = mfu_for(goals, ctx, model.num_params, num_gpus)
-    return throughput.gpu_hours_for(total, ctx.gpu, mfu, ctx.precision), num_gpus, mfu
-
-
-def estimate_run(
-    goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, *,
-    unique_tokens: float | None = None, recompute: str = "none",
-) -> Estimate:
-    """The Estimate section of a plan for `model` trained on `num_tokens` (see the module docstring)."""
-    gpu_hours, num_gpus, mfu = gpu_hours_and_fleet(goals, ctx, model, num_tokens)
+def _estimate_from_parts(goals, ctx, model, num_tokens, num_gpus, gpu_hours, mfu, unique_tokens, recompute) -> Estimate:
+    """The Estimate of a run of `gpu_hours` on `num_gpus` at end-to-end `mfu` (dollars, energy, CO2)."""
     days = throughput.wallclock_days_for(gpu_hours, num_gpus)
     if goals.ownership == "owned":
         cost_usd = cost.owned_cost_usd(gpu_hours, purchase_per_gpu(goals, ctx), goals.gpu_lifetime_years)
@@ -111,14 +96,13 @@ def estimate_run(
     kwh = cost.energy_kwh(gpu_hours, ctx.gpu.tdp_w, ctx.power, goals.pue)
     energy_usd = cost.energy_cost_usd(kwh, goals.electricity_price_usd_per_kwh)
     fpt = flops.model_flops_per_token(model, goals.seq_len)
-    _note_estimate_inputs(goals, ctx, mfu, num_gpus, model.num_params)
     return Estimate(
         gpu=ctx.gpu.name,
         num_gpus=num_gpus,
         flops_per_token=fpt,
         model_flops=fpt * num_tokens,
         hardware_flops=flops.hardware_flops_per_token(model, recompute, goals.seq_len) * num_tokens,
-        mfu=mfu,
+        mfu=min(mfu, 1.0),
         tokens_per_s=throughput.tokens_per_s_for(num_tokens, gpu_hours, num_gpus),
         gpu_hours=gpu_hours,
         wallclock_days=days,
@@ -131,18 +115,44 @@ def estimate_run(
     )
 
 
-def _note_estimate_inputs(goals: Goals, ctx: Context, mfu: float, num_gpus: int, num_params: int) -> None:
-    g = ctx.gpu
-    mfu_src = "goals.mfu" if goals.mfu is not None else f"planner.throughput MFU model; {ctx.mfu_model.source.strip()}"
+def gpu_hours_and_fleet(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float) -> tuple[float, int, float]:
+    """(GPU-hours, GPU count, end-to-end MFU) of the layout-to-dollars chain (planner.chain)."""
+    e = estimate_run(goals, ctx, model, num_tokens)
+    return e.gpu_hours, e.num_gpus, e.mfu
+
+
+def estimate_run(
+    goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, *,
+    unique_tokens: float | None = None, recompute: str | None = None, global_batch_size: int | None = None,
+    layout=None,
+) -> Estimate:
+    """The Estimate section of a plan for `model` trained on `num_tokens`: the chain of
+    planner.chain.estimate_chain (the layout's step time, then the named overheads). `recompute` is
+    ignored (the layout's mode counts); `layout` and `global_batch_size` fix what the chain would choose."""
+    from planner.chain import estimate_chain  # planner.chain builds on this module's Context
+
+    del recompute
+    chain = estimate_chain(goals, ctx, model, num_tokens, unique_tokens=unique_tokens,
+                           global_batch_size=global_batch_size, layout=layout)
+    _note_estimate_inputs(goals, ctx, chain.estimate)
+    return chain.estimate
+
+
+def _note_estimate_inputs(goals: Goals, ctx: Context, est: Estimate) -> None:
+    g, num_gpus = ctx.gpu, est.num_gpus
+    mfu_src = ("goals.mfu" if goals.mfu is not None else
+               "planner.chain: step_mfu of the layout's step time x the overheads")
     ctx.note("gpu", g.name, "", f"presets/gpus.yaml: {g.source} ({g.date})", "peak FLOP/s, TDP, price")
     ctx.note("precision", ctx.precision, "", "planner.throughput.default_precision (bf16 where the GPU has it)", "peak FLOP/s")
-    ctx.note("peak_flops", throughput.peak_flops(g, ctx.precision), "FLOP/s", f"presets/gpus.yaml ({g.date}), dense", "GPU-hours")
-    ctx.note("mfu", round(mfu, 4), "fraction", mfu_src, "GPU-hours = model FLOPs / (peak x MFU) / 3600")
-    if goals.mfu is None:
-        factors = throughput.mfu_factors(ctx.mfu_model, g, num_params=num_params, seq_length=goals.seq_len,
-                                         num_gpus=num_gpus, precision=ctx.precision)
-        ctx.note("mfu_factors", " x ".join(f"{k} {v:.3f}" for k, v in factors.items()), "",
-                 "planner.throughput.mfu_factors with presets/mfu_model.yaml", "mfu")
+    ctx.note("peak_flops", throughput.peak_flops(g, ctx.precision), "FLOP/s",
+             f"presets/gpus.yaml ({g.date}), dense, at the training precision (planner.precision)", "MFU, GPU-hours")
+    ctx.note("mfu", round(est.mfu, 4), "fraction", mfu_src, "GPU-hours = model FLOPs / (peak x MFU) / 3600")
+    if est.step_mfu is not None:
+        ctx.note("step_mfu", round(est.step_mfu, 4), "fraction",
+                 "planner.step_time of the chosen layout, kernel and fp8 efficiencies fitted on the throughput "
+                 "benchmarks (presets/mfu_model.yaml step_model; `llmplan calibrate --cv`)", "end_to_end_mfu")
+    for o in est.overheads:
+        ctx.note(f"overhead.{o.name}", round(o.fraction, 4), "fraction", o.source, "end_to_end_mfu")
     ctx.note("num_gpus", num_gpus, "GPUs", "goals.num_gpus" if goals.num_gpus else
              f"derived: whole nodes of {ctx.gpus_per_node} finishing in "
              f"{goals.deadline_days or ctx.default_run_days:g} days ({'goals.deadline_days' if goals.deadline_days else ctx.energy_sources['default_run_days']})",

@@ -8,16 +8,18 @@ Step time: planner.step_time (Narayanan et al. 2021). The search is analytic: no
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field, replace
 
 from planner.cluster import ClusterSpec, cluster_from_gpu
-from planner.memory import (RankMemory, activation_bytes, per_rank_parameter_count,
+from planner.memory import (RankMemory, activation_bytes, per_rank_memory, per_rank_parameter_count,
                             peak_candidate_ranks, sharding_group_size, stage_num_layers,
                             state_bytes_per_parameter)
 from planner.schema import GpuSpec, LayoutPlan, MemoryBreakdown, ModelShape, ParallelLayout
 from planner.flops import model_flops_per_token
-from planner.step_time import (DEFAULT_STEP_MODEL, PEAK_FLOPS_FIELD, StepTime, StepTimeModel,
-                                _layer_hardware_flops_per_token, pipeline_terms, step_time)
+from planner.precision import get_precision, peak_flops
+from planner.step_time import (DEFAULT_STEP_MODEL, StepTime, StepTimeModel, _layer_hardware_flops_per_token,
+                               pipeline_terms, seconds_per_layer_flop, step_time)
 
 REASONS = {
     "tp_heads": "tensor_model_parallel_size does not divide num_attention_heads",
@@ -52,6 +54,14 @@ class SearchSpace:
     headroom_fraction: float = 0.05
     """Share of GPU memory left free (allocator fragmentation)."""
     flash_attention: bool = True
+    tensor_parallel_sizes: tuple[int, ...] | None = None
+    """Only these TP sizes (None: every divisor); `llmplan layout --tp` pins one."""
+    pipeline_parallel_sizes: tuple[int, ...] | None = None
+    virtual_stage_counts: tuple[int, ...] | None = None
+    context_parallel_sizes: tuple[int, ...] | None = None
+    zero_stage: int = 1
+    """ZeRO stage of the distributed optimizer's sharding: 1 (Megatron's distributed optimizer,
+    optimizer state over DP) or 3 (FSDP: weights and gradients too; Rajbhandari et al. 2020)."""
     prune: bool = True
     """Branch and bound: skip layouts whose pipeline time (a lower bound on step time,
     planner.step_time.pipeline_terms) exceeds the (top_k + 1)-th fastest step found so far; they
@@ -202,6 +212,8 @@ class _Search:
     def run(self) -> None:
         n, model, gpn = self.num_gpus, self.model, self.cluster.gpus_per_node
         for t in _divisors(n, min(n, gpn)):
+            if self.space.tensor_parallel_sizes is not None and t not in self.space.tensor_parallel_sizes:
+                continue
             rest_t = n // t
             num_p = len(_divisors(rest_t, model.num_layers))
             reason = ("tp_node" if gpn % t else "tp_heads" if model.num_attention_heads % t else
@@ -211,7 +223,8 @@ class _Search:
                 self.reject(reason, num_p * self.inner_count())
                 continue
             for p in _divisors(rest_t, model.num_layers):
-                self.over_cp(t, p, rest_t // p)
+                if self.space.pipeline_parallel_sizes is None or p in self.space.pipeline_parallel_sizes:
+                    self.over_cp(t, p, rest_t // p)
         if self.space.prune:
             self.evaluate_pruned()
         else:
@@ -223,12 +236,20 @@ class _Search:
             self.flops_cache[recompute] = _layer_hardware_flops_per_token(self.model, recompute)
         return self.flops_cache[recompute]
 
+    def s_per_flop(self, recompute: str) -> float:
+        key = ("s_per_flop", recompute)
+        if key not in self.flops_cache:
+            self.flops_cache[key] = seconds_per_layer_flop(self.model, self.gpu, self.precision, recompute,
+                                                           self.step_model)
+        return self.flops_cache[key]
+
     def pipeline_s(self, index: int, b: int) -> float:
         """Exact pipeline part of the step time of layout `index` of `units` at micro-batch `b`, a
         lower bound on it (planner.step_time.pipeline_terms; kept for step_time)."""
         base = self.units[index][0]
         terms = pipeline_terms(self.model, base.variant(b, True), self.gpu, self.cluster, precision=self.precision,
-                               step_model=self.step_model, layer_flops_per_token=self.layer_flops(base.recompute))
+                               step_model=self.step_model, layer_flops_per_token=self.layer_flops(base.recompute),
+                               s_per_flop=self.s_per_flop(base.recompute))
         self.pipeline_cache[(index, b)] = terms
         return terms[0]
 
@@ -262,15 +283,15 @@ class _Search:
         kernel efficiency plus TP and CP communication per token; the half-efficiency term plus
         TP latency, as in planner.step_time.pipeline_terms."""
         sm, model, cluster = self.step_model, self.model, self.cluster
-        gpn, full = cluster.gpus_per_node, recompute == "full"
-        act_bytes = 4 if self.precision == "fp32" else 2
+        gpn, full = cluster.nvlink_domain, recompute == "full"
+        act_bytes = get_precision(self.precision).activation_bytes
         intra = cluster.intra_node_bandwidth_bytes_per_s * sm.comm_efficiency
         inter = cluster.inter_node_bandwidth_bytes_per_s * sm.comm_efficiency
         tp_share = (6 if full else 4) * (1 - sm.tp_overlap_fraction) if t > 1 else 0.0
         tp_s = tp_share * 2 * (t - 1) / t * model.hidden_size * act_bytes / (intra if t <= gpn else inter)
         cp_s = ((4 if full else 3) * (cp - 1) * 2 * model.num_query_groups * model.head_dim * act_bytes
                 / (intra if t * cp <= gpn else inter) * (1 - sm.cp_overlap_fraction))
-        s_per_flop = 1 / (getattr(self.gpu, PEAK_FLOPS_FIELD[self.precision]) * sm.kernel_efficiency)
+        s_per_flop = self.s_per_flop(recompute)
         per_token_s = self.layer_flops(recompute) / t * s_per_flop + tp_s + cp_s
         return per_token_s, sm.half_efficiency_flops * s_per_flop + tp_share * cluster.collective_latency_s
 
@@ -278,7 +299,7 @@ class _Search:
         """Whether the model states alone (weights, gradients, optimizer with the leanest optimizer
         choice, plus the framework overhead) of some pipeline rank exceed the usable memory: then
         no recompute mode, micro-batch or optimizer choice of this split fits."""
-        zero = 1 if True in self.space.distributed_optimizer else 0
+        zero = self.space.zero_stage if True in self.space.distributed_optimizer else 0
         w, g, o = state_bytes_per_parameter(self.precision, zero, sharding_group_size(base))
         states = max(self.rank_parameters(base, rank) for rank in peak_candidate_ranks(base)) * (w + g + o)
         return states * (1 - 1e-12) + self.gpu.framework_overhead_bytes > usable_bytes(self.gpu, self.space)
@@ -339,6 +360,8 @@ class _Search:
     def over_cp(self, t: int, p: int, rest: int) -> None:
         s = self.model.seq_length
         for cp in _divisors(rest, min(rest, self.space.max_context_parallel)):
+            if self.space.context_parallel_sizes is not None and cp not in self.space.context_parallel_sizes:
+                continue
             if cp > 1 and s % (2 * cp):
                 self.reject("cp_sequence", self.inner_count())
                 continue
@@ -348,6 +371,8 @@ class _Search:
                 continue
             for first, last in splits:
                 for v in _virtual_stages(self.model.num_layers, p, first, last, self.space):
+                    if self.space.virtual_stage_counts is not None and v not in self.space.virtual_stage_counts:
+                        continue
                     self.over_inner(t, p, v, cp, rest // cp, first, last)
 
     def over_inner(self, t: int, p: int, v: int, cp: int, d: int, first: int | None, last: int | None) -> None:
@@ -395,7 +420,8 @@ class _Search:
                     timing = step_time(self.model, layout, self.gpu, self.cluster, precision=self.precision,
                                        params_per_gpu=mem.num_parameters, step_model=self.step_model,
                                        layer_flops_per_token=self.layer_flops(layout.recompute),
-                                       pipeline=self.pipeline_cache.get((index, b)))
+                                       pipeline=self.pipeline_cache.get((index, b)),
+                                       s_per_flop=self.s_per_flop(layout.recompute))
                     order = (index, opt_index, self.space.micro_batch_sizes.index(b))
                     self.fits.append(((timing.step_time_s, mem.total_bytes, order), layout, mem, timing))
                     self.keep_time(timing.step_time_s)
@@ -419,7 +445,7 @@ class _Search:
 
     def peak_memory(self, layout: "_Candidate", activations: dict[int, float]) -> RankMemory:
         """Memory of the most loaded of the candidate pipeline ranks."""
-        zero = 1 if layout.use_distributed_optimizer else 0
+        zero = self.space.zero_stage if layout.use_distributed_optimizer else 0
         w, g, o = state_bytes_per_parameter(self.precision, zero, sharding_group_size(layout))
         best_rank, best_total, best_params = 0, -1.0, 0
         for rank, act in activations.items():
@@ -444,7 +470,7 @@ def make_layout_plan(
     """The schema object for one evaluated layout."""
     tokens_per_step = layout.global_batch_size * model.seq_length
     model_flops = tokens_per_step * model_flops_per_token(model)
-    peak = getattr(gpu, PEAK_FLOPS_FIELD[precision])
+    peak = peak_flops(gpu, precision)
     flops_per_gpu = model_flops / timing.step_time_s / layout.num_gpus
     return LayoutPlan(
         layout=layout,
@@ -534,5 +560,42 @@ def search_layouts(
     )
 
 
+def evaluate_layout(
+    model: ModelShape, gpu: GpuSpec, layout: ParallelLayout, *, gpus_per_node: int, precision: str = "bf16",
+    cluster: ClusterSpec | None = None, step_model: StepTimeModel = DEFAULT_STEP_MODEL,
+    headroom_fraction: float = SearchSpace.headroom_fraction, flash_attention: bool = True,
+) -> tuple[LayoutPlan, bool]:
+    """(the LayoutPlan of exactly `layout`, whether it fits in memory with headroom): memory of the
+    most loaded pipeline rank (planner.memory) and step time (planner.step_time). The divisibility
+    rules are the caller's to check first (planner.validate_layout)."""
+    cluster = cluster or cluster_from_gpu(gpu, gpus_per_node)
+    mem = per_rank_memory(model, layout, precision=precision, overhead_bytes=gpu.framework_overhead_bytes,
+                          flash_attention=flash_attention)
+    timing = step_time(model, layout, gpu, cluster, precision=precision, params_per_gpu=mem.num_parameters,
+                       step_model=step_model)
+    plan = make_layout_plan(model, layout, mem, timing, gpu, gpus_per_node=gpus_per_node, precision=precision,
+                            headroom_fraction=headroom_fraction)
+    return plan, mem.total_bytes <= gpu.memory_bytes * (1 - headroom_fraction)
+
+
+def batch_sequences(batch_tokens: float, seq_length: int) -> int:
+    """Sequences per step for a batch given in tokens, as papers write it ("4M tokens" is 1,024 x
+    4,096, "16M" is 2,048 x 8,192): among the whole counts within 10% of tokens / seq_length, the one
+    with the largest power-of-two factor (so data parallelism can divide it), the nearest on a tie.
+    ValueError when the batch is shorter than one sequence."""
+    target = batch_tokens / seq_length
+    if target < 1:
+        raise ValueError(f"{batch_tokens:,.0f} tokens is shorter than one sequence of {seq_length} tokens")
+    lo, hi = max(1, math.ceil(target * 0.9)), max(1, math.floor(target * 1.1))
+    if hi < lo:
+        return max(1, round(target))
+
+    def twos(n: int) -> int:
+        return (n & -n).bit_length() - 1
+
+    candidates = range(lo, hi + 1) if hi - lo < 1_000_000 else [2 ** round(math.log2(target))]
+    return max(candidates, key=lambda n: (twos(n), -abs(n - target)))
+
+
 __all__ = ["Alternative", "LayoutSearchResult", "REASONS", "SearchSpace", "make_layout_plan",
-           "search_layouts", "stage_num_layers", "usable_bytes"]
+           "batch_sequences", "evaluate_layout", "search_layouts", "stage_num_layers", "usable_bytes"]

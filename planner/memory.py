@@ -29,19 +29,15 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from planner.precision import PRECISIONS
 from planner.schema import ModelShape, ParallelLayout
 
-ACTIVATION_BYTES = {"bf16": 2, "fp16": 2, "fp8": 2, "fp32": 4}
-"""Bytes per stored activation element (fp8 training keeps bf16 activations between layers)."""
+ACTIVATION_BYTES = {name: p.activation_bytes for name, p in PRECISIONS.items()}
+"""Bytes per stored activation element (planner.precision: fp8 keeps bf16 activations between layers)."""
 
-STATE_BYTES_PER_PARAM = {
-    # precision: (weights, gradients, optimizer states)
-    "bf16": (2, 4, 12),  # bf16 weight, fp32 main grad, fp32 master + Adam m, v
-    "fp16": (2, 4, 12),
-    "fp8": (2, 4, 12),   # Megatron fp8 keeps bf16 weights and fp32 master weights
-    "fp32": (4, 4, 8),   # fp32 weight and grad, Adam m, v; no master copy
-}
-"""Bytes per parameter of each model state (Megatron theoretical_memory_usage.py l.293-296)."""
+STATE_BYTES_PER_PARAM = {name: (p.weight_bytes, p.gradient_bytes, p.optimizer_bytes) for name, p in PRECISIONS.items()}
+"""(weights, gradients, optimizer states) bytes per parameter, from planner.precision (Megatron
+theoretical_memory_usage.py l.293-296)."""
 
 
 def _check_precision(precision: str) -> None:

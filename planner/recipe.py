@@ -248,3 +248,18 @@ def _rampup_choice(rampup: list[int] | None) -> Choice:
                   reason=(f"ramp from {rampup[0]} sequences in steps of {rampup[1]} over the first "
                           f"{rampup[2]:,} samples (~{RAMPUP_TOKENS / 1e9:.0f}B tokens)"),
                   source="Brown et al. 2020, GPT-3, App. B; Megatron-LM --rampup-batch-size")
+
+
+MIN_TRAIN_STEPS = 200
+"""Fewest optimizer steps the planner allows: the batch shrinks (by halves) below B_opt if needed,
+so warmup, decay, evaluation and checkpoints have room (the tiny CPU demo has exactly 200)."""
+
+
+def choose_global_batch_size(total_flops: float, num_tokens: float, seq_length: int) -> int:
+    """Sequences per step: DeepSeek's B_opt (planner.recipe.global_batch_tokens) rounded to a power
+    of two, halved while the run would have fewer than MIN_TRAIN_STEPS steps."""
+    sequences = max(1.0, global_batch_tokens(total_flops) / seq_length)
+    gbs = 2 ** round(math.log2(sequences))
+    while gbs > 1 and num_tokens / (gbs * seq_length) < MIN_TRAIN_STEPS:
+        gbs //= 2
+    return gbs

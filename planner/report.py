@@ -13,6 +13,7 @@ from pathlib import Path
 from planner.data_sources import data_markdown
 from planner.errors import PlanInputError
 from planner.io import atomic_write_text, canonical_sha256
+from planner.report_basic import mfu_chain_text
 from planner.schema import Range, RunPlan
 from planner.units import format_count, format_scientific, round_significant
 
@@ -133,7 +134,8 @@ def _summary(plan: RunPlan, ranges: dict[str, Range]) -> str:
         ["Training tokens", f"{count_label(t.num_tokens)} ({num(t.tokens_per_param)} per parameter, "
                             f"{num(t.epochs)} epoch{'' if t.epochs == 1 else 's'})"],
         ["Compute", f"{e.model_flops:.3g} model FLOPs"],
-        ["Hardware", f"{e.num_gpus} × {e.gpu} at {e.mfu:.0%} MFU"],
+        ["Hardware", f"{e.num_gpus} × {e.gpu} at {e.mfu:.1%} end-to-end MFU"],
+        *([["MFU", mfu_chain_text(e)]] if e.step_mfu is not None else []),
         ["GPU-hours", _with_range(e.gpu_hours, ranges.get("gpu_hours"))],
         ["Wall-clock days", _with_range(e.wallclock_days, ranges.get("wallclock_days"))],
         ["GPU cost (USD)", _with_range(e.cost_usd, ranges.get("cost_usd"), "$")],
@@ -145,8 +147,8 @@ def _summary(plan: RunPlan, ranges: dict[str, Range]) -> str:
     ]
     if plan.reliability and plan.reliability.adjusted_wallclock_days:
         r = plan.reliability
-        rows.insert(6, ["Days with failures", f"{num(r.adjusted_wallclock_days)} (goodput {r.goodput:.1%}, "
-                                              f"~{num(r.expected_interruptions)} interruptions)"])
+        rows.insert(7, ["Failures", f"goodput {r.goodput:.1%}, ~{num(r.expected_interruptions)} interruptions "
+                                    "(in the figures above)"])
     text = "## Summary\n\n" + table(["", "Plan (p10 – p90)"], rows)
     return text + "\n\nRanges are p10 – p90; see *How the ranges are computed* under Assumptions."
 
@@ -178,7 +180,9 @@ def _costs(plan: RunPlan, ranges: dict[str, Range]) -> str:
         point = getattr(e, name)
         rows.append([name, num(point)] + ([num(r.p10), num(r.p50), num(r.p90)] if r else ["", "", ""]))
     flops = [["flops_per_token", num(e.flops_per_token)], ["model_flops", num(e.model_flops)],
-             ["hardware_flops", num(e.hardware_flops)], ["mfu", f"{e.mfu:.3f}"],
+             ["hardware_flops", num(e.hardware_flops)], ["mfu (end to end)", f"{e.mfu:.3f}"],
+             *([["step_mfu", f"{e.step_mfu:.3f}"]] if e.step_mfu is not None else []),
+             *([[f"overhead: {o.name}", f"{o.fraction:.4f} ({o.source})"] for o in e.overheads]),
              ["tokens_per_s", num(e.tokens_per_s)]]
     return ("## Compute, time and cost\n\n" + table(["Figure", "Point", "p10", "p50", "p90"], rows) + "\n\n"
             + table(["Throughput", "Value"], flops) + f"\n\n![Cost breakdown]({COST_CHART})")

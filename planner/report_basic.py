@@ -37,7 +37,8 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
                        f"{m.num_attention_heads} heads, {m.num_query_groups} KV groups, ffn {m.ffn_hidden_size})"),
         ("tokens", f"{_si(t.num_tokens)} ({t.tokens_per_param:.1f} per parameter, {t.epochs:.2f} epochs)"),
         ("training FLOPs", f"{format_scientific(e.model_flops)} model, {format_scientific(e.hardware_flops)} hardware"),
-        ("GPUs", f"{e.num_gpus} x {e.gpu} at MFU {e.mfu:.1%}"),
+        ("GPUs", f"{e.num_gpus} x {e.gpu} at end-to-end MFU {e.mfu:.1%}"),
+        *mfu_rows(plan),
         ("GPU-hours", _num(e.gpu_hours) + _range(plan, "gpu_hours", _num)),
         ("wall-clock", f"{_num(e.wallclock_days)} days" + _range(plan, "wallclock_days", _num)),
         ("cost", f"${_num(e.cost_usd)} GPU time; total ${_num(e.total_cost_usd)}"
@@ -61,9 +62,24 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
         spread = (f" (p10-p90 {f.interruptions_p10:.0f}-{f.interruptions_p90:.0f})"
                   if f.interruptions_p10 is not None and f.interruptions_p90 is not None else "")
         rows.append(("failures", f"{f.expected_interruptions:.3g} interruptions expected{spread}; checkpoint "
-                                 f"every {f.checkpoint_interval_steps:,} steps; goodput {f.goodput:.1%}, "
-                                 f"{f.adjusted_wallclock_days:.3g} days and ${_num(f.adjusted_cost_usd)} with them"))
+                                 f"every {f.checkpoint_interval_steps:,} steps; goodput {f.goodput:.1%} "
+                                 f"(in the MFU chain above: {_num(f.failure_free_hours or 0)} failure-free hours become "
+                                 f"{f.adjusted_wallclock_days:.3g} days)"))
     return rows
+
+
+def mfu_chain_text(e) -> str:
+    """`step 56.4% x operational efficiency 0.665 x ... = end-to-end 37.2%` (planner.chain)."""
+    factors = " x ".join(f"{o.name.replace('_', ' ')} {o.fraction:.3f}" for o in e.overheads)
+    return f"step {e.step_mfu:.1%} x {factors} = end-to-end {e.end_to_end_mfu:.1%}"
+
+
+def mfu_rows(plan: RunPlan) -> list[tuple[str, str]]:
+    """The chain from the layout's steady-state MFU to the end-to-end MFU the dollars use."""
+    e = plan.estimate
+    if e.step_mfu is None or e.end_to_end_mfu is None:
+        return [("MFU", f"{e.mfu:.1%} (goals.mfu: the user's end-to-end MFU)")]
+    return [("MFU", mfu_chain_text(e))]
 
 
 def outlook_rows(plan: RunPlan) -> list[tuple[str, str]]:

@@ -26,11 +26,8 @@ from dataclasses import dataclass
 from planner.cluster import ClusterSpec
 from planner.flops import forward_flops_per_token, hardware_flops_per_token
 from planner.memory import sharding_group_size, stage_num_layers
+from planner.precision import attention_peak_flops, get_precision, peak_flops
 from planner.schema import GpuSpec, ModelShape, ParallelLayout
-
-PEAK_FLOPS_FIELD = {"bf16": "peak_bf16_flops", "fp16": "peak_fp16_flops", "fp8": "peak_bf16_flops",
-                    "fp32": "peak_fp32_flops"}
-"""Peak used per precision; fp8 runs are costed at the bf16 peak (conservative: not all GEMMs are fp8)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +37,10 @@ class StepTimeModel:
 
     kernel_efficiency: float = 0.65
     """Fraction of peak FLOP/s the transformer's GEMMs and attention kernels reach on large work."""
+    fp8_efficiency: float = 0.75
+    """Under an fp8 recipe, the fraction of `kernel_efficiency` that fp8 GEMMs reach against the fp8
+    peak (scaling, casts and amax bookkeeping; Transformer Engine); fitted on the fp8 rows of the
+    throughput benchmarks (planner.calibrate)."""
     half_efficiency_flops: float = 1e12
     """Per-GPU FLOPs of one layer's micro-batch at which kernels reach half of `kernel_efficiency`:
     small micro-batches and thin TP shards run below peak (Narayanan et al. 2021, Fig. 7 and 16:
@@ -72,6 +73,19 @@ def _layer_hardware_flops_per_token(model: ModelShape, recompute: str) -> float:
     return (hardware_flops_per_token(model, recompute) - 3 * logits) / model.num_layers
 
 
+def seconds_per_layer_flop(model: ModelShape, gpu: GpuSpec, precision: str, recompute: str,
+                           step_model: StepTimeModel = DEFAULT_STEP_MODEL) -> float:
+    """Seconds per hardware FLOP of one layer on large work: GEMMs at the precision's peak (x
+    `fp8_efficiency` under fp8), core attention at the attention peak (planner.precision), both at
+    `kernel_efficiency`; weighted by the layer's FLOPs of each kind (planner.flops)."""
+    fwd = forward_flops_per_token(model)
+    gemm = fwd.layer_matmul * (4 if recompute == "full" else 3)
+    attn = fwd.core_attention * (3 if recompute == "none" else 4)
+    gemm_peak = peak_flops(gpu, precision) * (step_model.fp8_efficiency if precision == "fp8" else 1.0)
+    seconds = gemm / gemm_peak + attn / attention_peak_flops(gpu, precision)
+    return seconds / (gemm + attn) / step_model.kernel_efficiency
+
+
 def _allreduce_s(num_bytes: float, group: int, bandwidth: float, latency_s: float) -> float:
     if group <= 1:
         return 0.0
@@ -102,30 +116,34 @@ class StepTime:
 def pipeline_terms(
     model: ModelShape, layout: ParallelLayout, gpu: GpuSpec, cluster: ClusterSpec, *,
     precision: str = "bf16", step_model: StepTimeModel = DEFAULT_STEP_MODEL,
-    layer_flops_per_token: float | None = None,
+    layer_flops_per_token: float | None = None, s_per_flop: float | None = None,
 ) -> tuple[float, float, float, float, float, float, float]:
     """(pipeline_s, slot, compute_slot, slot_tp, slot_cp, p2p, bubble_slots) of `layout`: the
     1F1B / interleaved pipeline part of the step (Narayanan et al. 2021, §2.2), without the data-
     parallel and optimizer terms. step_time adds those (both >= 0) to the same float, so
     pipeline_s is an exact lower bound on step_time_s (planner.layout prunes with it).
-    `layer_flops_per_token` = _layer_hardware_flops_per_token(model, layout.recompute), precomputed."""
+    `layer_flops_per_token` = _layer_hardware_flops_per_token(model, layout.recompute) and
+    `s_per_flop` = seconds_per_layer_flop(...), precomputed."""
     t, p, v = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,
                layout.virtual_pipeline_model_parallel_size)
-    cp, d, gpn = layout.context_parallel_size, layout.data_parallel_size, cluster.gpus_per_node
+    cp, d, gpn = layout.context_parallel_size, layout.data_parallel_size, cluster.nvlink_domain
     m = layout.num_microbatches
-    peak = getattr(gpu, PEAK_FLOPS_FIELD[precision])
     intra = cluster.intra_node_bandwidth_bytes_per_s * step_model.comm_efficiency
     inter = cluster.inter_node_bandwidth_bytes_per_s * step_model.comm_efficiency
     lat = cluster.collective_latency_s
-    act_bytes = 4 if precision == "fp32" else 2
+    act_bytes = get_precision(precision).activation_bytes
     tokens = layout.micro_batch_size * model.seq_length / cp  # per GPU per micro-batch
 
     if layer_flops_per_token is None:
         layer_flops_per_token = _layer_hardware_flops_per_token(model, layout.recompute)
+    if s_per_flop is None:
+        s_per_flop = seconds_per_layer_flop(model, gpu, precision, layout.recompute, step_model)
     layer_work = tokens * layer_flops_per_token / t
-    eff_flops = peak * step_model.kernel_efficiency * layer_work / (layer_work + step_model.half_efficiency_flops)
-    layer_compute = layer_work / eff_flops
-    logits_compute = tokens * 3 * forward_flops_per_token(model).logits / (t * eff_flops)
+    # efficiency = kernel_efficiency * w / (w + half): small micro-batches run below peak
+    layer_compute = (layer_work + step_model.half_efficiency_flops) * s_per_flop
+    logits_work = tokens * 3 * forward_flops_per_token(model).logits / t
+    logits_compute = logits_work * (layer_work + step_model.half_efficiency_flops) / layer_work / (
+        attention_peak_flops(gpu, precision) * step_model.kernel_efficiency)
     num_tp_collectives = 6 if layout.recompute == "full" else 4
     tp_bw = intra if t <= gpn else inter
     layer_tp = num_tp_collectives * _allreduce_s(tokens * model.hidden_size * act_bytes, t, tp_bw, lat)
@@ -153,20 +171,21 @@ def step_time(
     model: ModelShape, layout: ParallelLayout, gpu: GpuSpec, cluster: ClusterSpec, *,
     precision: str = "bf16", params_per_gpu: float, step_model: StepTimeModel = DEFAULT_STEP_MODEL,
     layer_flops_per_token: float | None = None, pipeline: tuple | None = None,
+    s_per_flop: float | None = None,
 ) -> StepTime:
     """Predicted seconds per optimizer step of `layout` (see module docstring for the terms).
     Speed-ups: `layer_flops_per_token` (_layer_hardware_flops_per_token) and `pipeline` (what
     pipeline_terms returns for this layout with these arguments), precomputed."""
     pipeline_s, slot, compute_slot, slot_tp, slot_cp, p2p, bubble_slots = pipeline or pipeline_terms(
         model, layout, gpu, cluster, precision=precision, step_model=step_model,
-        layer_flops_per_token=layer_flops_per_token)
+        layer_flops_per_token=layer_flops_per_token, s_per_flop=s_per_flop)
     t, cp, d = layout.tensor_model_parallel_size, layout.context_parallel_size, layout.data_parallel_size
-    gpn, m = cluster.gpus_per_node, layout.num_microbatches
+    gpn, m = cluster.nvlink_domain, layout.num_microbatches
     intra = cluster.intra_node_bandwidth_bytes_per_s * step_model.comm_efficiency
     inter = cluster.inter_node_bandwidth_bytes_per_s * step_model.comm_efficiency
     lat = cluster.collective_latency_s
 
-    grad_bytes, weight_bytes = (4, 4) if precision == "fp32" else (4, 2)
+    grad_bytes, weight_bytes = 4, get_precision(precision).weight_bytes  # fp32 main grads
     dp_bw = intra if t * cp * d <= gpn else inter
     g = sharding_group_size(layout)  # gradients are reduced over DP x CP
     if g > 1:

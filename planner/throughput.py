@@ -1,4 +1,13 @@
-"""End-to-end throughput: an MFU model calibrated on published runs, GPU-hours and wall-clock days.
+"""Throughput: the calibrated step-time and overhead coefficients, a sizing prior, GPU-hours and days.
+
+The plan's figures come from one chain (planner.estimate): the chosen layout's steady-state step
+time (planner.step_time, with the kernel and fp8 efficiencies of `ThroughputModel.step_model`)
+times named overheads, one of which, the operational efficiency per GPU generation, is fitted on
+whole published runs (planner.calibrate). All coefficients live in presets/mfu_model.yaml.
+
+`predict_mfu` below is only a *sizing prior*: a closed-form guess of the end-to-end MFU that the
+budget-driven sizing uses before a model, and so a layout, exists. It is refitted to the chain
+(`llmplan calibrate --fit`) and never shown as a plan figure. Its form:
 
 MFU (model FLOPs utilisation, Chowdhery et al. 2022, PaLM, Appendix B) is model FLOPs per second
 (planner.flops, no recomputation) over the dense peak of the GPU at the training precision. The
@@ -11,9 +20,6 @@ through their GPU-hours (restarts, evaluation, checkpointing and slow nodes incl
     seq(s)   = min(1, (s_ref / s)^gamma)            longer sequences: more, slower attention
     scale(n) = 1 / (1 + c · log2(max(1, n / n_ref)))   communication and failures grow with scale
 
-The coefficients live in presets/mfu_model.yaml, fitted on the kind=run rows of
-presets/published_runs.csv (see docs/planner.md for the fit and the per-run errors;
-`llmplan calibrate` reproduces them). Steady-state step MFU (planner.layout) is higher.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from planner import precision as precision_table
 from planner.schema import GpuSpec
+from planner.step_time import StepTimeModel
 
 
 @dataclass(frozen=True)
@@ -63,19 +71,45 @@ class MfuModel:
         return self.gpus.get(gpu.name, self.default)
 
 
+@dataclass(frozen=True)
+class ThroughputModel:
+    """The fitted coefficients of the chain (planner.estimate; fitted by planner.calibrate)."""
+
+    step_model: StepTimeModel
+    """Megatron-Core's step-time efficiencies: what a plan's layout is timed with."""
+    operational_efficiency: dict[str, float]
+    """Per GPU generation: whole runs' GPU-hours over steady state, after failures, checkpoints
+    and evaluation (slow nodes, data stalls, hangs, software upgrades, queue gaps)."""
+    pooled_operational_efficiency: float
+    """For generations without a published whole run: the geometric mean over all of them."""
+    framework_kernel_efficiency: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+
+    @classmethod
+    def from_preset(cls, data: dict) -> "ThroughputModel":
+        step = data.get("step_model", {})
+        ops = {k: float(v) for k, v in data.get("operational_efficiency", {}).items()}
+        return cls(
+            step_model=StepTimeModel(**{k: float(v) for k, v in step.items()}),
+            operational_efficiency={k: v for k, v in ops.items() if k != "pooled"},
+            pooled_operational_efficiency=ops.get("pooled", 0.8),
+            framework_kernel_efficiency={k: float(v) for k, v in data.get("framework_kernel_efficiency", {}).items()},
+            source=str(data.get("source", "")).strip(),
+        )
+
+    def operational_efficiency_for(self, gpu: GpuSpec) -> tuple[float, str]:
+        """(factor, where it came from) for the GPU's generation, pooled when none was fitted."""
+        if gpu.generation in self.operational_efficiency:
+            return self.operational_efficiency[gpu.generation], (
+                f"fitted on published {gpu.generation} whole runs (planner.calibrate; presets/mfu_model.yaml)")
+        return self.pooled_operational_efficiency, (
+            f"no published {gpu.generation or gpu.name} whole run: geometric mean over all generations "
+            "(planner.calibrate; presets/mfu_model.yaml)")
+
+
 def peak_flops(gpu: GpuSpec, precision: str) -> float:
-    """Dense peak FLOP/s of the GPU at a training precision."""
-    peaks = {
-        "bf16": gpu.peak_bf16_flops,
-        "fp16": gpu.peak_fp16_flops,
-        "fp8": gpu.peak_fp8_flops,
-        "fp32": gpu.peak_fp32_flops,
-    }
-    if precision not in peaks:
-        raise ValueError(f"precision must be one of bf16, fp16, fp8, fp32; got {precision!r}")
-    if peaks[precision] is None:
-        raise ValueError(f"{gpu.name} has no {precision} tensor cores; use bf16")
-    return peaks[precision]
+    """Dense peak FLOP/s of the GPU at a training precision (planner.precision, the one table)."""
+    return precision_table.peak_flops(gpu, precision)
 
 
 def default_precision(gpu: GpuSpec) -> str:
@@ -125,12 +159,15 @@ def tokens_per_s_for(num_tokens: float, gpu_hours: float, num_gpus: int) -> floa
     return num_tokens / (gpu_hours / num_gpus * 3600.0)
 
 
-def fleet_for_days(gpu_hours: float, days: float, gpus_per_node: int, max_gpus: int) -> int:
-    """Fewest nodes, a power of two, that finish `gpu_hours` within `days` (at most max_gpus).
+def fleet_for_days(gpu_hours: float, days: float, gpus_per_node: int, max_gpus: int, *, round_up: bool = True) -> int:
+    """Fewest nodes, a power of two, that finish `gpu_hours` within `days` (at most max_gpus); with
+    `round_up=False` (no deadline, only the default run length) the power of two nearest in log
+    space, so a run is not put on up to twice the GPUs its month needs.
 
     Powers of two keep data-parallel sizes dividing power-of-two global batches.
     """
     nodes_needed = max(1.0, gpu_hours / (days * 24.0) / gpus_per_node)
-    nodes = 2 ** math.ceil(math.log2(nodes_needed) - 1e-9)
+    exponent = math.ceil(math.log2(nodes_needed) - 1e-9) if round_up else round(math.log2(nodes_needed))
+    nodes = 2 ** exponent
     max_nodes = max(1, max_gpus // gpus_per_node)
     return int(min(nodes, 2 ** int(math.log2(max_nodes))) * gpus_per_node)

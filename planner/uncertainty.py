@@ -1,11 +1,14 @@
 """p10-p90 ranges for a plan's headline figures: GPU-hours, days, dollars, energy and CO2.
 
 Method (lognormal error model, combined in log space):
-- Throughput: the log residuals r_i = ln(reported_i / predicted_i) of the planner's GPU-hour estimate
-  over the published whole runs (kind=run rows of presets/published_runs.csv, via the planner's
-  planner.calibrate) give a bias mu and spread sigma_tp (sample standard deviation, n-1).
-  The published GPU-hours include each run's own restarts, so the residuals already carry the
-  *average* failure overhead; the failure model adds its *variance* only.
+- Throughput: the *out-of-sample* log residuals r_i = ln(reported_i / predicted_i) of the chain's
+  GPU-hours (planner.chain) over the published whole runs, each predicted with coefficients fitted
+  without its model family (planner.crossval, `llmplan calibrate --cv`), give a bias mu and spread
+  sigma_tp (sample standard deviation, n-1). In-sample residuals would be narrower than the error a
+  new run sees. The published GPU-hours include each run's own restarts, so the residuals already
+  carry the *average* failure overhead; the failure model adds its *variance* only.
+- Steady-state step time (the layout's tokens/s): the step-time model's leave-one-group-out log
+  residuals over the throughput benchmarks (`step_residuals`), separately.
 - Failures: the interruption rate is uncertain by x0.5..x2 (p10..p90, presets/reliability.yaml);
   the wall-clock overhead it causes moves by sigma_fail = sigma_rate * f / (1 + f), f = 1/goodput - 1
   (planner.reliability.failure_overhead_sigma).
@@ -78,6 +81,22 @@ equals the recomputed values, the way the MFU coefficients and the JSON Schemas 
 
 
 @lru_cache(maxsize=1)
+def step_residuals() -> Residuals:
+    """Spread of the step-time model's steady-state throughput: the committed
+    presets/calibration_residuals.yaml `step_time` entry, or computed now when it is missing."""
+    from presets.loader import PRESETS_DIR
+
+    path = PRESETS_DIR / RESIDUALS_FILE
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if "step_time" not in data:
+        return computed_step_residuals()
+    d = data["step_time"]
+    return Residuals(float(d["mu"]), float(d["sigma"]), int(d["n"]), str(d["source"]))
+
+
+@lru_cache(maxsize=1)
 def calibration_residuals() -> tuple[Residuals, Residuals]:
     """(GPU-hours, energy) residuals of the planner against the published runs: the committed
     presets/calibration_residuals.yaml, or computed now when it is missing."""
@@ -94,16 +113,38 @@ def calibration_residuals() -> tuple[Residuals, Residuals]:
 
 
 def computed_residuals() -> tuple[Residuals, Residuals]:
-    """(GPU-hours, energy) residuals computed from the planner's calibration table now."""
+    """(GPU-hours, energy) residuals computed now: GPU-hours from the chain's leave-one-family-out
+    predictions of the whole published runs (planner.crossval, `llmplan calibrate --cv`), energy
+    from the calibration table (planner.calibrate)."""
     try:
-        tp, energy = _published_log_residuals()
+        tp = [math.log(r["reported"] / r["predicted"]) for r in cross_validated_runs()]
+        _, energy = _published_log_residuals()
     except (ImportError, AttributeError, KeyError, ValueError, OSError) as exc:
         why = f"calibration unavailable ({exc.__class__.__name__})"
         return (Residuals(0.0, INTERIM_SIGMA_TP, 0, f"interim constant; {why}"),
                 Residuals(0.0, INTERIM_SIGMA_ENERGY, 0, f"interim constant; {why}"))
-    src = "log residuals of GPU-hours vs the kind=run rows of published_runs.csv"
+    src = ("out-of-sample log residuals of GPU-hours: the chain's leave-one-family-out predictions of the "
+           "published whole runs (planner.crossval)")
     return (summarise(tp, src, INTERIM_SIGMA_TP),
             summarise(energy, "log residuals of energy vs published runs", INTERIM_SIGMA_ENERGY))
+
+
+def computed_step_residuals() -> Residuals:
+    """Spread of steady-state throughput: the step-time model's leave-one-group-out log residuals
+    over the throughput benchmark rows (planner.crossval)."""
+    from planner.crossval import cross_validate_throughput, throughput_rows, _data_paths
+
+    runs_csvs, bench = _data_paths()
+    rows = cross_validate_throughput(throughput_rows(runs_csvs[0], bench))
+    return summarise([math.log(r["reported"] / r["predicted"]) for r in rows],
+                     "out-of-sample log residuals of steady-state tokens/s per GPU: the step-time model's "
+                     "leave-one-group-out predictions of the throughput benchmarks (planner.crossval)", INTERIM_SIGMA_TP)
+
+
+def cross_validated_runs() -> list[dict]:
+    from planner.crossval import cross_validation_of_runs  # reads the presets' run tables
+
+    return cross_validation_of_runs()
 
 
 def residuals_yaml(residuals: tuple[Residuals, Residuals] | None = None) -> str:
@@ -111,8 +152,9 @@ def residuals_yaml(residuals: tuple[Residuals, Residuals] | None = None) -> str:
     import yaml
 
     tp, energy = residuals or computed_residuals()
+    step = computed_step_residuals()
     body = {name: {"mu": r.mu, "sigma": r.sigma, "n": r.n, "source": r.source}
-            for name, r in (("gpu_hours", tp), ("energy", energy))}
+            for name, r in (("gpu_hours", tp), ("energy", energy), ("step_time", step))}
     return ("# Written by `llmplan calibrate --residuals presets/calibration_residuals.yaml` after any change to\n"
             "# the estimator, the MFU model or published_runs.csv; tests/planner/test_uncertainty.py checks it.\n"
             + yaml.safe_dump(body, sort_keys=False))

@@ -139,3 +139,52 @@ def validate_plan_layout(plan: RunPlan) -> list[str]:
     if problems:
         return problems
     return _memory_rule(plan)
+
+
+def pinned_violations(model: ModelShape, num_gpus: int, gpus_per_node: int, global_batch_size: int, *,
+                      tp: int | None = None, pp: int | None = None, cp: int | None = None,
+                      vpp: int | None = None, mbs: int | None = None) -> list[str]:
+    """Rules that the sizes a user pins (`llmplan layout --tp/--pp/--cp/--vpp/--mbs`) break on their
+    own, before any search: each line names the option, the rule and the nearest valid values."""
+    out = []
+    if tp is not None:
+        for name, value in (("num_gpus", num_gpus), ("gpus_per_node", gpus_per_node),
+                            ("num_attention_heads", model.num_attention_heads),
+                            ("num_query_groups", model.num_query_groups), ("ffn_hidden_size", model.ffn_hidden_size)):
+            if value % tp:
+                fits = [k for k in _divisors(value) if k <= gpus_per_node and num_gpus % k == 0]
+                out.append(f"--tp: tensor_model_parallel_size ({tp}) must divide {name} ({value}); try {_choices(fits)}")
+    tp_ok = tp if tp is not None and not out else 1
+    if pp is not None:
+        if num_gpus % (pp * tp_ok):
+            fits = [k for k in _divisors(num_gpus // tp_ok) if k <= model.num_layers]
+            out.append(f"--pp: pipeline_model_parallel_size ({pp}) x tensor ({tp_ok}) must divide num_gpus "
+                       f"({num_gpus}); try {_choices(fits)}")
+        elif pp > model.num_layers:
+            out.append(f"--pp: pipeline_model_parallel_size ({pp}) exceeds num_layers ({model.num_layers}); "
+                       f"try {_choices([k for k in _divisors(model.num_layers) if num_gpus % k == 0])}")
+    if vpp is not None and vpp > 1:
+        if (pp or 1) == 1:
+            out.append(f"--vpp: virtual stages ({vpp}) need --pp > 1")
+        elif model.num_layers % ((pp or 1) * vpp) and (model.num_layers + 2) % ((pp or 1) * vpp):
+            per_stage = model.num_layers // (pp or 1)
+            out.append(f"--vpp: pipeline ({pp}) x virtual stages ({vpp}) must divide num_layers ({model.num_layers}); "
+                       f"try {_choices(_divisors(per_stage) if per_stage else [1])}")
+    if cp is not None and cp > 1:
+        if model.seq_length % (2 * cp):
+            fits = [c for c in _divisors(model.seq_length // 2) if c <= 64]
+            out.append(f"--cp: 2 x context_parallel_size ({2 * cp}) must divide seq_length ({model.seq_length}); "
+                       f"try {_choices(fits)}")
+        if num_gpus % (cp * (tp or 1) * (pp or 1)):
+            out.append(f"--cp: context ({cp}) x tensor ({tp or 1}) x pipeline ({pp or 1}) parallel sizes must "
+                       f"divide num_gpus ({num_gpus})")
+    if None not in (tp, pp, cp) and not out:
+        dp = num_gpus // (tp * pp * cp)
+        step = (mbs or 1) * dp
+        if global_batch_size % step:
+            micro = [b for b in _divisors(global_batch_size // dp) if b <= 16] if global_batch_size % dp == 0 else []
+            hint = (f"try --mbs {_choices(micro)} or " if micro and mbs else "try ") + \
+                f"--global-batch-size {_nearest_multiples(global_batch_size, step)}"
+            out.append(f"--global-batch-size: micro_batch_size ({mbs or 1}) x data_parallel_size ({dp}) = {step} "
+                       f"must divide global_batch_size ({global_batch_size}); {hint}")
+    return out

@@ -50,7 +50,7 @@ def test_layout_from_a_parameter_count_derives_a_shape(capsys):
     (["--model", "Llama-2-70B", "--gpu", "Z100", "--gpus", "8"], "--gpu: unknown GPU 'Z100'"),
     (["--gpu", "H100", "--gpus", "8"], "exactly one of --params and --model"),
     (["--model", "Llama-2-70B", "--gpu", "H100", "--gpus", "8", "--global-batch-tokens", "100"],
-     "--global-batch-tokens: 100 is shorter than one sequence of 4096 tokens"),
+     "--global-batch-tokens: 100 tokens is shorter than one sequence of 4096 tokens"),
     (["--model", "Llama-2-70B", "--gpu", "A100-80GB", "--gpus", "8", "--global-batch-tokens", "262144"],
      "GiB more than the"),
 ])
@@ -58,6 +58,48 @@ def test_bad_layout_input_exits_2_with_one_clear_message(capsys, args, needle):
     assert main(["layout", *args]) == 2
     err = capsys.readouterr().err
     assert needle in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("batch", ["4M", "4e6", "4194304"])
+def test_a_4m_token_batch_is_1024_sequences_and_a_wide_data_parallel_layout(capsys, batch):
+    """Issue 12: "4M tokens" in a paper is 1,024 x 4,096; the awkward 977 gave DP=1 at 7% MFU."""
+    out = _run_json(capsys, "--params", "70e9", "--gpu", "A100-80GB", "--gpus", "2048", "--seq-len", "4096",
+                    "--global-batch-tokens", batch)
+    assert out["global_batch_size"] == 1024 and out["global_batch_tokens"] == 1024 * 4096
+    assert out["best"]["data_parallel_size"] >= 16 and out["best"]["mfu"] >= 0.40
+
+
+def test_the_405b_16m_batch_on_16384_h100_gets_tp8_pp8_dp8_or_more(capsys):
+    out = _run_json(capsys, "--model", "Llama-3-405B", "--gpu", "H100", "--gpus", "16384", "--seq-len", "8192",
+                    "--global-batch-tokens", "16M")
+    best = out["best"]
+    assert out["global_batch_size"] == 2048
+    assert best["tensor_model_parallel_size"] == 8 and best["pipeline_model_parallel_size"] >= 8
+    assert best["data_parallel_size"] >= 8
+
+
+def test_a_pinned_layout_is_evaluated_as_given_with_its_step_time(capsys):
+    """Megatron-Bridge measured 1,602 tokens/s/GPU for this Llama 3 70B fp8 layout on 64 H100s
+    (performance-summary.md, NeMo 25.11); llmplan times exactly that layout."""
+    out = _run_json(capsys, "--model", "Llama-3-70B", "--gpu", "H100", "--gpus", "64", "--seq-len", "8192",
+                    "--precision", "fp8", "--tp", "4", "--pp", "8", "--vpp", "5", "--cp", "1", "--mbs", "1",
+                    "--global-batch-size", "128")
+    best = out["best"]
+    assert (best["tensor_model_parallel_size"], best["pipeline_model_parallel_size"],
+            best["virtual_pipeline_model_parallel_size"], best["context_parallel_size"],
+            best["data_parallel_size"], best["micro_batch_size"], best["global_batch_size"]) == (4, 8, 5, 1, 2, 1, 128)
+    assert best["step_time_s"] > 0 and set(best["memory_components"]) >= {"weights_bytes", "activations_bytes"}
+    lo, hi = best["tokens_per_s_p10_p90"]
+    assert lo / 64 <= 1602 <= hi / 64  # the measured figure is inside the step-time model's out-of-sample range
+
+
+def test_a_pinned_size_that_breaks_a_rule_exits_2_naming_it(capsys):
+    code = main(["layout", "--model", "Llama-3-70B", "--gpu", "H100", "--gpus", "64", "--seq-len", "8192",
+                 "--tp", "3", "--pp", "8"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--tp: tensor_model_parallel_size (3) must divide num_attention_heads (64); try 1, 2, 4 or 8" in err
     assert "Traceback" not in err
 
 

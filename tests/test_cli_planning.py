@@ -38,7 +38,7 @@ def test_estimate_json_hits_the_llama2_anchors_with_numeric_keys(capsys, flag, v
     # holds the published figure and brackets the point estimate.
     r = data["ranges"]["gpu_hours"]
     assert r["p10"] < data["gpu_hours"] < r["p90"] and r["p10"] <= reported <= r["p90"]
-    assert r["p90"] / r["p10"] < 1.4 ** 2
+    assert r["p90"] / r["p10"] < 1.6 ** 2  # as wide as the chain's out-of-sample error (docs/planner.md)
 
 
 def test_estimate_for_owned_gpus_adds_electricity_to_the_amortised_cost(capsys):

@@ -8,13 +8,13 @@ from planner.schema.goals import Goals, Objective, TrainingSpec
 from planner.schema.hardware import GpuSpec, RegionSpec
 from planner.schema.layout import LayoutPlan, MemoryBreakdown, ParallelLayout
 from planner.schema.model import ModelShape, TokenBudget
-from planner.schema.plan import Estimate, RunPlan
+from planner.schema.plan import Estimate, Overhead, RunPlan
 from planner.schema.recipe import Choice, Recipe, ReliabilityPlan
 from planner.schema.serving import BudgetUse, ServingEstimate, ServingSpec
 
 __all__ = [
     "SCHEMA_VERSION", "Approval", "Assumption", "Choice", "DataSource", "DataSpec", "DedupSpec",
-    "Estimate", "EvalSpec", "Goals", "GpuSpec", "RegionSpec", "LayoutPlan", "MemoryBreakdown", "ModelShape", "Objective",
+    "Estimate", "Overhead", "EvalSpec", "Goals", "GpuSpec", "RegionSpec", "LayoutPlan", "MemoryBreakdown", "ModelShape", "Objective",
     "PIISpec", "ParallelLayout", "QualityFilters", "Range", "Recipe", "ReliabilityPlan", "RunPlan",
     "StrictModel", "TokenBudget", "TokenizerSpec", "TrainingSpec", "BudgetUse", "ServingEstimate", "ServingSpec",
 ]

@@ -14,6 +14,7 @@ from planner.schema.base import NonNegativeFloat, PositiveFloat, PositiveInt, St
 class GpuSpec(StrictModel):
     name: str = Field(description="canonical name, e.g. H100-SXM-80GB")
     aliases: list[str] = Field(default_factory=list)
+    generation: str = Field("", description="architecture generation (Ampere, Hopper, ...): the operational-efficiency factor is fitted per generation")
     vendor: str = "NVIDIA"
     memory_bytes: PositiveFloat
     peak_bf16_flops: PositiveFloat = Field(description="dense bf16 peak FLOP/s (no sparsity)")
@@ -28,6 +29,7 @@ class GpuSpec(StrictModel):
     purchase_usd: NonNegativeFloat = Field(description="typical purchase price per GPU incl. its share of the server")
     framework_overhead_bytes: NonNegativeFloat = Field(description="CUDA context, NCCL buffers, fragmentation")
     gpus_per_node: PositiveInt = 8
+    nvlink_domain_gpus: PositiveInt | None = Field(None, description="GPUs one NVLink domain joins (GB200 NVL72: 72); default: the node")
     source: str
     date: str
 

@@ -15,8 +15,21 @@ from planner.schema.recipe import Recipe, ReliabilityPlan
 from planner.schema.serving import BudgetUse, ServingEstimate
 
 
+class Overhead(StrictModel):
+    """One factor between steady-state training and what a whole run spends (planner.chain)."""
+
+    name: str
+    fraction: float = Field(gt=0, le=1, description="share of wall-clock time left for training by this factor")
+    source: str
+
+
 class Estimate(StrictModel):
-    """Compute, time, money and energy of the run (point estimates; ranges are in RunPlan.ranges)."""
+    """Compute, time, money and energy of the run (point estimates; ranges are in RunPlan.ranges).
+
+    One chain (planner.chain): the layout's steady-state step time gives `step_mfu`;
+    `end_to_end_mfu` = step_mfu x the product of `overheads`; GPU-hours = model FLOPs /
+    (peak at the training precision x end_to_end_mfu). `mfu` equals `end_to_end_mfu`.
+    """
 
     gpu: str
     num_gpus: int = Field(gt=0)
@@ -33,6 +46,10 @@ class Estimate(StrictModel):
     co2_kg: float = Field(ge=0)
     total_cost_usd: float = Field(ge=0)
     predicted_loss: float = Field(gt=0)
+    step_mfu: float | None = Field(None, gt=0, le=1, description="steady-state MFU of the layout's step time")
+    end_to_end_mfu: float | None = Field(None, gt=0, le=1, description="step_mfu x the product of the overheads")
+    overheads: list[Overhead] = Field(default_factory=list)
+    step_time_s: float | None = Field(None, gt=0, description="steady-state seconds per optimizer step")
 
 
 class RunPlan(StrictModel):

@@ -114,7 +114,7 @@ def test_every_scenario_carries_p10_p90_of_gpu_hours_days_and_cost():
     frame = sweep_frame("gpu=A100-80GB,H100-SXM", "target_params=1e9,7e9")
     for name in ("gpu_hours", "wallclock_days", "total_cost_usd"):
         assert (frame[f"{name}_p10"] < frame[name]).all() and (frame[name] < frame[f"{name}_p90"]).all()
-        assert (frame[f"{name}_p90"] <= 1.4 * frame[name]).all()
+        assert (frame[f"{name}_p90"] <= 1.6 * frame[name]).all()  # the out-of-sample spread: +52% at p90
 
 
 def test_sweep_marks_exactly_the_rows_no_other_row_dominates():

@@ -1,7 +1,7 @@
-"""The end-to-end MFU model and time arithmetic (planner.throughput).
+"""The sizing prior and time arithmetic (planner.throughput).
 
-MFU as Chowdhery et al. 2022 (PaLM) App. B define it; coefficients from presets/mfu_model.yaml,
-fitted on presets/published_runs.csv (see docs/planner.md).
+MFU as Chowdhery et al. 2022 (PaLM) App. B define it; the prior's coefficients (presets/mfu_model.yaml)
+are fitted to the layout-to-dollars chain (planner.chain; tests/planner/test_chain.py).
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ def test_fp8_is_scored_against_its_own_higher_peak():
     assert mfu(H100, precision="fp8") == pytest.approx(0.65 * mfu(H100, precision="bf16"))
 
 
-def test_the_a100_coefficient_reproduces_llama2_7b_implied_mfu():
-    # Touvron et al. 2023: 184,320 GPU-hours for 2T tokens; Megatron FLOPs give ~0.414 implied MFU
-    assert mfu(A100, 6.74e9, 4096, 256) == pytest.approx(0.414, rel=0.05)
+def test_the_a100_prior_is_near_llama2_7b_implied_mfu():
+    # Touvron et al. 2023: 184,320 GPU-hours for 2T tokens; Megatron FLOPs give ~0.414 implied MFU.
+    # The prior only guesses what a budget buys before the chain prices the run: 15% is its job.
+    assert mfu(A100, 6.74e9, 4096, 256) == pytest.approx(0.414, rel=0.15)
 
 
 def test_gpu_hours_are_flops_over_peak_times_mfu():
@@ -61,6 +62,11 @@ def test_precision_defaults_follow_the_hardware():
 def test_peak_for_a_precision_the_gpu_lacks_is_refused():
     with pytest.raises(ValueError, match="no fp8"):
         throughput.peak_flops(A100, "fp8")
+
+
+def test_without_a_deadline_the_fleet_is_the_nearest_power_of_two_in_log_space():
+    # 200,000 GPU-hours in 30 days needs 277.8 GPUs = 34.7 nodes: 32 nodes, not 64
+    assert fleet_for_days(gpu_hours=200_000, days=30, gpus_per_node=8, max_gpus=32768, round_up=False) == 256
 
 
 def test_fleets_are_whole_power_of_two_node_counts_that_meet_the_days():

@@ -17,6 +17,7 @@ import pytest
 
 import presets
 from planner.uncertainty import (
+    TIME_FIELDS,
     Residuals,
     calibration_residuals,
     lognormal_range,
@@ -71,11 +72,18 @@ def test_the_committed_residuals_equal_the_ones_computed_from_the_published_runs
     assert committed == residuals_yaml()
 
 
-def test_calibration_residuals_come_from_the_published_runs():
+def test_calibration_residuals_are_the_out_of_sample_residuals_of_the_published_runs():
+    """Issue 12: ranges from leave-one-family-out residuals (planner.crossval), never in-sample."""
     tp, energy = calibration_residuals()
-    assert tp.n >= 12 and "published_runs" in tp.source
-    assert 0.03 < tp.sigma < 0.25
+    assert tp.n >= 12 and "leave-one-family-out" in tp.source
+    assert 0.03 < tp.sigma < 0.40
     assert energy.n >= 3
+
+
+OUT_OF_SAMPLE_HALF_WIDTH = 0.60
+"""p90 sits at point x exp(mu + 1.2816 sigma t-factor): with the chain's out-of-sample sigma of about
+0.30 (`llmplan calibrate --cv`) that is about +52%. The ranges are as wide as that error, no wider;
+issue 5's +-40% bound held only for in-sample residuals."""
 
 
 def test_llama_and_llama2_gpu_hours_fall_inside_p10_p90_for_at_least_7_of_8():
@@ -88,7 +96,7 @@ def test_llama_and_llama2_gpu_hours_fall_inside_p10_p90_for_at_least_7_of_8():
         inside += r.p10 <= p["reported_gpu_hours"] <= r.p90
         widths.append(relative_half_width(r, p["predicted_gpu_hours"]))
     assert inside >= 7
-    assert max(widths) <= 0.40
+    assert max(widths) <= OUT_OF_SAMPLE_HALF_WIDTH
 
 
 def test_plan_ranges_cover_every_headline_figure_and_bracket_the_point(tiny_plan_path):
@@ -101,7 +109,8 @@ def test_plan_ranges_cover_every_headline_figure_and_bracket_the_point(tiny_plan
     for name, r in ranges.items():
         point = getattr(plan.estimate, name)
         assert r.p10 < point < r.p90, name
-        assert relative_half_width(r, point) <= 0.40, name
+        # energy and CO2 add the energy model's own spread in quadrature
+        assert relative_half_width(r, point) <= (OUT_OF_SAMPLE_HALF_WIDTH if name in TIME_FIELDS else 0.8), name
         assert "lognormal" in r.method
     # energy and CO2 carry the energy model's spread on top of the throughput spread
     assert ranges["energy_kwh"].p90 / ranges["energy_kwh"].p10 > ranges["gpu_hours"].p90 / ranges["gpu_hours"].p10
@@ -128,6 +137,6 @@ def test_derived_plans_for_the_llama_runs_carry_ranges_that_hold_7_of_8_reported
         plan = derive_plan(p["goals"])
         r = plan.ranges["gpu_hours"]
         inside += r.p10 <= p["reported_gpu_hours"] <= r.p90
-        assert relative_half_width(r, plan.estimate.gpu_hours) <= 0.40
+        assert relative_half_width(r, plan.estimate.gpu_hours) <= OUT_OF_SAMPLE_HALF_WIDTH
         assert set(plan.ranges) >= {"gpu_hours", "wallclock_days", "cost_usd", "energy_kwh", "co2_kg"}
     assert inside >= 7

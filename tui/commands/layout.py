@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import click
 
@@ -55,17 +56,36 @@ def _resolve_model(params, model_name, seq_len, vocab_size):
         raise PlanInputError(f"--params: {exc}") from None
 
 
-def _global_batch_size(tokens: float, seq_length: int) -> int:
-    sequences = round(tokens / seq_length)
-    if sequences < 1:
-        raise PlanInputError(f"--global-batch-tokens: {tokens:,.0f} is shorter than one sequence of "
-                             f"{seq_length} tokens; give at least {seq_length}")
-    return sequences
+def _global_batch_size(tokens_text, sequences: int | None, seq_length: int) -> tuple[int, str]:
+    """(sequences per step, how they were chosen): --global-batch-size as given, else the batch in
+    tokens as people write it (4M, 4e6, 4194304) turned into a count data parallelism can divide
+    (planner.layout.batch_sequences)."""
+    from planner.layout import batch_sequences
+    from tui.commands.planning import parse_count
+
+    if sequences is not None:
+        return sequences, f"{sequences:,} sequences = {_tokens_text(sequences * seq_length)} tokens (--global-batch-size)"
+    tokens = parse_count(tokens_text, "--global-batch-tokens")
+    if tokens <= 0:
+        raise PlanInputError(f"--global-batch-tokens: must be positive (got {tokens_text})")
+    try:
+        count = batch_sequences(tokens, seq_length)
+    except ValueError as exc:
+        raise PlanInputError(f"--global-batch-tokens: {exc}; give at least {seq_length}") from None
+    return count, (f"{count:,} sequences = {_tokens_text(count * seq_length)} tokens (--global-batch-tokens "
+                   f"{tokens_text}: the count near {tokens / seq_length:,.4g} with the largest power-of-two factor)")
 
 
-def _text(result, batch: int) -> str:
+def _tokens_text(tokens: float) -> str:
+    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if tokens >= scale:
+            return f"{tokens / scale:.3g}{unit}"
+    return f"{tokens:.0f}"
+
+
+def _text(result, batch_note: str) -> str:
     head = (f"{result.model.num_params / 1e9:.3g}B parameters on {result.num_gpus} x {result.gpu.name}, "
-            f"seq {result.seq_length}, global batch {batch} sequences; {result.evaluated:,} layouts evaluated")
+            f"seq {result.seq_length}; global batch {batch_note}; {result.evaluated:,} layouts evaluated")
     rows = [(result.best, "best")] + [(a.plan, a.why_lost) for a in result.alternatives]
     lines = [head, f"{'TP':>3} {'PP':>3} {'VPP':>3} {'CP':>3} {'DP':>6} {'mb':>3} {'recompute':>9} "
              f"{'mem GiB':>8} {'step s':>8} {'tokens/s':>11} {'MFU':>6}  note"]
@@ -89,41 +109,73 @@ def _text(result, batch: int) -> str:
 @click.option("--gpus", "num_gpus", type=click.IntRange(min=1), required=True, help="Number of GPUs.")
 @click.option("--gpus-per-node", type=click.IntRange(min=1), help="GPUs per node (default: the GPU preset's).")
 @click.option("--seq-len", type=click.IntRange(min=1), help="Sequence length (default: the model's, or 4096).")
-@click.option("--global-batch-tokens", type=float, default=DEFAULT_BATCH_TOKENS, show_default=True,
-              help="Tokens per optimizer step.")
+@click.option("--global-batch-tokens", default="4M", show_default=True,
+              help="Tokens per optimizer step as papers write them (4M, 4e6, 4194304): made a whole number of "
+                   "sequences that data parallelism can divide.")
+@click.option("--global-batch-size", type=click.IntRange(min=1), help="Sequences per step (overrides the tokens).")
 @click.option("--vocab-size", type=click.IntRange(min=1), default=32000, show_default=True,
               help="Vocabulary of a --params model.")
 @click.option("--precision", type=click.Choice(["bf16", "fp16", "fp8", "fp32"]), default="bf16", show_default=True)
+@click.option("--tp", type=click.IntRange(min=1), help="Pin the tensor-parallel size (else searched).")
+@click.option("--pp", type=click.IntRange(min=1), help="Pin the pipeline-parallel size.")
+@click.option("--vpp", type=click.IntRange(min=1), help="Pin the virtual pipeline stages per rank.")
+@click.option("--cp", type=click.IntRange(min=1), help="Pin the context-parallel size.")
+@click.option("--mbs", type=click.IntRange(min=1), help="Pin the micro-batch size.")
+@click.option("--recompute", type=click.Choice(["none", "selective", "full"]), help="Pin activation recomputation.")
 @click.option("--top", "top_k", type=click.IntRange(min=0, max=100), default=5, show_default=True,
               help="Alternatives to show after the best.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def layout(params, model_name, gpu, num_gpus, gpus_per_node, seq_len, global_batch_tokens, vocab_size,
-           precision, top_k, as_json) -> None:
-    """The fastest TP x PP x CP x DP layouts that fit in GPU memory, and why the others lost."""
-    from planner.layout import search_layouts
-    from presets import find_gpu
+def layout(params, model_name, gpu, num_gpus, gpus_per_node, seq_len, global_batch_tokens, global_batch_size,
+           vocab_size, precision, tp, pp, vpp, cp, mbs, recompute, top_k, as_json) -> None:
+    """The fastest TP x PP x CP x DP layouts that fit in GPU memory, and why the others lost.
 
-    gpu_spec = find_gpu(gpu, "--gpu")
+    With --tp/--pp/--vpp/--cp/--mbs/--recompute it evaluates the layout a user already runs: the
+    pinned sizes are kept, the others searched; a pinned size that breaks a rule exits 2 naming it."""
+    import presets
+    from planner.layout import SearchSpace, search_layouts
+    from planner.throughput import ThroughputModel
+    from planner.validate_layout import pinned_violations
+
+    gpu_spec = presets.find_gpu(gpu, "--gpu")
     model = _resolve_model(params, model_name, seq_len, vocab_size)
-    if global_batch_tokens <= 0:
-        raise PlanInputError(f"--global-batch-tokens: must be positive (got {global_batch_tokens:g})")
-    batch = _global_batch_size(global_batch_tokens, model.seq_length)
+    batch, batch_note = _global_batch_size(global_batch_tokens, global_batch_size, model.seq_length)
+    gpn = gpus_per_node or gpu_spec.gpus_per_node
+    problems = pinned_violations(model, num_gpus, gpn, batch, tp=tp, pp=pp, cp=cp, vpp=vpp, mbs=mbs)
+    if problems:
+        raise PlanInputError("the pinned layout breaks Megatron's rules", problems)
+    space = SearchSpace(
+        tensor_parallel_sizes=(tp,) if tp else None, pipeline_parallel_sizes=(pp,) if pp else None,
+        virtual_stage_counts=(vpp,) if vpp else None, context_parallel_sizes=(cp,) if cp else None,
+        micro_batch_sizes=(mbs,) if mbs else SearchSpace.micro_batch_sizes,
+        recompute_modes=(recompute,) if recompute else SearchSpace.recompute_modes,
+        max_context_parallel=max(SearchSpace.max_context_parallel, cp or 1),
+        max_virtual_stages=max(SearchSpace.max_virtual_stages, vpp or 1))
+    step_model = ThroughputModel.from_preset(presets.load_mfu_model()).step_model
     result = search_layouts(model, gpu_spec, num_gpus, global_batch_size=batch, seq_length=model.seq_length,
-                            gpus_per_node=gpus_per_node or gpu_spec.gpus_per_node, precision=precision,
-                            top_k=top_k)
+                            gpus_per_node=gpn, precision=precision, top_k=top_k, space=space, step_model=step_model)
     if result.best is None:
-        raise PlanInputError(result.no_fit_message())
+        pinned = ", ".join(f"--{k} {v}" for k, v in (("tp", tp), ("pp", pp), ("vpp", vpp), ("cp", cp), ("mbs", mbs),
+                                                      ("recompute", recompute)) if v is not None)
+        raise PlanInputError((f"with {pinned}: " if pinned else "") + result.no_fit_message())
     if as_json:
+        from planner.uncertainty import step_residuals
+
+        res = step_residuals()
+        best = _entry(result.best)
+        best["tokens_per_s_p10_p90"] = [result.best.tokens_per_s * math.exp(res.mu - 1.2815515655446004 * res.sigma
+                                                                            * res.prediction_factor),
+                                        result.best.tokens_per_s * math.exp(res.mu + 1.2815515655446004 * res.sigma
+                                                                            * res.prediction_factor)]
         click.echo(json.dumps({
             "model": model.model_dump(), "gpu": gpu_spec.name, "num_gpus": num_gpus,
-            "gpus_per_node": gpus_per_node or gpu_spec.gpus_per_node, "seq_length": model.seq_length,
-            "global_batch_size": batch, "global_batch_tokens": batch * model.seq_length,
-            "precision": precision, "best": _entry(result.best),
+            "gpus_per_node": gpn, "seq_length": model.seq_length,
+            "global_batch_size": batch, "global_batch_tokens": batch * model.seq_length, "global_batch": batch_note,
+            "precision": precision, "best": best,
             "alternatives": [_entry(a.plan, a.why_lost) for a in result.alternatives],
             "rejected": result.rejected, "evaluated": result.evaluated,
         }, indent=2))
         return
-    click.echo(_text(result, batch))
+    click.echo(_text(result, batch_note))
 
 
 COMMANDS: list[click.Command] = [layout]

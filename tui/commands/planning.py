@@ -89,14 +89,14 @@ def _scaling_law(ctx, param, value):  # noqa: ARG001 - click callback: fit.json 
 @click.option("--checkpoint-storage", help="goals.training.checkpoint_storage: a storage preset (presets/reliability.yaml).")
 @click.option("--failure-model", help="goals.training.failure_model: a failure-rate preset (presets/reliability.yaml).")
 @click.option("--failures-per-gpu-hour", type=NUMBER, help="goals.training.failures_per_gpu_hour: override the rate.")
-@click.option("--data", "data_specs", multiple=True, metavar="PATH[,format=F][,weight=W][,name=N]",
-              help="A training data source, repeatable; replaces data.sources (default: the demo corpus builtin:pydoc).")
 @click.option("--confidence", type=click.Choice(["p50", "p80", "p90"]),
               help="goals.confidence: quantile at which budget and deadline must hold, failures included (default p80).")
 @click.option("--allow-infeasible", is_flag=True, default=None,
               help="Keep a plan that cannot run (no layout fits, too long), marked infeasible; approve refuses it.")
 @click.option("--serving-gpu", help="goals.serving.gpu: GPU that serves --inference-tokens (default: the training GPU).")
 @click.option("--serving-utilisation", type=float, help="goals.serving.utilisation: serving MFU (default 0.3).")
+@click.option("--data", "data_specs", multiple=True, metavar="PATH[,format=F][,weight=W][,name=N]",
+              help="A training data source, repeatable; replaces data.sources (default: the demo corpus builtin:pydoc).")
 @click.option("--scaling-law", type=click.Path(dir_okay=False), callback=_scaling_law,
               help="fit.json from `llmplan ladder fit`: size and predict loss with your own law (goals.scaling_law).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (.yaml or .json).")
@@ -162,6 +162,8 @@ def estimate_figures(goals, model, num_tokens: float) -> dict:
         "co2_kg": est.co2_kg, "total_cost_usd": est.total_cost_usd, "predicted_loss": est.predicted_loss,
         "price_per_gpu_hour_usd": next((a.value for a in ctx.assumptions if a.name == "price_per_gpu_hour_usd"), None),
         "shape": model.model_dump(),
+        "step_mfu": est.step_mfu, "end_to_end_mfu": est.end_to_end_mfu, "step_time_s": est.step_time_s,
+        "overheads": [o.model_dump() for o in est.overheads],
         "ranges": ranges,
     }
 
@@ -209,16 +211,25 @@ def estimate(params, model_name, tokens, as_json, **flags) -> None:
     click.echo(
         f"{figures['params']:,} parameters x {format_count(figures['tokens'])} tokens = "
         f"{format_scientific(figures['flops'])} FLOPs\n"
-        f"{figures['num_gpus']} x {figures['gpu']} at MFU {figures['mfu']:.1%}: "
+        f"{figures['num_gpus']} x {figures['gpu']} at end-to-end MFU {figures['mfu']:.1%}: "
         f"{figures['gpu_hours']:,.0f} GPU-hours, {figures['wallclock_days']:.1f} days\n"
+        f"{_mfu_line(figures)}"
         f"cost ${figures['cost_usd']:,.0f} ({_pricing(goals, figures)}); energy "
         f"{figures['energy_kwh']:,.0f} kWh = ${figures['energy_cost_usd']:,.0f}; CO2 {figures['co2_kg'] / 1000:,.1f} t\n"
         f"p10-p90: {r['gpu_hours']['p10']:,.0f}-{r['gpu_hours']['p90']:,.0f} GPU-hours, "
         f"{r['wallclock_days']['p10']:.1f}-{r['wallclock_days']['p90']:.1f} days, "
         f"${r['cost_usd']['p10']:,.0f}-${r['cost_usd']['p90']:,.0f}, "
         f"{r['energy_kwh']['p10']:,.0f}-{r['energy_kwh']['p90']:,.0f} kWh "
-        f"(spread of the throughput model over published runs; failures not included, see `llmplan plan`)"
+        f"(out-of-sample spread of the chain over published whole runs, `llmplan calibrate --cv`)"
     )
+
+
+def _mfu_line(figures: dict) -> str:
+    """The MFU chain: the layout's steady-state step MFU times the named overheads (planner.chain)."""
+    if figures["step_mfu"] is None:
+        return ""
+    factors = " x ".join(f"{o['name'].replace('_', ' ')} {o['fraction']:.3f}" for o in figures["overheads"])
+    return f"MFU: step {figures['step_mfu']:.1%} x {factors} = end-to-end {figures['end_to_end_mfu']:.1%}\n"
 
 
 def _pricing(goals, figures: dict) -> str:
@@ -341,10 +352,18 @@ def presets_cmd(kind, as_json) -> None:
 @click.option("--fit", is_flag=True, help="Refit the MFU model's per-GPU bases and size half-point on the runs.")
 @click.option("--residuals", "residuals_out", type=click.Path(dir_okay=False),
               help="Write the residuals the p10-p90 ranges use (presets/calibration_residuals.yaml).")
-def calibrate(csv_path, as_json, fit, residuals_out) -> None:
+@click.option("--cv", "cross_validate", is_flag=True,
+              help="Leave-one-group-out table of the step-time model (throughput rows) and the layout-to-dollars "
+                   "chain (whole runs): predicted, reported, error, inside p10-p90.")
+@click.option("--markdown", "markdown_out", type=click.Path(dir_okay=False),
+              help="With --cv: also write the tables as Markdown (docs/planner.md holds them).")
+def calibrate(csv_path, as_json, fit, residuals_out, cross_validate, markdown_out) -> None:
     """Predicted vs reported GPU-hours, energy and CO2 of every published run."""
     from planner.calibrate import calibration_table, fit_mfu_model, summary
 
+    if cross_validate:
+        _cross_validate(as_json, markdown_out)
+        return
     if residuals_out:
         from planner.io import atomic_write_text
         from planner.uncertainty import residuals_yaml
@@ -353,12 +372,15 @@ def calibrate(csv_path, as_json, fit, residuals_out) -> None:
         click.echo(f"written to {residuals_out}")
         return
     if fit:
-        fitted = fit_mfu_model(csv_path)
+        from planner.crossval import fit_all
+
+        fitted = {"sizing_prior": fit_mfu_model(csv_path), "chain": fit_all()}
         if as_json:
             _echo_json(fitted)
         else:
-            click.echo("refit on the kind=run rows (presets/mfu_model.yaml holds the committed values):")
-            click.echo("\n".join(f"  {key}: {value}" for key, value in fitted.items()))
+            click.echo("refit (presets/mfu_model.yaml holds the committed values):")
+            for part, values in fitted.items():
+                click.echo(f"{part}:" + "".join(f"\n  {key}: {value}" for key, value in values.items()))
         return
 
     try:
@@ -372,6 +394,20 @@ def calibrate(csv_path, as_json, fit, residuals_out) -> None:
     from tui.commands.planning_presets import calibration_text
 
     click.echo(calibration_text(rows, stats))
+
+
+def _cross_validate(as_json: bool, markdown_out: str | None) -> None:
+    from planner.crossval import cross_validation, cv_markdown
+
+    result = cross_validation()
+    if markdown_out:
+        from planner.io import atomic_write_text
+
+        atomic_write_text(Path(markdown_out), cv_markdown(result))
+    if as_json:
+        _echo_json(result)
+        return
+    click.echo(cv_markdown(result), nl=False)
 
 
 COMMANDS: list[click.Command] = [plan, estimate, validate, show, export, schema, presets_cmd, calibrate]

@@ -18,7 +18,7 @@ ESTIMATE_ROWS = (
     # (label, estimate field, formatter)
     ("model FLOPs", "model_flops", figures.flops),
     ("hardware FLOPs", "hardware_flops", figures.flops),
-    ("MFU", "mfu", lambda v: f"{v:.1%}"),
+    ("end-to-end MFU", "mfu", lambda v: f"{v:.1%}"),
     ("GPU-hours", "gpu_hours", lambda v: figures.num(v)),
     ("wall-clock days", "wallclock_days", lambda v: figures.num(v)),
     ("GPU cost", "cost_usd", figures.usd),
@@ -61,6 +61,12 @@ def estimate_table(plan: RunPlan) -> Table:
     table.add_column("p10 – p90", justify="right", style="dim")
     for label, name, fmt in ESTIMATE_ROWS:
         table.add_row(label, fmt(getattr(plan.estimate, name)), figures.span(plan.ranges.get(name), fmt))
+    e = plan.estimate
+    if e.step_mfu is not None:  # the chain behind the MFU row (planner.chain)
+        table.add_row("  step MFU", f"{e.step_mfu:.1%}", "layout, steady state")
+        for o in e.overheads:
+            table.add_row(f"  × {o.name.replace('_', ' ')}", f"{o.fraction:.3f}", "")
+        table.add_row("  = end-to-end MFU", f"{e.end_to_end_mfu:.1%}", "")
     return table
 
 
@@ -75,7 +81,7 @@ def layout_table(plan: RunPlan) -> Table | Text:
     table.add_row("micro / global batch", f"{lay.micro_batch_size} / {lay.global_batch_size}")
     table.add_row("recompute · SP", f"{lay.recompute} · {'on' if lay.sequence_parallel else 'off'}")
     table.add_row("step time", f"{lp.step_time_s:.3g} s")
-    table.add_row("tokens/s · MFU", f"{figures.count(lp.tokens_per_s)} · {lp.mfu:.1%}")
+    table.add_row("tokens/s · step MFU", f"{figures.count(lp.tokens_per_s)} · {lp.mfu:.1%}")
     return table
 
 
@@ -95,8 +101,7 @@ def training_table(plan: RunPlan) -> Table:
     table.add_row("interruptions", f"{figures.num(f.expected_interruptions)}{spread}")
     table.add_row("checkpoint", f"every {f.checkpoint_interval_steps:,} steps · {figures.nbytes(f.checkpoint_bytes)}"
                   f" in {figures.num(f.checkpoint_write_s, 's')}")
-    table.add_row("goodput · with failures", f"{f.goodput:.1%} · {figures.num(f.adjusted_wallclock_days, 'days')}"
-                  f" · {figures.usd(f.adjusted_cost_usd)}")
+    table.add_row("goodput", f"{f.goodput:.1%} (in the end-to-end MFU)")
     return table
 
 
