@@ -13,7 +13,7 @@
   predicted loss; HOFFMANN_2022 is reported beside it as an assumption for comparison.
 - Compute-optimal N and D for C = 6ND: Hoffmann et al. 2022 eq. 4 (Appendix D.2):
   N_opt = G·(C/6)^a, D_opt = G^-1·(C/6)^b, a = β/(α+β), b = α/(α+β), G = (αA/(βB))^(1/(α+β)).
-- Inference-aware sizing: Sardana & Frankle 2023 ("Beyond Chinchilla-Optimal"), eq. 2: minimise
+- Inference-aware sizing: Sardana & Frankle 2024 ("Beyond Chinchilla-Optimal", ICML 2024; arXiv 2401.00448), eq. 2: minimise
   6·N·D_train + 2·N·D_inference subject to L(N, D_train) = ℓ.
 - Data-constrained scaling: Muennighoff et al. 2023 ("Scaling Data-Constrained Language Models"),
   eq. 5: D' = U_D + U_D·R*_D·(1 − exp(−R_D/R*_D)), R_D = epochs − 1, R*_D = 15.387; the analogous
@@ -119,7 +119,7 @@ def _golden_min(f, lo: float, hi: float, iters: int = 60) -> float:
 def inference_optimal_for_loss(
     target_loss: float, inference_tokens: float, fit: LossFit = DEFAULT_FIT
 ) -> tuple[float, float]:
-    """(N, D_train) minimising 6·N·D_train + 2·N·D_inf with L(N, D_train) = ℓ (Sardana & Frankle 2023, eq. 2)."""
+    """(N, D_train) minimising 6·N·D_train + 2·N·D_inf with L(N, D_train) = ℓ (Sardana & Frankle 2024, eq. 2)."""
 
     def total_flops(log_n: float) -> float:
         n = math.exp(log_n)
