@@ -163,3 +163,19 @@ def sources_from_text(text: str) -> list[dict]:
     """The wizard's data field back to DataSource mappings; empty means the demo corpus."""
     specs = [part for part in text.split(";") if part.strip()]
     return data_sources_from_flags(specs) if specs else [DataSource().model_dump(mode="json")]
+
+
+DEMO_NOTE_MARK = "[--allow-demo-data]"
+
+
+def approval_note(plan: RunPlan, note: str, allow_demo_data: bool) -> str:
+    """The approval note, or PlanInputError when the plan overdraws the demo corpus and that was not
+    allowed; an allowed overdraw is kept in the note (`llmplan approve`, the wizard's Approve)."""
+    from planner.errors import PlanInputError
+
+    demo = demo_data_refusal(plan)
+    if demo is None:
+        return note
+    if not allow_demo_data:
+        raise PlanInputError(f"refusing to approve plan '{plan.name}'", [demo])
+    return f"{note} {DEMO_NOTE_MARK}".strip()

@@ -243,11 +243,21 @@ def export_plan(plan: RunPlan, path: str | Path, fmt: ExportFormat) -> Path:
     return path
 
 
-def approve(plan: RunPlan, approved_by: str, note: str = "") -> RunPlan:
-    """The plan with the same approval block `llmplan approve` writes (executor.approval)."""
+def approve(plan: RunPlan, approved_by: str, note: str = "", allow_demo_data: bool = False) -> RunPlan:
+    """The plan with the same approval block `llmplan approve` writes (executor.approval), with the
+    same demo-data rule (planner.data_sources.approval_note)."""
     from executor.approval import approve as approve_plan
+    from planner.data_sources import approval_note
 
+    if approved_by.strip():  # a missing name is reported first (executor.approval)
+        note = approval_note(plan, note, allow_demo_data)
     return approve_plan(plan, approved_by, note)
+
+
+def demo_data_refusal(plan: RunPlan) -> str | None:
+    from planner.data_sources import demo_data_refusal as refusal
+
+    return refusal(plan)
 
 
 def suggested_path(plan: RunPlan, fmt: ExportFormat) -> str:

@@ -172,3 +172,25 @@ async def test_the_plan_screen_shows_no_stale_plan_under_the_planners_error():
         assert "cannot meet these goals" in rendered(app.screen.query_one("#headline", Static))
         assert not app.screen.query_one("#plan-grid").display
         assert not app.screen.query_one("#assumptions").display
+
+
+async def test_approving_a_plan_on_the_demo_corpus_needs_the_same_consent_as_the_cli(tmp_path):
+    app = WizardApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_plans(pilot, 1)
+        await pilot.press("f5")
+        await settle(pilot)
+        dialog = app.screen
+        dialog.query_one("#path", Input).value = str(tmp_path / "approved.yaml")
+        dialog.query_one("#approver", Input).focus()
+        await pilot.press(*"Ada", "enter")
+        await settle(pilot)
+        status = str(dialog.query_one("#dialog-status", Static).render())
+        assert isinstance(app.screen, ExportScreen) and "--allow-demo-data" in status
+        assert not (tmp_path / "approved.yaml").exists()
+        dialog.query_one("#allow-demo").value = True
+        dialog.query_one("#approver", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+    assert app.plan.approval.approved_by == "Ada" and app.plan.approval.note == "[--allow-demo-data]"
+    assert (tmp_path / "approved.yaml").exists()

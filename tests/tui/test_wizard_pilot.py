@@ -53,6 +53,8 @@ async def export_via_dialog(pilot, path, fmt="yaml", approver: str = "", key: st
     assert suggested == f"{app.plan.name}-plan{state.EXPORT_SUFFIXES[fmt]}"
     app.screen.query_one("#path", Input).value = str(path)
     if approver:
+        for allow in app.screen.query("#allow-demo"):  # the default plan repeats the demo corpus
+            allow.value = True
         app.screen.query_one("#approver", Input).focus()
         await pilot.press(*approver)
     else:

@@ -21,15 +21,16 @@ RUNS_ROOT_HELP = "directory holding run directories (default: ./runs)"
 def approve(plan_file: str, approved_by: str, note: str, allow_demo_data: bool) -> None:
     """Approve PLAN_FILE: stamp it with approver, UTC time and the sha256 of its content."""
     from executor.approval import approve as approve_plan
-    from planner.data_sources import demo_data_refusal
+    from planner.data_sources import approval_note
     from planner.errors import PlanInputError
     from planner.io import read_plan, write_model
 
     plan = read_plan(plan_file)
-    demo = demo_data_refusal(plan)
-    if demo and not allow_demo_data:
-        raise PlanInputError(f"refusing to approve plan '{plan.name}'", [demo], plan_file)
-    plan = approve_plan(plan, approved_by, (note + " [--allow-demo-data]").strip() if demo else note)
+    try:
+        note = approval_note(plan, note, allow_demo_data)
+    except PlanInputError as exc:
+        raise PlanInputError(exc.headline, exc.lines, plan_file) from None
+    plan = approve_plan(plan, approved_by, note)
     write_model(plan, plan_file)
     click.echo(f"approved {plan_file} by {plan.approval.approved_by} at "
                f"{plan.approval.approved_at.isoformat()} (sha256 {plan.approval.plan_sha256[:16]}...)")

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
 
 from planner.errors import PlanInputError
 from planner.schema import RunPlan
@@ -58,6 +58,11 @@ class ExportScreen(ModalScreen[ExportResult | None]):
             with Horizontal(classes="dialog-row"):
                 yield Label("Note", classes="dialog-label")
                 yield Input(placeholder="optional", id="note", compact=True)
+            if state.demo_data_refusal(self.plan):  # as `llmplan approve --allow-demo-data`
+                with Horizontal(classes="dialog-row"):
+                    yield Label("Data", classes="dialog-label")
+                    yield Checkbox("approve on the demo corpus (it repeats builtin:pydoc)", id="allow-demo",
+                                   compact=True)
             yield Static("", id="dialog-status")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Export ^s", id="export", variant="primary", compact=True)
@@ -102,8 +107,10 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         plan = self.plan
         try:
             if approve:
+                allow = self.query("#allow-demo")
                 plan = state.approve(plan, self.query_one("#approver", Input).value,
-                                     self.query_one("#note", Input).value)
+                                     self.query_one("#note", Input).value,
+                                     allow_demo_data=bool(allow) and allow.first(Checkbox).value)
             path = state.export_plan(plan, path_text, self.fmt)
         except PlanInputError as exc:
             self.show_error(str(exc))
