@@ -94,3 +94,26 @@ def test_a_goals_file_with_an_unusable_number_names_the_field(field, value, mess
         Goals.model_validate({field: value})
     (error,) = err.value.errors()
     assert error["loc"] == (field,) and message in error["msg"]
+
+
+@given(st.one_of(st.text(max_size=20), st.text(alphabet="0123456789.,_$kKmMbBtTpPeE+- ", max_size=16),
+                 st.floats(), st.integers(min_value=-10**400, max_value=10**400)))
+def test_any_input_is_a_finite_number_or_a_unit_error_naming_the_field(value):
+    try:
+        number = parse_number(value, "budget_usd", maximum=1e13)
+    except UnitError as exc:
+        assert str(exc).startswith("budget_usd: ")
+    else:
+        assert math.isfinite(number) and 0 <= number <= 1e13
+
+
+@given(st.sampled_from(["target_params", "target_tokens", "budget_usd", "deadline_days", "num_gpus", "seq_len"]),
+       st.one_of(st.text(alphabet="0123456789.,_$kKmMbBtTe+-na", max_size=12), st.floats(),
+                 st.integers(min_value=-10**30, max_value=10**30)))
+def test_a_goals_file_number_validates_or_fails_with_its_field_path(field, value):
+    try:
+        goals = Goals.model_validate({field: value})
+    except ValidationError as err:
+        assert all(e["loc"][0] == field for e in err.errors())
+    else:
+        assert math.isfinite(getattr(goals, field))
