@@ -389,22 +389,40 @@ RUN_SHAPES = {"OLMo-7B-Twin-2T": "OLMo-7B", "Llama-3.1-8B": "Llama-3-8B", "Llama
 """Runs whose reference shape is listed under another name in presets/models.yaml."""
 
 
+PRIOR_FAMILIES = 1.0
+"""Weight, in families, of the pooled efficiency in each generation's estimate (shrinkage)."""
+
+
 def fit_operational_efficiency(rows: list[RunRow], throughput_model, shapes) -> tuple[dict[str, float], float]:
-    """(operational efficiency per GPU generation, pooled): the median over each generation's runs
-    of predicted-at-efficiency-1 / reported GPU-hours (GPU-hours scale as 1/efficiency; a median,
-    so one odd report does not move a generation); pooled = the median over all runs. Two passes, since the fleet the planner
-    picks for a run without a stated GPU count depends on the efficiency."""
+    """(operational efficiency per GPU generation, pooled), in log space:
+
+    - each run gives r = log(predicted-at-efficiency-1 / reported GPU-hours) (GPU-hours scale as
+      1/efficiency); each model family counts once, by the median of its runs' r (one team's
+      infrastructure; the median so one odd size does not move it), so a family with four sizes
+      does not outvote one with one;
+    - pooled = the mean over all families (each family an independent draw of how efficiently a
+      team operates, averaged in log space: a geometric mean);
+    - a generation with k families: (k x mean of its families + PRIOR_FAMILIES x pooled) / (k +
+      PRIOR_FAMILIES), the pooled value shrinking a generation seen through few families (James &
+      Stein's idea). docs/planner.md lists the out-of-sample error of the other choices.
+    Two passes, since the fleet the planner picks for a run without a stated GPU count depends on
+    the efficiency."""
     model = throughput_model
     for _ in range(2):
-        logs: dict[str, list[float]] = {}
+        families: dict[tuple[str, str], list[float]] = {}
         for row in rows:
             chain, gpu = predict_run(row, model, shapes)
             eta, _ = model.operational_efficiency_for(gpu)
-            logs.setdefault(gpu.generation, []).append(math.log(chain.estimate.gpu_hours * eta / row.reported_gpu_hours))
-        per_gen = {g: math.exp(statistics.median(v)) for g, v in logs.items()}
-        pooled = math.exp(statistics.median([x for v in logs.values() for x in v]))
-        model = replace(model, operational_efficiency={g: min(1.0, v) for g, v in per_gen.items()},
-                        pooled_operational_efficiency=min(1.0, pooled))
+            families.setdefault((gpu.generation, row.family), []).append(
+                math.log(chain.estimate.gpu_hours * eta / row.reported_gpu_hours))
+        medians = {key: statistics.median(v) for key, v in families.items()}
+        pooled = statistics.fmean(medians.values())
+        per_gen = {}
+        for gen in sorted({g for g, _ in medians}):
+            own = [v for (g, _), v in medians.items() if g == gen]
+            per_gen[gen] = (len(own) * statistics.fmean(own) + PRIOR_FAMILIES * pooled) / (len(own) + PRIOR_FAMILIES)
+        model = replace(model, operational_efficiency={g: min(1.0, math.exp(v)) for g, v in per_gen.items()},
+                        pooled_operational_efficiency=min(1.0, math.exp(pooled)))
     return ({g: round(v, 4) for g, v in model.operational_efficiency.items()},
             round(model.pooled_operational_efficiency, 4))
 

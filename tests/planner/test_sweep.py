@@ -155,7 +155,8 @@ def test_full_sweep_derives_whole_plans_with_failures_and_ranges(capsys):
 
     frame = run_sweep(Goals(), parse_varies(["target_params=1e8,3e8"]), evaluate_plan)
     assert frame["error"].isna().all()
-    assert (frame["days_with_failures"] >= frame["wallclock_days"]).all()
+    # one chain (planner.chain): the headline days already include the failure plan's losses
+    assert ((frame["days_with_failures"] - frame["wallclock_days"]).abs() <= 1e-6 * frame["wallclock_days"]).all()
     assert (frame["gpu_hours_p10"] < frame["gpu_hours"]).all()
     assert main(["sweep", "--full", "--vary", "target_params=1e8"]) == 0
     out = capsys.readouterr().out
