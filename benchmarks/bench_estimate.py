@@ -49,6 +49,7 @@ def cli_wall_times(repeat: int) -> tuple[list[float], list[float], str]:
 def derivation_times(repeat: int) -> tuple[list[float], list[float], list[float]]:
     sys.path.insert(0, str(ROOT))
     import presets
+    from planner.chain import clear_layout_cache
     from planner.derive import derive_plan, size_run
     from planner.estimate import estimate_run, resolve_context
 
@@ -56,11 +57,13 @@ def derivation_times(repeat: int) -> tuple[list[float], list[float], list[float]
     derive_plan(goals)  # warm caches (preset files, calibration residuals)
     core, whole, whole_cpu = [], [], []
     for _ in range(repeat):
+        clear_layout_cache()  # a new goal is a new model: no layout search remembered
         start = time.perf_counter()
         ctx = resolve_context(goals)
         sized = size_run(goals, ctx)
         estimate_run(goals, ctx, sized.model, sized.num_tokens)
         core.append(time.perf_counter() - start)
+        clear_layout_cache()
         start, start_cpu = time.perf_counter(), time.process_time()
         derive_plan(goals)
         whole.append(time.perf_counter() - start)

@@ -7,6 +7,8 @@ is the fairer figure: wall time includes waiting for a core.
     .venv/bin/python benchmarks/bench_layout.py [--repeats 15] [--exhaustive]
 
 --exhaustive times SearchSpace(prune=False), the search without branch and bound (same result).
+It then times a pinned layout (issue 12, target <= 50 ms): Llama 3 70B fp8 on 64 H100 at TP4 PP8
+VPP5 CP1 mbs 1, the search restricted to that layout as `llmplan layout --tp 4 --pp 8 ...` runs it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import statistics
 import time
 
 from planner.layout import SearchSpace, search_layouts
-from presets import find_gpu, find_model
+from planner.throughput import ThroughputModel
+from presets import find_gpu, find_model, load_mfu_model
 
 TARGET_S = 0.200
+PINNED_TARGET_S = 0.050
 
 
 def main() -> None:
@@ -53,6 +57,33 @@ def main() -> None:
     verdict = "meets" if median_wall <= TARGET_S else "MISSES"
     print(f"  target median <= {TARGET_S * 1e3:.0f} ms: {verdict} (wall), "
           f"{'meets' if median_cpu <= TARGET_S else 'MISSES'} (CPU)")
+    pinned(args.repeats)
+
+
+def pinned(repeats: int) -> None:
+    """The search restricted to one given layout (what `llmplan layout --tp/--pp/...` evaluates)."""
+    model = find_model("Llama-3-70B").model_copy(update={"seq_length": 8192})
+    gpu = find_gpu("H100")
+    space = SearchSpace(tensor_parallel_sizes=(4,), pipeline_parallel_sizes=(8,), virtual_stage_counts=(5,),
+                        context_parallel_sizes=(1,), micro_batch_sizes=(1,))
+    step_model = ThroughputModel.from_preset(load_mfu_model()).step_model  # the fitted one `llmplan layout` uses
+    run = dict(global_batch_size=128, seq_length=8192, gpus_per_node=8, precision="fp8", top_k=5, space=space,
+               step_model=step_model)
+    search_layouts(model, gpu, 64, **run)
+    wall, cpu = [], []
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        result = search_layouts(model, gpu, 64, **run)
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    median_wall, median_cpu = statistics.median(wall), statistics.median(cpu)
+    print(f"pinned layout TP4 PP8 VPP5 CP1 mbs1, Llama 3 70B fp8 on 64 x {gpu.name}: "
+          f"{result.best.tokens_per_s / 64:,.0f} tokens/s/GPU predicted (Megatron-Bridge measured 1,602)")
+    print(f"  wall time: median {median_wall * 1e3:.1f} ms, min {min(wall) * 1e3:.1f} ms; "
+          f"CPU time: median {median_cpu * 1e3:.1f} ms")
+    print(f"  target median <= {PINNED_TARGET_S * 1e3:.0f} ms: "
+          f"{'meets' if median_wall <= PINNED_TARGET_S else 'MISSES'} (wall), "
+          f"{'meets' if median_cpu <= PINNED_TARGET_S else 'MISSES'} (CPU)")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from planner import flops, throughput
 from planner.estimate import Context, _estimate_from_parts, mfu_for
+from planner.layout import search_layouts
 from planner.recipe import choose_global_batch_size
 from planner.reliability import plan_reliability
 from planner.schema import Estimate, Goals, LayoutPlan, ModelShape, Overhead, ReliabilityPlan
@@ -89,11 +90,25 @@ def estimate_chain(
 
 
 def _search(goals: Goals, ctx: Context, model: ModelShape, num_gpus: int, gbs: int, space) -> LayoutPlan | None:
-    from planner.layout import search_layouts  # planner.layout imports this module's siblings only
+    """The fastest layout that fits (planner.layout), remembered: sizing prices the same model on the
+    same fleet several times (planner.derive's token fit), and the layout does not depend on tokens."""
+    key = (model.model_dump_json(), ctx.gpu.model_dump_json(), num_gpus, gbs, goals.seq_len, ctx.gpus_per_node,
+           ctx.precision, space, ctx.throughput.step_model)
+    if key not in _LAYOUTS:
+        if len(_LAYOUTS) > 256:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = search_layouts(model, ctx.gpu, num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
+                                       gpus_per_node=ctx.gpus_per_node, precision=ctx.precision, top_k=0,
+                                       space=space, step_model=ctx.throughput.step_model).best
+    return _LAYOUTS[key]
 
-    return search_layouts(model, ctx.gpu, num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
-                          gpus_per_node=ctx.gpus_per_node, precision=ctx.precision, top_k=0, space=space,
-                          step_model=ctx.throughput.step_model).best
+
+_LAYOUTS: dict[tuple, LayoutPlan | None] = {}
+
+
+def clear_layout_cache() -> None:
+    """Forget the remembered layouts (benchmarks time a cold derivation with it)."""
+    _LAYOUTS.clear()
 
 
 def _chain_at(goals, ctx, model, num_tokens, gbs, num_gpus, layout, space, unique_tokens) -> Chain:
