@@ -248,7 +248,11 @@ def _default_goals_search_args(monkeypatch) -> tuple:
         calls.append((args, dict(kw)))
         return real(*args, **kw)
 
+    import planner.chain
+
     monkeypatch.setattr(planner.layout, "search_layouts", spy)
+    monkeypatch.setattr(planner.chain, "search_layouts", spy)  # the chain prices the plan's layout
+    planner.chain.clear_layout_cache()
     derive_plan(presets.load_goals_preset("default"))
     return calls[0]
 
