@@ -24,6 +24,7 @@ from planner import flops, throughput
 from planner.estimate import Context, _estimate_from_parts, mfu_for
 from planner.layout import search_layouts
 from planner.recipe import choose_global_batch_size
+from planner.risk import sizing_headroom
 from planner.reliability import plan_reliability
 from planner.schema import Estimate, Goals, LayoutPlan, ModelShape, Overhead, ReliabilityPlan
 
@@ -64,7 +65,8 @@ def estimate_chain(
     GPU-hours, days, dollars, energy and CO2.
 
     - the layout: `layout`, or the fastest that fits (planner.layout) on goals.num_gpus, or on the
-      fleet that finishes within the deadline (the default run length without one);
+      fleet that finishes within the deadline at goals.confidence (planner.risk.sizing_headroom;
+      the default run length without a deadline);
     - step_mfu: model FLOPs per second of that layout's steady-state step (planner.step_time) over
       the peak at the training precision (planner.precision);
     - overheads (planner.estimate.overheads): operational efficiency per GPU generation (fitted on
@@ -77,6 +79,8 @@ def estimate_chain(
     gbs = global_batch_size or choose_global_batch_size(total, num_tokens, goals.seq_len)
     num_gpus = layout.layout.num_gpus if layout is not None else goals.num_gpus or _prior_fleet(goals, ctx, model, num_tokens)
     deadline_days = goals.deadline_days or ctx.default_run_days
+    if goals.deadline_days:  # a deadline holds at goals.confidence, failures and model error included
+        deadline_days /= sizing_headroom(goals.confidence)
     for _ in range(4):
         chain = _chain_at(goals, ctx, model, num_tokens, gbs, num_gpus, layout, space, unique_tokens)
         if (layout is not None or goals.num_gpus or goals.deadline_days is None

@@ -165,7 +165,10 @@ def test_a_plan_approved_before_the_new_fields_existed_still_matches_its_approva
     from planner.io import LATE_FIELDS, read_plan, to_data
 
     fixture = read_plan("tests/fixtures/tiny_plan.yaml")  # as an older llmplan derived it: no issue 13 sections
-    fixture = fixture.model_copy(update={"serving": None, "budget_use": None, "hints": [], "infeasible": []})
+    fixture = fixture.model_copy(update={"serving": None, "budget_use": None, "hints": [], "infeasible": [],
+                                         "estimate": fixture.estimate.model_copy(update={  # no issue 12 chain
+                                             "step_mfu": None, "end_to_end_mfu": None, "overheads": [],
+                                             "step_time_s": None})})
     data = to_data(approve(fixture, "alice"))
     for path in LATE_FIELDS:  # the file as an older llmplan wrote it: none of the late fields
         parent = data
@@ -182,6 +185,7 @@ def test_the_late_fields_list_holds_the_schema_defaults():
 
     data = to_data(derive_plan(Goals(gpu="H100", target_params=1e9, num_gpus=8)))
     data.update(serving=None, budget_use=None, hints=[], infeasible=[])
+    data["estimate"].update(step_mfu=None, end_to_end_mfu=None, overheads=[], step_time_s=None)
     for path, default in LATE_FIELDS.items():
         value = data
         for key in path:
