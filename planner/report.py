@@ -14,6 +14,7 @@ from planner.data_sources import data_markdown
 from planner.errors import PlanInputError
 from planner.io import atomic_write_text, canonical_sha256
 from planner.report_basic import mfu_chain_text
+from planner.uncertainty import step_time_range
 from planner.schema import Range, RunPlan
 from planner.units import format_count, format_scientific, round_significant
 
@@ -193,7 +194,9 @@ def _layout(plan: RunPlan) -> str:
         return "## Parallel layout and memory\n\nNo layout in this plan."
     lay, mem = plan.layout.layout, plan.layout.memory
     rows = [[k, v] for k, v in lay.model_dump(mode="json").items()]
-    rows += [["num_microbatches", lay.num_microbatches], ["step_time_s", num(plan.layout.step_time_s)],
+    span = step_time_range(plan.layout.step_time_s)
+    rows += [["num_microbatches", lay.num_microbatches],
+             ["step_time_s", f"{num(plan.layout.step_time_s)} (p10–p90 {num(span.p10)}–{num(span.p90)})"],
              ["tokens_per_s", num(plan.layout.tokens_per_s)], ["mfu", f"{plan.layout.mfu:.3f}"]]
     parts = ["weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "overhead_bytes",
              "total_bytes"]

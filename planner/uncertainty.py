@@ -262,3 +262,15 @@ def estimate_ranges(estimate: Estimate, s_fail: float = 0.0,
 def relative_half_width(r: Range, point: float) -> float:
     """The larger of (p90 - point) / point and (point - p10) / point."""
     return max(r.p90 - point, point - r.p10) / point
+
+
+def step_time_range(step_time_s: float, residuals: Residuals | None = None) -> Range:
+    """p10-p90 of a layout's steady-state step time from the step-time model's out-of-sample
+    throughput residuals (`step_residuals`): time is the reciprocal of throughput, so its log
+    error is the negative of the throughput's."""
+    r = residuals or step_residuals()
+    s = r.sigma * r.prediction_factor
+    return Range(p10=step_time_s * math.exp(-r.mu - Z90 * s), p50=step_time_s * math.exp(-r.mu),
+                 p90=step_time_s * math.exp(-r.mu + Z90 * s),
+                 method=f"lognormal: step-time model residuals mu={r.mu:+.3f} sigma={r.sigma:.3f} (n={r.n}; {r.source}; "
+                        f"x{r.prediction_factor:.3f} for a new layout)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import click
 
@@ -157,15 +156,14 @@ def layout(params, model_name, gpu, num_gpus, gpus_per_node, seq_len, global_bat
         pinned = ", ".join(f"--{k} {v}" for k, v in (("tp", tp), ("pp", pp), ("vpp", vpp), ("cp", cp), ("mbs", mbs),
                                                       ("recompute", recompute)) if v is not None)
         raise PlanInputError((f"with {pinned}: " if pinned else "") + result.no_fit_message())
-    if as_json:
-        from planner.uncertainty import step_residuals
+    from planner.uncertainty import step_time_range
 
-        res = step_residuals()
+    span = step_time_range(result.best.step_time_s)
+    if as_json:
         best = _entry(result.best)
-        best["tokens_per_s_p10_p90"] = [result.best.tokens_per_s * math.exp(res.mu - 1.2815515655446004 * res.sigma
-                                                                            * res.prediction_factor),
-                                        result.best.tokens_per_s * math.exp(res.mu + 1.2815515655446004 * res.sigma
-                                                                            * res.prediction_factor)]
+        best["step_time_s_p10_p90"] = [span.p10, span.p90]
+        tokens = result.best.layout.global_batch_size * model.seq_length
+        best["tokens_per_s_p10_p90"] = [tokens / span.p90, tokens / span.p10]
         click.echo(json.dumps({
             "model": model.model_dump(), "gpu": gpu_spec.name, "num_gpus": num_gpus,
             "gpus_per_node": gpn, "seq_length": model.seq_length,
@@ -176,6 +174,8 @@ def layout(params, model_name, gpu, num_gpus, gpus_per_node, seq_len, global_bat
         }, indent=2))
         return
     click.echo(_text(result, batch_note))
+    click.echo(f"best step time p10-p90: {span.p10:.3g}-{span.p90:.3g} s (the step-time model's out-of-sample "
+               "error on published benchmarks, `llmplan calibrate --cv`)")
 
 
 COMMANDS: list[click.Command] = [layout]
