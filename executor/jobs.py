@@ -12,7 +12,9 @@ import math
 import os
 from dataclasses import dataclass, field
 
+from executor.sizing import PrepareSize, evaluate_size, prepare_size
 from planner.schema import RunPlan
+from presets.loader import find_gpu
 
 STAGES = ("prepare", "train", "evaluate")
 GIB = 1024**3
@@ -159,9 +161,6 @@ GPU_ENV = (
     ("TORCH_NCCL_BLOCKING_WAIT", "0"),
     ("NCCL_DEBUG", "WARN"),
 )
-EVAL_BYTES_PER_PARAM = 6  # fp32 weights (4) + the bf16 checkpoint read beside them (2)
-PREPARE_TOKENS_PER_CPU_HOUR = 2e8  # filters + tokenizer on one core, datatrove-like pipelines
-MAX_ARRAY_SIZE = 1000  # Slurm's default MaxArraySize is 1001
 
 
 def max_restarts(plan: RunPlan, site: SiteOptions) -> int:
@@ -175,24 +174,18 @@ def max_restarts(plan: RunPlan, site: SiteOptions) -> int:
     return int(min(10, max(2, math.ceil(2 * expected / jobs))))
 
 
-def prepare_shards(plan: RunPlan, site: SiteOptions) -> tuple[int, str]:
-    """Array tasks for data preparation: enough that each task's tokens fit half the prepare time
-    limit at PREPARE_TOKENS_PER_CPU_HOUR on its one CPU, at least data.num_shards, at most MAX_ARRAY_SIZE."""
-    if site.num_prepare_shards:
-        return site.num_prepare_shards, "shards from the site profile"
-    per_task = PREPARE_TOKENS_PER_CPU_HOUR * site.prepare_time_s / 3600 * 0.5
-    need = math.ceil(plan.tokens.unique_tokens / per_task)
-    shards = min(MAX_ARRAY_SIZE, max(plan.data.num_shards, need))
-    return shards, (f"{plan.tokens.unique_tokens:.3g} unique tokens / {per_task:.3g} per task "
-                    f"(1 CPU, half of {site.prepare_time_s // 3600} h) = {need}; "
-                    f"at least data.num_shards {plan.data.num_shards}, at most {MAX_ARRAY_SIZE}")
+def prepare_shards(plan: RunPlan, site: SiteOptions) -> PrepareSize:
+    """The prepare array's tasks and time limit from the token count (executor.sizing.prepare_size)."""
+    return prepare_size(plan.tokens.unique_tokens, plan.data.num_shards, site.prepare_time_s, site.max_time_s,
+                        site.num_prepare_shards)
 
 
-def evaluate_mem_gib(plan: RunPlan) -> tuple[int, str]:
-    """Host memory of evaluation: the model in fp32 plus the checkpoint read beside it, +20 %, +4 GiB."""
-    params = plan.model.num_params
-    mem = max(8, math.ceil(params * EVAL_BYTES_PER_PARAM * 1.2 / GIB) + 4)
-    return mem, f"{params:.3g} params x {EVAL_BYTES_PER_PARAM} B (fp32 + checkpoint) x 1.2 + 4 GiB"
+def evaluate_resources(plan: RunPlan, site: SiteOptions, train: Resources) -> tuple[Resources, str]:
+    """The evaluation job: GPUs and memory from the checkpoint size in the evaluation precision."""
+    gpu_mem = None if is_cpu_plan(plan) else find_gpu(plan.estimate.gpu, "estimate.gpu").memory_bytes
+    size = evaluate_size(plan, gpu_mem, max(1, train.gpus_per_node))
+    cpus = site.cpus_per_gpu * size.gpus if size.gpus else 2
+    return Resources(1, size.gpus, 1, cpus, size.mem_gib, site.evaluate_time_s), size.explain
 
 
 def signal_lead_s(plan: RunPlan) -> int:
@@ -208,18 +201,19 @@ def compile_job_graph(plan: RunPlan, run_dir: str, site: SiteOptions | None = No
     plan_path, data_dir = f"{run_dir}/plan.yaml", f"{run_dir}/data"
     cpu_env = (("OMP_NUM_THREADS", "1"),) if is_cpu_plan(plan) else ()
     workers = plan.data.num_workers
-    shards, why_shards = prepare_shards(plan, site)
+    shards = prepare_shards(plan, site)
     prepare = Job(
         stage="prepare",
         args=("prepare", plan_path, "--out", data_dir, "--workers", str(workers)),
-        resources=Resources(1, 0, 1, workers, max(4, 2 * workers), site.prepare_time_s, array_size=shards),
+        resources=Resources(1, 0, 1, workers, max(4, 2 * workers), shards.time_limit_s, array_size=shards.shards),
         env=cpu_env,
-        explain=f"array of {shards} tasks: {why_shards}",
+        explain=(f"array of {shards.shards} tasks: {shards.explain}; then one "
+                 f"finishing job (dedup, tokenizer, tokenize, merge) on data.num_workers {workers} CPUs"),
     )
     train_res = train_resources(plan, site)
     gpu_env = () if is_cpu_plan(plan) else GPU_ENV
     restarts = max_restarts(plan, site)
-    eval_mem, why_mem = evaluate_mem_gib(plan)
+    eval_res, why_eval = evaluate_resources(plan, site, train_res)
     train = Job(
         stage="train",
         args=("train", plan_path, "--data", data_dir, "--out", run_dir),
@@ -238,10 +232,9 @@ def compile_job_graph(plan: RunPlan, run_dir: str, site: SiteOptions | None = No
     evaluate = Job(
         stage="evaluate",
         args=("evaluate", run_dir),
-        resources=Resources(1, min(1, train_res.gpus_per_node), 1, 2 if train_res.gpus_per_node == 0
-                            else site.cpus_per_gpu, eval_mem, site.evaluate_time_s),
+        resources=eval_res,
         depends_on=("train",),
         env=cpu_env + offline,
-        explain=f"--mem={eval_mem}G: {why_mem}",
+        explain=why_eval,
     )
     return JobGraph(plan.name, run_dir, plan_path, (prepare, train, evaluate))

@@ -34,6 +34,7 @@ from dataclasses import replace
 
 from executor.backends.safety import NAME_RE, check_inside, check_int, check_name, check_path
 from executor.jobs import Job, JobGraph, SiteOptions
+from executor.sizing import PREPARE_CPUS_PER_SHARD
 from planner.errors import PlanInputError
 from planner.io import to_yaml
 from planner.schema import RunPlan
@@ -78,7 +79,8 @@ def prepare_parts(job: Job) -> tuple[Job, Job]:
     num = ("--num-shards", str(job.resources.array_size))
     shard_args = tuple("1" if i and job.args[i - 1] == "--workers" else a for i, a in enumerate(job.args))
     shards = replace(job, stage="prepare-shards", args=shard_args + num,
-                     resources=replace(job.resources, cpus_per_task=1, mem_gib=max(2, job.resources.mem_gib // 2)))
+                     resources=replace(job.resources, cpus_per_task=PREPARE_CPUS_PER_SHARD,
+                                       mem_gib=max(2, job.resources.mem_gib // 2)))
     finish = replace(job, args=job.args + num, resources=replace(job.resources, array_size=1))
     return shards, finish
 

@@ -180,6 +180,7 @@ def h100_32_plan():
         "tokens": plan.tokens.model_copy(update={"unique_tokens": 5.9e12}),
         "estimate": plan.estimate.model_copy(update={"gpu": "H100-SXM", "num_gpus": 256, "wallclock_days": 20.0}),
         "layout": plan.layout.model_copy(update={"layout": layout, "gpus_per_node": 8}),
+        "recipe": plan.recipe.model_copy(update={"precision": "bf16"}),
     })
 
 
@@ -210,6 +211,8 @@ def test_a_32_node_h100_bundle_with_a_site_profile_matches_its_golden_file_and_e
     assert "/usr/bin/python3" not in text and "/lustre/proj-llm/runs/h100-32n/logs/train-%N-%t.log" in train
     assert "#SBATCH --partition=cpu" in scripts[1] and "#SBATCH --mem=51G" in scripts[4]  # 6.9B fp32 eval
     assert "#SBATCH --array=0-999" in scripts[1]  # 5.9T tokens: as many tasks as the array allows
+    assert "#SBATCH --time=0-23:36:00" in scripts[1]  # 5.9e9 tokens per task at 5e8/CPU-h = 11.8 h, x 2
+    assert "#SBATCH --cpus-per-task=1" in scripts[1] and "#SBATCH --gpus-per-node=1" in scripts[4]
 
 
 @pytest.mark.parametrize("key,value", [

@@ -6,7 +6,7 @@ mkdir -p /lustre/proj-llm/runs/h100-32n/data /lustre/proj-llm/runs/h100-32n/chec
 cat > /lustre/proj-llm/runs/h100-32n/plan.yaml <<'LLMPLAN_EOF_PLAN'
 # (the plan as YAML: left out of the golden file)
 LLMPLAN_EOF_PLAN
-cat > /lustre/proj-llm/runs/h100-32n/jobs/prepare-shards.sbatch <<'LLMPLAN_EOF_36b2c80ec9e7'
+cat > /lustre/proj-llm/runs/h100-32n/jobs/prepare-shards.sbatch <<'LLMPLAN_EOF_aed91caa76fa'
 #!/bin/bash
 #SBATCH --job-name=h100-32n-prepare-shards
 #SBATCH --partition=cpu
@@ -18,7 +18,7 @@ cat > /lustre/proj-llm/runs/h100-32n/jobs/prepare-shards.sbatch <<'LLMPLAN_EOF_3
 #SBATCH --ntasks-per-node=1
 #SBATCH --cpus-per-task=1
 #SBATCH --mem=2G
-#SBATCH --time=0-04:00:00
+#SBATCH --time=0-23:36:00
 #SBATCH --output=/lustre/proj-llm/runs/h100-32n/logs/prepare-shards-%a.log
 #SBATCH --open-mode=append
 #SBATCH --array=0-999
@@ -39,10 +39,10 @@ LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, 
 LLMPLAN_APPROVAL_NOTE=''
 export LLMPLAN_SHARD_INDEX="${SLURM_ARRAY_TASK_ID:-0}" LLMPLAN_NUM_SHARDS=1000
 exec srun --ntasks=1 '--container-image=nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/lustre:/lustre,/etc/ssl/certs:/etc/ssl/certs:ro /lustre/proj-llm/venvs/llmplan/bin/python -m tui.cli prepare /lustre/proj-llm/runs/h100-32n/plan.yaml --out /lustre/proj-llm/runs/h100-32n/data --workers 1 --num-shards 1000
-LLMPLAN_EOF_36b2c80ec9e7
+LLMPLAN_EOF_aed91caa76fa
 prepare_shards_id=$(sbatch --parsable /lustre/proj-llm/runs/h100-32n/jobs/prepare-shards.sbatch)
 echo "prepare-shards: $prepare_shards_id"
-cat > /lustre/proj-llm/runs/h100-32n/jobs/prepare.sbatch <<'LLMPLAN_EOF_0d5f5f63b47c'
+cat > /lustre/proj-llm/runs/h100-32n/jobs/prepare.sbatch <<'LLMPLAN_EOF_88b58d66f7e1'
 #!/bin/bash
 #SBATCH --job-name=h100-32n-prepare
 #SBATCH --partition=cpu
@@ -54,7 +54,7 @@ cat > /lustre/proj-llm/runs/h100-32n/jobs/prepare.sbatch <<'LLMPLAN_EOF_0d5f5f63
 #SBATCH --ntasks-per-node=1
 #SBATCH --cpus-per-task=2
 #SBATCH --mem=4G
-#SBATCH --time=0-04:00:00
+#SBATCH --time=0-23:36:00
 #SBATCH --output=/lustre/proj-llm/runs/h100-32n/logs/prepare.log
 #SBATCH --open-mode=append
 #SBATCH --no-requeue
@@ -74,7 +74,7 @@ LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, 
 LLMPLAN_APPROVAL_NOTE=''
 unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT LLMPLAN_SHARD_INDEX LLMPLAN_NUM_SHARDS
 exec srun --ntasks=1 '--container-image=nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/lustre:/lustre,/etc/ssl/certs:/etc/ssl/certs:ro /lustre/proj-llm/venvs/llmplan/bin/python -m tui.cli prepare /lustre/proj-llm/runs/h100-32n/plan.yaml --out /lustre/proj-llm/runs/h100-32n/data --workers 2 --num-shards 1000
-LLMPLAN_EOF_0d5f5f63b47c
+LLMPLAN_EOF_88b58d66f7e1
 prepare_id=$(sbatch --parsable --dependency=afterok:"$prepare_shards_id" --kill-on-invalid-dep=yes /lustre/proj-llm/runs/h100-32n/jobs/prepare.sbatch)
 echo "prepare: $prepare_id"
 cat > /lustre/proj-llm/runs/h100-32n/jobs/train.sbatch <<'LLMPLAN_EOF_f10dd1305b42'
