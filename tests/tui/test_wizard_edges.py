@@ -194,3 +194,28 @@ async def test_approving_a_plan_on_the_demo_corpus_needs_the_same_consent_as_the
         await settle(pilot)
     assert app.plan.approval.approved_by == "Ada" and app.plan.approval.note == "[--allow-demo-data]"
     assert (tmp_path / "approved.yaml").exists()
+
+
+async def test_with_inference_tokens_compare_and_plan_show_serving_cost_and_total_cost_of_ownership():
+    from tui.screens.compare import SERVING_COLUMNS
+
+    app = WizardApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_plans(pilot, 1)
+        computed = app.plans_computed
+        await type_into(pilot, "inference_tokens", "2T")
+        await wait_for_plans(pilot, computed + 1)
+        assert app.plan.serving is not None
+        await pilot.press("f3")
+        await settle(pilot)
+        notes = rendered(app.screen.query_one("#notes", Static))
+        assert "serving: 2T tokens" in notes and "total cost of ownership: $" in notes
+        await pilot.press("f4")
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        assert [str(table.columns[key].label) for _, key in SERVING_COLUMNS] == ["serving", "TCO"]
+        row = next(s for s in app.screen.scenarios if not s.error)
+        assert row.figures["total_cost_of_ownership_usd"] == pytest.approx(
+            row.figures["total_cost_usd"] + row.figures["serving_cost_usd"])
+        keys = [key for key in table.columns]
+        assert keys.index("serving_cost_usd") == keys.index("total_cost_usd") + 1

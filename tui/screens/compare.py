@@ -33,14 +33,33 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def row_cells(s: state.Scenario) -> tuple[str, ...]:
+SERVING_COLUMNS: tuple[tuple[str, str], ...] = (("serving", "serving_cost_usd"), ("TCO", "total_cost_of_ownership_usd"))
+"""Shown after `cost` when the goals serve tokens (planner.inference via the sweep); ★ then marks the
+Pareto front on total cost of ownership instead of training cost (planner.sweep.PARETO_OBJECTIVES)."""
+
+
+def serves(rows: list[state.Scenario]) -> bool:
+    return any((s.figures.get("serving_cost_usd") or 0) > 0 for s in rows)
+
+
+def columns(rows: list[state.Scenario]) -> tuple[tuple[str, str], ...]:
+    if not serves(rows):
+        return COLUMNS
+    at = [key for _, key in COLUMNS].index("total_cost_usd") + 1
+    return COLUMNS[:at] + SERVING_COLUMNS + COLUMNS[at:]
+
+
+def row_cells(s: state.Scenario, serving: bool = False) -> tuple[str, ...]:
     f = s.figures
+    extra = ("-", "-") if serving else ()
     if s.error:
-        return (f["gpu"], f["objective"], figures.count(f["target_params"]), "-", "-", "-", "-", "-",
+        return (f["gpu"], f["objective"], figures.count(f["target_params"]), "-", "-", "-", "-", *extra, "-",
                 "-", "-", "", s.error[:60])
+    if serving:
+        extra = (figures.usd(f.get("serving_cost_usd")), figures.usd(f.get("total_cost_of_ownership_usd")))
     return (
         f["gpu"], f["objective"], figures.count(f["num_params"]), figures.count(f["num_tokens"]),
-        f"{f['num_gpus']:.0f}", figures.num(f["wallclock_days"]), figures.usd(f["total_cost_usd"]),
+        f"{f['num_gpus']:.0f}", figures.num(f["wallclock_days"]), figures.usd(f["total_cost_usd"]), *extra,
         figures.energy(f["energy_kwh"]), figures.co2(f["co2_kg"]), f"{f['predicted_loss']:.3f}",
         "★" if s.pareto else "", f["binding_constraint"],
     )
@@ -113,10 +132,14 @@ class CompareScreen(Screen):
     def show_rows(self) -> None:
         table = self.query_one(DataTable)
         rows = state.sort_scenarios(self.scenarios, self.sort_key, self.sort_reverse)
-        cells = [row_cells(s) for s in rows]
+        shown = columns(rows)
+        if self.sort_key not in [key for _, key in shown]:  # a serving column, gone with the inference goal
+            self.sort_key, self.sort_reverse = "total_cost_usd", False
+            rows = state.sort_scenarios(self.scenarios, self.sort_key, self.sort_reverse)
+        cells = [row_cells(s, serving=shown is not COLUMNS) for s in rows]
         table.clear(columns=True)
         arrow = "▼" if self.sort_reverse else "▲"
-        for i, (label, key) in enumerate(COLUMNS):
+        for i, (label, key) in enumerate(shown):
             label = f"{label}{arrow}" if key == self.sort_key else label
             # Widths fixed here, not by the table on its next idle pass: the columns are right from
             # the first frame drawn after a sweep (and the snapshot tests see the same picture).
@@ -124,15 +147,15 @@ class CompareScreen(Screen):
             table.add_column(label, key=key, width=width)
         for s, row in zip(rows, cells):
             table.add_row(*row, key=s.key)
-        label = dict((k, lbl) for lbl, k in COLUMNS)[self.sort_key] + ("▼" if self.sort_reverse else "▲")
+        label = dict((k, lbl) for lbl, k in shown)[self.sort_key] + ("▼" if self.sort_reverse else "▲")
         self.query_one("#compare-status", Static).update(
             f"{len(rows)} scenarios by {label} · s sort · r reverse · ←→ columns · Enter load"
         )
 
     def action_sort(self) -> None:
         """Sort by the next column, ascending."""
-        keys = [key for _, key in COLUMNS]
-        self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
+        keys = [key for _, key in columns(self.scenarios)]
+        self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)] if self.sort_key in keys else keys[0]
         self.sort_reverse = False
         self.show_rows()
 

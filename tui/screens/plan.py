@@ -111,10 +111,19 @@ def notes_text(plan: RunPlan) -> Text:
     """Warnings, then the data sources (planner.data_sources: the demo corpus named as such)."""
     from planner.data_sources import data_rows
 
+    from planner.report_basic import outlook_rows
+
     text = Text()
     text.append("Warnings\n", style="bold")
     for warning in plan.warnings or ["none"]:
         text.append(f"• {warning}\n", style="yellow" if plan.warnings else "dim")
+    outlook = outlook_rows(plan)  # serving cost, total cost of ownership, budget use (planner)
+    if outlook or plan.hints:
+        text.append("Serving, budget and hints\n", style="bold")
+        for label, value in outlook:
+            text.append(f"• {label}: {value}\n", style="bold red" if label == "FEASIBILITY" else "")
+        for hint in plan.hints:
+            text.append(f"• hint: {hint}\n", style="cyan")
     text.append("Data\n", style="bold")
     for label, value in data_rows(plan):
         text.append(f"• {value}\n", style="bold yellow" if label == "demo data" else "")
