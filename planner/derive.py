@@ -238,6 +238,8 @@ def size_run(goals: Goals, ctx: Context, headroom: float | None = None) -> Sizin
     limit = check_limit
     if limit is not None and headroom > 1.0:
         limit = Limit(limit.fields, f"{limit.value_text} at {goals.confidence}", limit.gpu_hours / headroom)
+    if goals.continue_from is not None:  # continued pretraining: the checkpoint's shape (planner.continuation)
+        return _size_continued(goals, ctx, limit, check_limit)
     if goals.objective == "fixed-size" and goals.target_params is None:
         raise PlanInputError("objective fixed-size needs a size",
                              ["target_params: missing; state the parameter count, or pick another objective"])
@@ -253,6 +255,43 @@ def size_run(goals: Goals, ctx: Context, headroom: float | None = None) -> Sizin
             "or deadline_days together with num_gpus"])
     if limit is not None:
         sized = _fit_tokens_to_limit(goals, ctx, sized, limit)
+    if check_limit is not None:
+        _check_limit(goals, ctx, sized, check_limit)
+    return sized
+
+
+def _size_continued(goals: Goals, ctx: Context, limit: Limit | None, check_limit: Limit | None) -> Sizing:
+    """goals.continue_from: the checkpoint's fixed shape; this run's tokens are target_tokens, or what
+    the budget buys (fixed-size), or the objective's total minus tokens_seen capped by the budget."""
+    from planner import continuation
+
+    model, seen = continuation.fixed_shape(goals), goals.continue_from.tokens_seen
+    ctx.note("tokens_seen", seen, "tokens", f"goals.continue_from.tokens_seen ({goals.continue_from.checkpoint})",
+             "tokens of this run (the objective's total minus these), predicted_loss L(N, seen + D)")
+
+    def bought(why: str) -> Sizing:
+        tokens, capped = _cap_epochs(goals, _affordable_tokens(goals, ctx, model, limit))
+        return Sizing(model, tokens, EPOCHS_CAPPED if capped else f"{limit.fields} (continue_from: {why})",
+                      6.0 * model.num_params * tokens if capped else None, limit_sized=True)
+
+    if goals.target_tokens is not None:
+        sized = Sizing(model, goals.target_tokens, "target_tokens (continue_from: the tokens of this run)")
+    elif goals.objective == "fixed-size":
+        if limit is None:
+            raise PlanInputError("objective fixed-size needs a budget or target_tokens", [
+                "continue_from fixes the size: state budget_usd, budget_gpu_hours, deadline_days with num_gpus, "
+                "or target_tokens (the tokens of this run)"])
+        sized = bought("fixed-size, tokens from the budget")
+    else:
+        left = continuation.remaining_tokens(goals, model, _objective_tokens(goals, model.num_params))
+        if limit is not None and _affordable_tokens(goals, ctx, model, limit) < left:
+            sized = bought(f"buys less than the {left:,.3g} tokens {goals.objective} leaves after {seen:,.3g} seen")
+        else:
+            tokens, capped = _cap_epochs(goals, left)
+            sized = Sizing(model, tokens, EPOCHS_CAPPED if capped else
+                           f"continue_from ({goals.objective} total minus {seen:,.3g} tokens seen)")
+    if limit is not None:  # target_params only agrees with the shape here, so it must not stop the fitting
+        sized = _fit_tokens_to_limit(goals.model_copy(update={"target_params": None}), ctx, sized, limit)
     if check_limit is not None:
         _check_limit(goals, ctx, sized, check_limit)
     return sized
@@ -306,6 +345,7 @@ def token_budget(goals: Goals, model: ModelShape, num_tokens: float) -> TokenBud
         epochs=num_tokens / unique,
         tokens_per_param=num_tokens / model.num_params,
         effective_tokens=sizing.effective_tokens(num_tokens, unique),
+        tokens_seen=goals.continue_from.tokens_seen if goals.continue_from else None,
     )
 
 
@@ -322,7 +362,9 @@ def derive_plan(goals: Goals, *, pins: dict | None = None) -> RunPlan:
         ctx.note("confidence_headroom", round(risk.sizing_headroom(goals.confidence), 4), "x",
                  f"planner.risk.sizing_headroom at goals.confidence {goals.confidence}", "GPU-hour cap the size is derived from")
     plan = assemble_plan(goals, ctx, sized.model, sized.num_tokens, sized.binding, pins)
-    return risk.finish_plan(inference.with_serving(plan), sized.useful_compute_flops)
+    from planner.continuation import with_tokens_seen
+
+    return risk.finish_plan(inference.with_serving(with_tokens_seen(plan)), sized.useful_compute_flops)
 
 
 def derive_preset(name: str) -> RunPlan:

@@ -179,3 +179,26 @@ def test_estimate_imports_no_other_command_module_and_no_heavy_library():
               "or m.split('.')[0] in ('torch', 'pandas', 'textual', 'megatron', 'lm_eval', 'datasets')))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip().splitlines()[-1] == "['tui.commands.planning']"
+
+
+def test_plan_continue_from_a_transformers_dir_keeps_its_shape_and_refuses_one_that_has_seen_too_much(capsys, tmp_path):
+    """`llmplan plan --continue-from DIR --tokens-seen N` (issue 16): shape from config.json, the
+    tokens of this run = 20 N - N_seen; a checkpoint past the objective's total exits 2 with the numbers."""
+    config = {"model_type": "llama", "vocab_size": 4096, "hidden_size": 128, "intermediate_size": 352,
+              "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
+              "max_position_embeddings": 256, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    out_path = tmp_path / "plan.yaml"
+    code, _, err = run(capsys, "plan", "--continue-from", str(tmp_path), "--tokens-seen", "10M", "--gpu", "CPU",
+                       "--gpus", "2", "--price", "0.05", "-o", str(out_path))
+    assert code == 0, err
+    plan = yaml.safe_load(out_path.read_text())
+    assert plan["model"]["num_params"] == 1_787_008 and plan["model"]["seq_length"] == 256
+    assert plan["tokens"]["tokens_seen"] == 10e6
+    assert plan["tokens"]["num_tokens"] == pytest.approx(20 * 1_787_008 - 10e6)
+    assert plan["goals"]["continue_from"]["checkpoint"] == str(tmp_path.resolve())
+    code, out, err = run(capsys, "plan", "--continue-from", str(tmp_path), "--tokens-seen", "50M", "--gpu", "CPU")
+    assert code == 2
+    assert "continue_from.tokens_seen: 50,000,000" in err and "35,740,160 tokens in all" in err
+    code, out, err = run(capsys, "plan", "--continue-from", str(tmp_path), "--tokens-seen", "1M", "--params", "7B")
+    assert code == 2 and "target_params: 7,000,000,000" in err and "num_params: 1,787,008" in err

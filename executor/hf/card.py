@@ -65,6 +65,11 @@ def _origin_rows(origin: dict | None) -> list[str]:
     return [f"| continued from | {origin['hf_dir']} ({before}; `llmplan import-model --tokens-seen`) |"]
 
 
+def _seen(plan) -> str:
+    seen = getattr(plan.tokens, "tokens_seen", None)  # a plan from `llmplan plan --continue-from`
+    return f"; continuing after {seen:,.0f} tokens seen, {seen + plan.tokens.num_tokens:,.0f} in all" if seen else ""
+
+
 def model_card(plan, run_dir: Path, iteration: int, vocab_size: int, origin: dict | None = None) -> str:
     """`origin`: `imported_from.json` of a model imported with `llmplan import-model`, if any."""
     m, r, lay = plan.model, plan.recipe, plan.layout.layout
@@ -88,7 +93,7 @@ def model_card(plan, run_dir: Path, iteration: int, vocab_size: int, origin: dic
         "## Data and training", "", "| field | value |", "|---|---|",
         f"| data sources | {sources} |",
         f"| tokens planned | {plan.tokens.num_tokens:,.0f} ({plan.tokens.epochs:.2f} epochs of "
-        f"{plan.tokens.unique_tokens:,.0f} unique) |",
+        f"{plan.tokens.unique_tokens:,.0f} unique){_seen(plan)} |",
         *_origin_rows(origin),
         f"| tokens trained (this checkpoint) | {trained:,.0f} ({iteration} steps x {r.global_batch_tokens:,.0f}) |",
         f"| recipe | lr {r.lr:.3g} ({r.lr_decay_style}), warmup {r.warmup_steps}, {r.precision}, seed {r.seed} |", "",

@@ -7,8 +7,12 @@ epsilon 1e-5 (`TransformerConfig.layernorm_epsilon`), head dim = hidden / heads.
 
 from __future__ import annotations
 
-from executor.hf.convert import LlamaShape
+from typing import TYPE_CHECKING
+
 from planner.errors import PlanInputError
+
+if TYPE_CHECKING:  # convert imports torch; hfconfig stays light for `llmplan plan --continue-from`
+    from executor.hf.convert import LlamaShape
 
 ROPE_THETA = 10000.0
 RMS_NORM_EPS = 1e-5
@@ -22,6 +26,8 @@ def model_vocab_size(plan, tokenizer_vocab_size: int) -> int:
 
 
 def shape_of(plan, vocab_size: int) -> LlamaShape:
+    from executor.hf.convert import LlamaShape
+
     m = plan.model
     return LlamaShape(num_layers=m.num_layers, hidden_size=m.hidden_size, num_attention_heads=m.num_attention_heads,
                       num_query_groups=m.num_query_groups, ffn_hidden_size=m.ffn_hidden_size, vocab_size=vocab_size,

@@ -102,6 +102,8 @@ def import_hf(hf_dir: str | Path, plan_path: str | Path, out_dir: str | Path,
     meta = {"plan": "plan.yaml", "tokenizer_path": "tokenizer.json", "vocab_size": vocab, "eod": eod,
             "imported_from": str(hf_dir.resolve())}
     (root / "train_meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    if tokens_seen is None and plan.goals.continue_from is not None:  # a plan from `plan --continue-from`
+        tokens_seen = plan.goals.continue_from.tokens_seen
     origin = {"hf_dir": str(hf_dir.resolve()), "tokens_seen": tokens_seen}
     (root / IMPORTED).write_text(json.dumps(origin, indent=2) + "\n", encoding="utf-8")
     from executor.train.checkpoint import LATEST, MEGATRON_LATEST

@@ -1,6 +1,7 @@
 """The llmplan schema: Goals (inputs) and RunPlan (output), pydantic v2, versioned."""
 
 from planner.schema.approval import Approval
+from planner.schema.continuation import ContinueFrom
 from planner.schema.base import SCHEMA_VERSION, Assumption, Range, StrictModel
 from planner.schema.data import DataSource, DataSpec, DedupSpec, PIISpec, QualityFilters, TokenizerSpec
 from planner.schema.evaluation import EvalSpec
@@ -13,7 +14,7 @@ from planner.schema.recipe import Choice, Recipe, ReliabilityPlan
 from planner.schema.serving import BudgetUse, ServingEstimate, ServingSpec
 
 __all__ = [
-    "SCHEMA_VERSION", "Approval", "Assumption", "Choice", "DataSource", "DataSpec", "DedupSpec",
+    "SCHEMA_VERSION", "Approval", "Assumption", "Choice", "ContinueFrom", "DataSource", "DataSpec", "DedupSpec",
     "Estimate", "Overhead", "EvalSpec", "Goals", "GpuSpec", "RegionSpec", "LayoutPlan", "MemoryBreakdown", "ModelShape", "Objective",
     "PIISpec", "ParallelLayout", "QualityFilters", "Range", "Recipe", "ReliabilityPlan", "RunPlan",
     "StrictModel", "TokenBudget", "TokenizerSpec", "TrainingSpec", "BudgetUse", "ServingEstimate", "ServingSpec",

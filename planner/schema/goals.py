@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from planner.schema.base import (
     SCHEMA_VERSION,
@@ -15,6 +15,7 @@ from planner.schema.base import (
     SafeName,
     StrictModel,
 )
+from planner.schema.continuation import ContinueFrom
 from planner.schema.data import DataSpec
 from planner.schema.evaluation import EvalSpec
 from planner.schema.scaling_law import ScalingLaw
@@ -106,8 +107,25 @@ class Goals(StrictModel):
     confidence: Literal["p50", "p80", "p90"] = Field(
         "p80", description="quantile (failures included) at which the budget and deadline must hold")
     allow_infeasible: bool = Field(False, description="keep a plan that cannot run, marked infeasible")
+    continue_from: ContinueFrom | None = Field(
+        None, description="continued pretraining: the checkpoint's fixed shape and tokens already seen (issue 16)")
 
     _numbers = field_validator(*NUMBER_LIMITS, mode="before")(_typed_number)
+
+    @model_validator(mode="after")
+    def _continued_shape(self) -> "Goals":
+        """A continued model keeps its vocabulary; seq_len defaults to its context (RoPE allows another)."""
+        shape = self.continue_from.shape if self.continue_from else None
+        if shape is None:
+            return self
+        if "vocab_size" not in self.model_fields_set:
+            self.__dict__["vocab_size"] = shape.vocab_size  # no re-validation loop (validate_assignment)
+        elif self.vocab_size != shape.vocab_size:
+            raise ValueError(f"vocab_size {self.vocab_size} differs from continue_from.shape.vocab_size "
+                             f"{shape.vocab_size}: a continued model keeps its vocabulary; omit vocab_size")
+        if "seq_len" not in self.model_fields_set:
+            self.__dict__["seq_len"] = shape.seq_length
+        return self
 
     @field_validator("schema_version")
     @classmethod

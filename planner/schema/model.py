@@ -53,3 +53,5 @@ class TokenBudget(StrictModel):
     epochs: float = Field(gt=0)
     tokens_per_param: float = Field(gt=0)
     effective_tokens: float = Field(gt=0, description="data-constrained effective tokens (Muennighoff et al. 2023)")
+    tokens_seen: float | None = Field(
+        None, ge=0, description="continued pretraining: tokens the starting checkpoint had already seen (goals.continue_from)")

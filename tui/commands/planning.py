@@ -99,10 +99,15 @@ def _scaling_law(ctx, param, value):  # noqa: ARG001 - click callback: fit.json 
               help="A training data source, repeatable; replaces data.sources (default: the demo corpus builtin:pydoc).")
 @click.option("--scaling-law", type=click.Path(dir_okay=False), callback=_scaling_law,
               help="fit.json from `llmplan ladder fit`: size and predict loss with your own law (goals.scaling_law).")
+@click.option("--continue-from", "continue_dir", type=click.Path(file_okay=False),
+              help="Continue pretraining this checkpoint (llmplan run dir or Transformers dir): its shape is kept, "
+                   "only the tokens still to train are planned (goals.continue_from).")
+@click.option("--tokens-seen", type=Number(maximum=1e17, negative=False),
+              help="Tokens the --continue-from checkpoint already saw (default: what an llmplan checkpoint records).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (.yaml or .json).")
 def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, output, lr_schedule, batch_rampup,
          checkpoint_storage, failure_model, failures_per_gpu_hour, confidence, allow_infeasible, serving_gpu,
-         serving_utilisation, **flags) -> None:
+         serving_utilisation, continue_dir, tokens_seen, **flags) -> None:
     """Derive a run plan from goals: a file, a preset, or flags (alone, or overriding the file/preset).
 
     With nothing given, plans the `default` preset. Flags alone start from the Goals defaults, except
@@ -125,13 +130,17 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
                 "failure_model": failure_model, "failures_per_gpu_hour": failures_per_gpu_hour}
     if goals_file:
         base = read_goals(goals_file).model_dump(mode="json", exclude_unset=True)
-    elif preset or not any(v is not None for v in extra.values()):  # no flags: the default goals
+    elif preset or not (continue_dir or any(v is not None for v in extra.values())):  # no flags: the default goals
         name = preset or "default"
         base = presets.load_goals_preset(name).model_dump(mode="json", exclude_unset=True)
         pins = presets.load_pins(name)
     serving = {k: v for k, v in (("gpu", serving_gpu), ("utilisation", serving_utilisation)) if v is not None}
     extra.update(confidence=confidence, allow_infeasible=allow_infeasible,
                  serving={**base.get("serving", {}), **serving} if serving else None)
+    if continue_dir is not None or tokens_seen is not None:
+        if preset or not goals_file:  # a preset's vocabulary and context are generic; the checkpoint's hold
+            base = {k: v for k, v in base.items() if k not in ("vocab_size", "seq_len")}
+        _continue_from(base, extra, continue_dir, tokens_seen)
     goals = _goals_from_flags(base, {**extra, "training": training}, goals_file or "flags")
     if data_specs:  # --data PATH,format=F,weight=W replaces the goals' sources (planner.data_sources)
         from planner.data_sources import goals_with_sources
@@ -143,6 +152,24 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
         click.echo(render_text(result) + f"written to {output}")
     else:
         click.echo(to_yaml(result), nl=False)
+
+
+def _continue_from(base: dict, extra: dict, directory: str | None, tokens_seen: float | None) -> None:
+    """goals.continue_from from the checkpoint DIR (executor.hf.shape), and its tokenizer when the goals
+    leave the tokenizer to be trained; --tokens-seen alone updates a goals file's continue_from."""
+    from executor.hf.shape import continue_from, tokenizer_spec
+
+    if directory is None:
+        if not base.get("continue_from"):
+            raise PlanInputError("--tokens-seen needs --continue-from DIR (or goals with continue_from)")
+        extra["continue_from"] = {**base["continue_from"], "tokens_seen": tokens_seen}
+        return
+    extra["continue_from"] = cont = continue_from(directory, tokens_seen)
+    data = base.get("data", {})
+    if data.get("tokenizer", {}).get("kind", "train-bpe") == "train-bpe":
+        spec = tokenizer_spec(directory, cont["shape"]["vocab_size"])
+        if spec is not None:
+            extra["data"] = {**data, "tokenizer": {**data.get("tokenizer", {}), **spec}}
 
 
 def estimate_figures(goals, model, num_tokens: float) -> dict:
