@@ -80,15 +80,18 @@ def format_table(frame, varied: list[str]) -> str:
                  for lo, hi in zip(frame["total_cost_usd_p10"], frame["total_cost_usd_p90"], strict=True)]
         view.insert(view.columns.get_loc("total_cost_usd") + 1, "cost_p10_p90", spans)
     view["pareto"] = view["pareto"].map({True: "*", False: ""})
-    formatters = {c: "{:.4g}".format for c in ("num_params", "num_tokens", "gpu_hours", "co2_kg")
-                  if c in view.columns}
+    from planner.units import format_count
+
+    counts = lambda v: format_count(v, 4)  # noqa: E731 - 7.003B, never 7.003e+09 (planner.units)
+    formatters = {c: counts for c in ("num_params", "num_tokens") if c in view.columns}
+    formatters.update({c: "{:,.0f}".format for c in ("gpu_hours", "co2_kg") if c in view.columns})
     formatters.update({c: "{:,.0f}".format for c in ("total_cost_usd", "serving_cost_usd", "total_cost_of_ownership_usd")
                        if c in view.columns})
     formatters.update({c: "{:.2f}".format for c in ("wallclock_days", "days_with_failures") if c in view.columns})
     formatters.update({c: "{:.3f}".format for c in ("predicted_loss",) if c in view.columns})
     for c in varied_cols:
         if view[c].dtype.kind == "f":
-            formatters.setdefault(c, "{:.4g}".format)
+            formatters.setdefault(c, counts)
     formatters.setdefault("num_gpus", "{:.0f}".format)
     safe = {c: (lambda f: (lambda v: "" if v is None or v != v else f(v)))(formatters.get(c, str))
             for c in view.columns}
