@@ -31,6 +31,11 @@ def fixed_shape(goals: Goals) -> ModelShape:
         raise PlanInputError("continue_from.shape is inconsistent", [
             f"continue_from.shape.num_params: {cont.shape.num_params:,} but the shape holds {exact:,}; "
             "take the shape from `llmplan plan --continue-from DIR`"])
+    if goals.vocab_size != cont.shape.vocab_size:
+        raise PlanInputError("vocab_size conflicts with the checkpoint's shape", [
+            f"vocab_size: {goals.vocab_size:,}",
+            f"continue_from.shape.vocab_size: {cont.shape.vocab_size:,}; a continued model keeps its vocabulary",
+            "omit vocab_size (it follows the checkpoint)"])
     model = cont.shape.model_copy(update={"seq_length": goals.seq_len})
     model = model.model_copy(update={"num_params": architecture.shape_params(model)})
     if goals.target_params is not None and abs(goals.target_params / model.num_params - 1) > PARAMS_TOLERANCE:

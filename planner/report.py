@@ -165,7 +165,7 @@ def _model(plan: RunPlan) -> str:
     m, t = plan.model, plan.tokens
     rows = [[k, f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) and v >= 100_000 else v]
             for k, v in m.model_dump(mode="json").items()]
-    token_rows = [[k, num(v)] for k, v in t.model_dump(mode="json").items()]
+    token_rows = [[k, num(v)] for k, v in t.model_dump(mode="json", exclude_none=True).items()]
     sources = ", ".join(s.name for s in plan.data.sources)
     return ("## Model and data\n\n" + table(["Shape", "Value"], rows) + "\n\n"
             + table(["Tokens", "Value"], token_rows) + f"\n\nData sources: {sources}; tokenizer "

@@ -35,7 +35,9 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
         ("binding constraint", plan.binding_constraint),
         ("parameters", f"{m.num_params:,} ({m.num_layers} layers, hidden {m.hidden_size}, "
                        f"{m.num_attention_heads} heads, {m.num_query_groups} KV groups, ffn {m.ffn_hidden_size})"),
-        ("tokens", f"{_si(t.num_tokens)} ({t.tokens_per_param:.1f} per parameter, {t.epochs:.2f} epochs)"),
+        ("tokens", f"{_si(t.num_tokens)} ({t.tokens_per_param:.1f} per parameter, {t.epochs:.2f} epochs)"
+                   + (f" after {_si(t.tokens_seen)} already seen by {plan.goals.continue_from.checkpoint}"
+                      if t.tokens_seen is not None and plan.goals.continue_from else "")),
         ("training FLOPs", f"{format_scientific(e.model_flops)} model, {format_scientific(e.hardware_flops)} hardware"),
         ("GPUs", f"{e.num_gpus} x {e.gpu} at end-to-end MFU {e.mfu:.1%}"),
         *mfu_rows(plan),

@@ -118,11 +118,8 @@ class Goals(StrictModel):
         shape = self.continue_from.shape if self.continue_from else None
         if shape is None:
             return self
-        if "vocab_size" not in self.model_fields_set:
+        if "vocab_size" not in self.model_fields_set:  # a stated, different one: planner.continuation refuses it
             self.__dict__["vocab_size"] = shape.vocab_size  # no re-validation loop (validate_assignment)
-        elif self.vocab_size != shape.vocab_size:
-            raise ValueError(f"vocab_size {self.vocab_size} differs from continue_from.shape.vocab_size "
-                             f"{shape.vocab_size}: a continued model keeps its vocabulary; omit vocab_size")
         if "seq_len" not in self.model_fields_set:
             self.__dict__["seq_len"] = shape.seq_length
         return self

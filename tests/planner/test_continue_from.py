@@ -88,8 +88,8 @@ def test_the_shape_sets_vocab_and_context_a_conflicting_vocabulary_is_an_error_a
     assert g.vocab_size == 32000 and g.seq_len == 4096
     longer = goals(0, seq_len=8192)  # RoPE: continued pretraining at a longer context
     assert derive_plan(longer).model.seq_length == 8192
-    with pytest.raises(ValueError, match="vocab_size 50000 differs from continue_from.shape.vocab_size 32000"):
-        goals(0, vocab_size=50000)
+    with pytest.raises(PlanInputError, match="continue_from.shape.vocab_size: 32,000"):
+        derive_plan(goals(0, vocab_size=50000))
     with pytest.raises(PlanInputError, match="continue_from.shape: missing"):
         derive_plan(Goals(continue_from={"checkpoint": "/ckpt", "tokens_seen": 0}))
     with pytest.raises(PlanInputError, match="continue_from.shape.num_params"):
