@@ -95,6 +95,8 @@ LATE_FIELDS: dict[tuple[str, ...], object] = {
     # issue 12: the layout-to-dollars chain's figures on the estimate
     ("estimate", "step_mfu"): None, ("estimate", "end_to_end_mfu"): None, ("estimate", "overheads"): [],
     ("estimate", "step_time_s"): None,
+    # issue 16: continued pretraining (plan --continue-from)
+    ("goals", "continue_from"): None, ("tokens", "tokens_seen"): None,
 }
 """Fields added to the schema after plans were first approved: left out of the canonical form while
 they hold their default, so an approval made before they existed still matches the plan it approved
