@@ -23,6 +23,7 @@ import math
 from planner import sizing
 from planner.errors import PlanInputError
 from planner.schema import BudgetUse, Range, RunPlan
+from planner.units import format_count
 
 Z = {"p50": 0.0, "p80": 0.8416212335729143, "p90": 1.2815515655446004}
 """Standard normal quantiles."""
@@ -100,13 +101,13 @@ def use_hints(plan: RunPlan, use: BudgetUse) -> list[str]:
             f"objective {g.objective} sets the size"
         hints.append(f"the plan uses {share:.0%} of budget_usd (${use.cost_usd_at_confidence:,.0f} at {conf} of "
                      f"${g.budget_usd:,.0f}; ${use.unspent_usd:,.0f} left) because {why}; objective "
-                     f"compute-optimal without target_params would spend it on about {n_opt:.3g} parameters "
-                     f"and {d_opt:.3g} tokens")
+                     f"compute-optimal without target_params would spend it on about {format_count(n_opt)} parameters "
+                     f"and {format_count(d_opt)} tokens")
     if g.deadline_days is not None and use.days_at_confidence < USE_HINT_FRACTION * g.deadline_days:
         more = e.model_flops / e.flops_per_token * g.deadline_days / use.days_at_confidence
         hints.append(f"the run takes {use.days_at_confidence:.3g} days at {conf}, {use.days_at_confidence / g.deadline_days:.0%} "
                      f"of deadline_days ({g.deadline_days:g}); the same {e.num_gpus:,} GPUs could train about "
-                     f"{more:.3g} tokens by the deadline (objective fixed-size), or about half as many GPUs would finish in time")
+                     f"{format_count(more)} tokens by the deadline (objective fixed-size), or about half as many GPUs would finish in time")
     return hints
 
 
@@ -153,7 +154,7 @@ def feasibility_problems(plan: RunPlan) -> list[str]:
         tokens = plan.tokens.num_tokens * MAX_SANE_DAYS / e.wallclock_days
         out.append(f"estimate.wallclock_days: {e.wallclock_days:,.0f} days is past {MAX_SANE_DAYS:g} "
                    f"(planner.risk.MAX_SANE_DAYS); finishing within it needs about {gpus:,} GPUs, or at most "
-                   f"{tokens:.3g} tokens on {e.num_gpus:,}")
+                   f"{format_count(tokens)} tokens on {e.num_gpus:,}")
     if plan.layout is not None:
         try:
             from planner.megatron_args import megatron_argv
