@@ -2,8 +2,9 @@
 
 Each job carries its `llmplan` command (the CLI contract of ARCHITECTURE.md), the resources it asks
 for (nodes, GPUs per node, processes per node, CPUs, memory, time limit) and the stages it depends
-on. Backends decide how to launch it: `python -m tui.cli ...` for a plain stage, torchrun for the
-distributed training stage (`--standalone` locally, c10d rendezvous on Slurm).
+on. Backends decide how to launch it: `python -m executor.STAGE ...` for a plain stage (the executor's
+own entrypoints, not the UI package), torchrun for the distributed training stage (`--standalone`
+locally, c10d rendezvous on Slurm).
 """
 
 from __future__ import annotations
@@ -90,14 +91,24 @@ class Job:
     env: tuple[tuple[str, str], ...] = ()
     max_restarts: int = 0  # crash restarts inside the job, from the latest checkpoint
     explain: str = ""  # why these resources (shown in the dry run)
-    module: str = "tui.cli"  # the `llmplan` command line, run as `python -m tui.cli`
+    module: str = ""  # run as `python -m MODULE`; "": executor.<stage> (prepare, train, evaluate)
+
+    @property
+    def launch_module(self) -> str:
+        return self.module or f"executor.{self.stage.removesuffix('-shards')}"
+
+    @property
+    def module_args(self) -> tuple[str, ...]:
+        """The arguments after `python -m MODULE`: an executor.STAGE entrypoint takes what follows the
+        `llmplan` subcommand in `args`; any other module (tui.cli, a test stand-in) takes `args` whole."""
+        return self.args[1:] if self.launch_module.startswith("executor.") else self.args
 
     def command(self, python: str) -> list[str]:
-        """argv on one machine: `python -m tui.cli ARGS`, under `torchrun --standalone` if distributed."""
+        """argv on one machine: `python -m executor.STAGE ARGS`, under `torchrun --standalone` if distributed."""
         if not self.distributed:
-            return [python, "-m", self.module, *self.args]
+            return [python, "-m", self.launch_module, *self.module_args]
         return [python, "-m", "torch.distributed.run", "--standalone",
-                f"--nproc_per_node={self.resources.procs_per_node}", "-m", self.module, *self.args]
+                f"--nproc_per_node={self.resources.procs_per_node}", "-m", self.launch_module, *self.module_args]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 One script per stage in RUN_DIR/jobs/:
 - `#SBATCH` headers from the plan: nodes, one task per node, CPUs, memory, GPUs per node, time
   limit, log file, `--dependency=afterok:<ids>` with `--kill-on-invalid-dep=yes`;
-- prepare is an array job, one task per shard (the shard index reaches `llmplan prepare` through
+- prepare is an array job, one task per shard (the shard index reaches `python -m executor.prepare` through
   `SLURM_ARRAY_TASK_ID`), followed by one job that finishes the data (see `prepare_parts`);
 - train runs one `srun` task per node (`--kill-on-bad-exit=1`, per-node logs
   `logs/train-%N-%t.log`), each launching torchrun with c10d rendezvous on the first node's
@@ -65,9 +65,9 @@ def quote_argv(argv: list[str]) -> str:
 
 
 def safe_args(job: Job, run_dir: str) -> list[str]:
-    """The job's llmplan arguments, each a plain word or a path inside the run directory."""
+    """The job's module arguments, each a plain word or a path inside the run directory."""
     out = []
-    for i, arg in enumerate(job.args):
+    for i, arg in enumerate(job.module_args):
         out.append(arg if NAME_RE.fullmatch(arg) else check_inside(arg, run_dir, f"{job.stage}.args[{i}]"))
     return out
 
@@ -198,11 +198,11 @@ def body(job: Job, graph: JobGraph, python: str, site: SiteOptions) -> list[str]
         elif job.stage == "prepare":  # all shards: no array index inherited from a submitting job
             lines.append("unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT LLMPLAN_SHARD_INDEX LLMPLAN_NUM_SHARDS")
         launch = ["srun", "--ntasks=1", *srun_opts] if srun_opts else []
-        return [*lines, "exec " + quote_argv([*launch, *prefix, python, "-m", check_name(job.module, "module"), *args])]
+        return [*lines, "exec " + quote_argv([*launch, *prefix, python, "-m", check_name(job.launch_module, "module"), *args])]
     torchrun = [*prefix, python, "-m", "torch.distributed.run", "--nnodes=$SLURM_NNODES",
                 f"--nproc_per_node={job.resources.procs_per_node}", "--rdzv_backend=c10d",
                 "--rdzv_endpoint=$head_addr:$rdzv_port", "--rdzv_id=$SLURM_JOB_ID-$attempt", "-m",
-                check_name(job.module, "module"), *args]
+                check_name(job.launch_module, "module"), *args]
     launch = " ".join(a if "$" in a else shlex.quote(a) for a in torchrun)
     logs = check_inside(f"{graph.run_dir}/logs", graph.run_dir, "logs")
     srun = ["srun", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "--wait=60", "--open-mode=append",

@@ -24,8 +24,9 @@ def test_training_runs_under_torchrun_standalone_with_one_process_per_device():
     graph = compile_job_graph(tiny_plan(), "/runs/r1")
     argv = graph.job("train").command("/py")
     assert argv[:5] == ["/py", "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    assert argv[5:8] == ["-m", "tui.cli", "train"]
-    assert graph.job("prepare").command("/py")[:4] == ["/py", "-m", "tui.cli", "prepare"]
+    assert argv[5:8] == ["-m", "executor.train", "/runs/r1/plan.yaml"]  # the executor, not the UI package
+    assert graph.job("prepare").command("/py")[:4] == ["/py", "-m", "executor.prepare", "/runs/r1/plan.yaml"]
+    assert graph.job("evaluate").command("/py") == ["/py", "-m", "executor.evaluate", "/runs/r1"]
 
 
 def test_a_cpu_plan_asks_for_no_gpus_and_one_thread_per_process():

@@ -310,5 +310,5 @@ def test_an_apptainer_container_wraps_the_python_command_and_a_bare_python_name_
     train = render_sbatch(graph.job("train"), graph, plan, PYTHON, ["1"], site)
     evaluate = render_sbatch(graph.job("evaluate"), graph, plan, PYTHON, ["1"], site)
     assert "apptainer exec --nv --bind /data:/data:ro /images/llm.sif python3 -m torch.distributed.run" in train
-    assert "exec apptainer exec --nv --bind /data:/data:ro /images/llm.sif python3 -m tui.cli evaluate" in evaluate
+    assert "exec apptainer exec --nv --bind /data:/data:ro /images/llm.sif python3 -m executor.evaluate /" in evaluate
     assert "--container-image" not in train + evaluate

@@ -6,7 +6,7 @@ mkdir -p /scratch/runs/tiny-cpu/data /scratch/runs/tiny-cpu/checkpoints /scratch
 cat > /scratch/runs/tiny-cpu/plan.yaml <<'LLMPLAN_EOF_PLAN'
 # (the plan as YAML: left out of the golden file)
 LLMPLAN_EOF_PLAN
-cat > /scratch/runs/tiny-cpu/jobs/prepare-shards.sbatch <<'LLMPLAN_EOF_610452ca866e'
+cat > /scratch/runs/tiny-cpu/jobs/prepare-shards.sbatch <<'LLMPLAN_EOF_f38a1dd2e98d'
 #!/bin/bash
 #SBATCH --job-name=tiny-cpu-prepare-shards
 #SBATCH --nodes=1
@@ -27,11 +27,11 @@ export OMP_NUM_THREADS=1
 LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, for two CPU cores.'
 LLMPLAN_APPROVAL_NOTE=''
 export LLMPLAN_SHARD_INDEX="${SLURM_ARRAY_TASK_ID:-0}" LLMPLAN_NUM_SHARDS=8
-exec /opt/llmplan/bin/python -m tui.cli prepare /scratch/runs/tiny-cpu/plan.yaml --out /scratch/runs/tiny-cpu/data --workers 1 --num-shards 8
-LLMPLAN_EOF_610452ca866e
+exec /opt/llmplan/bin/python -m executor.prepare /scratch/runs/tiny-cpu/plan.yaml --out /scratch/runs/tiny-cpu/data --workers 1 --num-shards 8
+LLMPLAN_EOF_f38a1dd2e98d
 prepare_shards_id=$(sbatch --parsable /scratch/runs/tiny-cpu/jobs/prepare-shards.sbatch)
 echo "prepare-shards: $prepare_shards_id"
-cat > /scratch/runs/tiny-cpu/jobs/prepare.sbatch <<'LLMPLAN_EOF_f83f8ac913d0'
+cat > /scratch/runs/tiny-cpu/jobs/prepare.sbatch <<'LLMPLAN_EOF_8037be2af5c9'
 #!/bin/bash
 #SBATCH --job-name=tiny-cpu-prepare
 #SBATCH --nodes=1
@@ -51,11 +51,11 @@ export OMP_NUM_THREADS=1
 LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, for two CPU cores.'
 LLMPLAN_APPROVAL_NOTE=''
 unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT LLMPLAN_SHARD_INDEX LLMPLAN_NUM_SHARDS
-exec /opt/llmplan/bin/python -m tui.cli prepare /scratch/runs/tiny-cpu/plan.yaml --out /scratch/runs/tiny-cpu/data --workers 2 --num-shards 8
-LLMPLAN_EOF_f83f8ac913d0
+exec /opt/llmplan/bin/python -m executor.prepare /scratch/runs/tiny-cpu/plan.yaml --out /scratch/runs/tiny-cpu/data --workers 2 --num-shards 8
+LLMPLAN_EOF_8037be2af5c9
 prepare_id=$(sbatch --parsable --dependency=afterok:"$prepare_shards_id" --kill-on-invalid-dep=yes /scratch/runs/tiny-cpu/jobs/prepare.sbatch)
 echo "prepare: $prepare_id"
-cat > /scratch/runs/tiny-cpu/jobs/train.sbatch <<'LLMPLAN_EOF_09bf9bf71abe'
+cat > /scratch/runs/tiny-cpu/jobs/train.sbatch <<'LLMPLAN_EOF_a61e4b052f24'
 #!/bin/bash
 #SBATCH --job-name=tiny-cpu-train
 #SBATCH --nodes=1
@@ -95,7 +95,7 @@ while :; do
   rdzv_port=$(( 29500 + (SLURM_JOB_ID * 8 + attempt) % 1000 ))
   started=$(date -u +%FT%TZ); log_at=$(stat -c %s logs/train.log 2>/dev/null || echo 0)
   echo "llmplan: train attempt $attempt on ${#nodes[@]} nodes (${nodes[*]}), rendezvous $head_addr:$rdzv_port"
-  srun --ntasks-per-node=1 --kill-on-bad-exit=1 --wait=60 --open-mode=append --output=/scratch/runs/tiny-cpu/logs/train-%N-%t.log /opt/llmplan/bin/python -m torch.distributed.run --nnodes=$SLURM_NNODES --nproc_per_node=2 --rdzv_backend=c10d --rdzv_endpoint=$head_addr:$rdzv_port --rdzv_id=$SLURM_JOB_ID-$attempt -m tui.cli train /scratch/runs/tiny-cpu/plan.yaml --data /scratch/runs/tiny-cpu/data --out /scratch/runs/tiny-cpu &
+  srun --ntasks-per-node=1 --kill-on-bad-exit=1 --wait=60 --open-mode=append --output=/scratch/runs/tiny-cpu/logs/train-%N-%t.log /opt/llmplan/bin/python -m torch.distributed.run --nnodes=$SLURM_NNODES --nproc_per_node=2 --rdzv_backend=c10d --rdzv_endpoint=$head_addr:$rdzv_port --rdzv_id=$SLURM_JOB_ID-$attempt -m executor.train /scratch/runs/tiny-cpu/plan.yaml --data /scratch/runs/tiny-cpu/data --out /scratch/runs/tiny-cpu &
   step_pid=$!
   while :; do
     wait "$step_pid"; rc=$?
@@ -113,10 +113,10 @@ while :; do
   sleep 5
 done
 exit "$rc"
-LLMPLAN_EOF_09bf9bf71abe
+LLMPLAN_EOF_a61e4b052f24
 train_id=$(sbatch --parsable --dependency=afterok:"$prepare_id" --kill-on-invalid-dep=yes /scratch/runs/tiny-cpu/jobs/train.sbatch)
 echo "train: $train_id"
-cat > /scratch/runs/tiny-cpu/jobs/evaluate.sbatch <<'LLMPLAN_EOF_6189a914ca74'
+cat > /scratch/runs/tiny-cpu/jobs/evaluate.sbatch <<'LLMPLAN_EOF_4a40046c99b5'
 #!/bin/bash
 #SBATCH --job-name=tiny-cpu-evaluate
 #SBATCH --nodes=1
@@ -137,7 +137,7 @@ export HF_DATASETS_OFFLINE=1
 export HF_HUB_OFFLINE=1
 LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, for two CPU cores.'
 LLMPLAN_APPROVAL_NOTE=''
-exec /opt/llmplan/bin/python -m tui.cli evaluate /scratch/runs/tiny-cpu
-LLMPLAN_EOF_6189a914ca74
+exec /opt/llmplan/bin/python -m executor.evaluate /scratch/runs/tiny-cpu
+LLMPLAN_EOF_4a40046c99b5
 evaluate_id=$(sbatch --parsable --dependency=afterok:"$train_id" --kill-on-invalid-dep=yes /scratch/runs/tiny-cpu/jobs/evaluate.sbatch)
 echo "evaluate: $evaluate_id"

@@ -6,7 +6,7 @@ mkdir -p /lustre/proj-llm/runs/h100-32n/data /lustre/proj-llm/runs/h100-32n/chec
 cat > /lustre/proj-llm/runs/h100-32n/plan.yaml <<'LLMPLAN_EOF_PLAN'
 # (the plan as YAML: left out of the golden file)
 LLMPLAN_EOF_PLAN
-cat > /lustre/proj-llm/runs/h100-32n/jobs/prepare-shards.sbatch <<'LLMPLAN_EOF_aed91caa76fa'
+cat > /lustre/proj-llm/runs/h100-32n/jobs/prepare-shards.sbatch <<'LLMPLAN_EOF_1f68afe22888'
 #!/bin/bash
 #SBATCH --job-name=h100-32n-prepare-shards
 #SBATCH --partition=cpu
@@ -38,11 +38,11 @@ export NCCL_DEBUG=INFO
 LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, for two CPU cores.'
 LLMPLAN_APPROVAL_NOTE=''
 export LLMPLAN_SHARD_INDEX="${SLURM_ARRAY_TASK_ID:-0}" LLMPLAN_NUM_SHARDS=1000
-exec srun --ntasks=1 '--container-image=nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/lustre:/lustre,/etc/ssl/certs:/etc/ssl/certs:ro /lustre/proj-llm/venvs/llmplan/bin/python -m tui.cli prepare /lustre/proj-llm/runs/h100-32n/plan.yaml --out /lustre/proj-llm/runs/h100-32n/data --workers 1 --num-shards 1000
-LLMPLAN_EOF_aed91caa76fa
+exec srun --ntasks=1 '--container-image=nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/lustre:/lustre,/etc/ssl/certs:/etc/ssl/certs:ro /lustre/proj-llm/venvs/llmplan/bin/python -m executor.prepare /lustre/proj-llm/runs/h100-32n/plan.yaml --out /lustre/proj-llm/runs/h100-32n/data --workers 1 --num-shards 1000
+LLMPLAN_EOF_1f68afe22888
 prepare_shards_id=$(sbatch --parsable /lustre/proj-llm/runs/h100-32n/jobs/prepare-shards.sbatch)
 echo "prepare-shards: $prepare_shards_id"
-cat > /lustre/proj-llm/runs/h100-32n/jobs/prepare.sbatch <<'LLMPLAN_EOF_88b58d66f7e1'
+cat > /lustre/proj-llm/runs/h100-32n/jobs/prepare.sbatch <<'LLMPLAN_EOF_d34bc5dcfdba'
 #!/bin/bash
 #SBATCH --job-name=h100-32n-prepare
 #SBATCH --partition=cpu
@@ -73,11 +73,11 @@ export NCCL_DEBUG=INFO
 LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, for two CPU cores.'
 LLMPLAN_APPROVAL_NOTE=''
 unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT LLMPLAN_SHARD_INDEX LLMPLAN_NUM_SHARDS
-exec srun --ntasks=1 '--container-image=nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/lustre:/lustre,/etc/ssl/certs:/etc/ssl/certs:ro /lustre/proj-llm/venvs/llmplan/bin/python -m tui.cli prepare /lustre/proj-llm/runs/h100-32n/plan.yaml --out /lustre/proj-llm/runs/h100-32n/data --workers 2 --num-shards 1000
-LLMPLAN_EOF_88b58d66f7e1
+exec srun --ntasks=1 '--container-image=nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/lustre:/lustre,/etc/ssl/certs:/etc/ssl/certs:ro /lustre/proj-llm/venvs/llmplan/bin/python -m executor.prepare /lustre/proj-llm/runs/h100-32n/plan.yaml --out /lustre/proj-llm/runs/h100-32n/data --workers 2 --num-shards 1000
+LLMPLAN_EOF_d34bc5dcfdba
 prepare_id=$(sbatch --parsable --dependency=afterok:"$prepare_shards_id" --kill-on-invalid-dep=yes /lustre/proj-llm/runs/h100-32n/jobs/prepare.sbatch)
 echo "prepare: $prepare_id"
-cat > /lustre/proj-llm/runs/h100-32n/jobs/train.sbatch <<'LLMPLAN_EOF_f10dd1305b42'
+cat > /lustre/proj-llm/runs/h100-32n/jobs/train.sbatch <<'LLMPLAN_EOF_5257ce094d06'
 #!/bin/bash
 #SBATCH --job-name=h100-32n-train
 #SBATCH --partition=h100
@@ -134,7 +134,7 @@ while :; do
   rdzv_port=$(( 29500 + (SLURM_JOB_ID * 8 + attempt) % 1000 ))
   started=$(date -u +%FT%TZ); log_at=$(stat -c %s logs/train.log 2>/dev/null || echo 0)
   echo "llmplan: train attempt $attempt on ${#nodes[@]} nodes (${nodes[*]}), rendezvous $head_addr:$rdzv_port"
-  srun --ntasks-per-node=1 --kill-on-bad-exit=1 --wait=60 --open-mode=append --output=/lustre/proj-llm/runs/h100-32n/logs/train-%N-%t.log '--container-image=nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/lustre:/lustre,/etc/ssl/certs:/etc/ssl/certs:ro /lustre/proj-llm/venvs/llmplan/bin/python -m torch.distributed.run --nnodes=$SLURM_NNODES --nproc_per_node=8 --rdzv_backend=c10d --rdzv_endpoint=$head_addr:$rdzv_port --rdzv_id=$SLURM_JOB_ID-$attempt -m tui.cli train /lustre/proj-llm/runs/h100-32n/plan.yaml --data /lustre/proj-llm/runs/h100-32n/data --out /lustre/proj-llm/runs/h100-32n &
+  srun --ntasks-per-node=1 --kill-on-bad-exit=1 --wait=60 --open-mode=append --output=/lustre/proj-llm/runs/h100-32n/logs/train-%N-%t.log '--container-image=nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/lustre:/lustre,/etc/ssl/certs:/etc/ssl/certs:ro /lustre/proj-llm/venvs/llmplan/bin/python -m torch.distributed.run --nnodes=$SLURM_NNODES --nproc_per_node=8 --rdzv_backend=c10d --rdzv_endpoint=$head_addr:$rdzv_port --rdzv_id=$SLURM_JOB_ID-$attempt -m executor.train /lustre/proj-llm/runs/h100-32n/plan.yaml --data /lustre/proj-llm/runs/h100-32n/data --out /lustre/proj-llm/runs/h100-32n &
   step_pid=$!
   while :; do
     wait "$step_pid"; rc=$?
@@ -152,10 +152,10 @@ while :; do
   sleep 5
 done
 exit "$rc"
-LLMPLAN_EOF_f10dd1305b42
+LLMPLAN_EOF_5257ce094d06
 train_id=$(sbatch --parsable --dependency=afterok:"$prepare_id" --kill-on-invalid-dep=yes /lustre/proj-llm/runs/h100-32n/jobs/train.sbatch)
 echo "train: $train_id"
-cat > /lustre/proj-llm/runs/h100-32n/jobs/evaluate.sbatch <<'LLMPLAN_EOF_a044c1968594'
+cat > /lustre/proj-llm/runs/h100-32n/jobs/evaluate.sbatch <<'LLMPLAN_EOF_75ae88b0c61d'
 #!/bin/bash
 #SBATCH --job-name=h100-32n-evaluate
 #SBATCH --partition=h100
@@ -188,7 +188,7 @@ export NCCL_IB_HCA=mlx5
 export NCCL_DEBUG=INFO
 LLMPLAN_PLAN_DESCRIPTION='A few-million-parameter model on the embedded corpus, for two CPU cores.'
 LLMPLAN_APPROVAL_NOTE=''
-exec srun --ntasks=1 '--container-image=nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/lustre:/lustre,/etc/ssl/certs:/etc/ssl/certs:ro /lustre/proj-llm/venvs/llmplan/bin/python -m tui.cli evaluate /lustre/proj-llm/runs/h100-32n
-LLMPLAN_EOF_a044c1968594
+exec srun --ntasks=1 '--container-image=nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/lustre:/lustre,/etc/ssl/certs:/etc/ssl/certs:ro /lustre/proj-llm/venvs/llmplan/bin/python -m executor.evaluate /lustre/proj-llm/runs/h100-32n
+LLMPLAN_EOF_75ae88b0c61d
 evaluate_id=$(sbatch --parsable --dependency=afterok:"$train_id" --kill-on-invalid-dep=yes /lustre/proj-llm/runs/h100-32n/jobs/evaluate.sbatch)
 echo "evaluate: $evaluate_id"
