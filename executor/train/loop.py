@@ -164,8 +164,10 @@ def run(args: TrainArgs) -> int:
 
 def _save(ckpt_root, step, engine, scheduler, plan, strategy) -> None:
     consumed = step * plan.layout.layout.global_batch_size
-    checkpoint.save(ckpt_root, step, engine.modules, engine.optimizer, scheduler,
-                    consumed_samples=consumed, strategy=strategy)
+    target = checkpoint.save(ckpt_root, step, engine.modules, engine.optimizer, scheduler,
+                             consumed_samples=consumed, strategy=strategy)
+    # once per save, by rank 0 after every rank has written (tests count these lines per step)
+    print_progress(f"checkpoint {target.name} written by {dist.get_world_size()} ranks", dist.get_rank() == 0)
 
 
 def _loop(args, plan, engine, scheduler, datasets, step, saving) -> int:

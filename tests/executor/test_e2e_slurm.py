@@ -5,7 +5,9 @@ NodeAddr), DP=2 with TP=1, one rank on each node. Mid-run, every training proces
 is SIGKILLed: the job restarts the step from the latest checkpoint in the same allocation
 (logs/train-attempts.jsonl, `llmplan status`). Later the training job is scancel'ed and `llmplan
 resume` finishes it from its checkpoint; nothing that finished runs again and every step is in
-metrics.jsonl exactly once."""
+metrics.jsonl exactly once, and every checkpoint step was written once (rank 0 logs each save once
+over all attempts; each iter_* directory's torch_dist metadata holds both ranks' files and RNG
+shards exactly once)."""
 
 from __future__ import annotations
 
@@ -43,10 +45,37 @@ def training_processes(run_dir: Path) -> list[tuple[int, str, str]]:
                        if "=" in kv)
         except OSError:
             continue
-        if f"train {run_dir}/plan.yaml" in cmd and "srun" not in cmd and "SLURMD_NODENAME" in env:
-            out.append((int(proc.name), env["SLURMD_NODENAME"], env.get("RANK", "") if "tui.cli train" in cmd
-                        and "torch.distributed.run" not in cmd else ""))
+        if f"executor.train {run_dir}/plan.yaml" in cmd and "srun" not in cmd and "SLURMD_NODENAME" in env:
+            out.append((int(proc.name), env["SLURMD_NODENAME"], env.get("RANK", "")
+                        if "torch.distributed.run" not in cmd else ""))
     return out
+
+
+def checkpoint_writes(run_dir: Path) -> dict[str, int]:
+    """How many times each iter_* checkpoint was written: rank 0's save lines in the per-node logs
+    (`checkpoint iter_NNNNNNN written by 2 ranks`), over every attempt."""
+    import re
+    from collections import Counter
+
+    text = "".join(p.read_text(errors="replace") for p in (run_dir / "logs").glob("train-*-*.log"))
+    return dict(Counter(re.findall(r"checkpoint (iter_\d{7}) written by 2 ranks", text)))
+
+
+def check_single_writers(iter_dir: Path) -> int:
+    """The torch_dist metadata of one checkpoint: each rank's file once, each rank's RNG shard once, no
+    two entries writing the same bytes (a duplicate writer would add entries or files). Returns the
+    number of stored entries."""
+    from torch.distributed.checkpoint import FileSystemReader
+
+    meta = FileSystemReader(str(iter_dir)).read_metadata()
+    files = {info.relative_path for info in meta.storage_data.values()}
+    assert files == {"__0_0.distcp", "__1_0.distcp"} == {p.name for p in iter_dir.glob("*.distcp")}, files
+    rng = sorted(index.fqn for index in meta.storage_data if index.fqn.startswith("rng_state/"))
+    assert rng == ["rng_state/shard_0_2", "rng_state/shard_1_2"], rng
+    spans = sorted((info.relative_path, info.offset, info.offset + info.length) for info in meta.storage_data.values())
+    for (f1, _, end), (f2, start, _) in zip(spans, spans[1:]):
+        assert f1 != f2 or end <= start, f"{iter_dir.name}: two entries write {f1} bytes {start}..{end}"
+    return len(spans)
 
 
 def test_the_tiny_plan_trains_over_two_nodes_survives_a_node_crash_and_resumes_after_scancel(tmp_path, slurm_cluster):
@@ -106,6 +135,12 @@ def test_the_tiny_plan_trains_over_two_nodes_survives_a_node_crash_and_resumes_a
     steps = metric_steps(run_dir)
     assert sorted(set(steps)) == list(range(1, 61)) and len(steps) == len(set(steps)), "a step repeated"
     assert latest_checkpoint_step(run_dir) == 60
+    # each checkpoint step written once, by both ranks' shards once each (no duplicate writers)
+    iter_dirs = sorted(p.name for p in (run_dir / "checkpoints").glob("iter_*"))
+    writes = checkpoint_writes(run_dir)
+    assert sorted(writes) == iter_dirs and set(writes.values()) == {1}, writes
+    assert {"iter_0000020", "iter_0000040", f"iter_{stopped_at:07d}", "iter_0000060"} == set(iter_dirs)
+    entries = {name: check_single_writers(run_dir / "checkpoints" / name) for name in iter_dirs}
     assert list((run_dir / "data").glob("*.bin")) and json.loads((run_dir / "eval" / "results.json").read_text())
     assert sorted(p.name for p in (run_dir / "jobs").glob("*.sbatch")) == [
         "evaluate.sbatch", "prepare-shards.sbatch", "prepare.sbatch", "train.sbatch"]
@@ -117,4 +152,5 @@ def test_the_tiny_plan_trains_over_two_nodes_survives_a_node_crash_and_resumes_a
     assert not PWNED.exists()
     print(f"FIGURE slurm e2e over 2 nodes: ranks {ranks}, crash at step {crash_step}: attempt 1 exit "
           f"{first['exit_code']} ({first['cause']}), {steps_lost} steps lost; scancel at checkpoint {stopped_at}, "
-          f"resume -> all COMPLETED, {len(steps)} steps once each; {time.monotonic() - started:.0f} s")
+          f"resume -> all COMPLETED, {len(steps)} steps once each; checkpoints written once each {writes}, "
+          f"metadata entries {entries}; {time.monotonic() - started:.0f} s")
