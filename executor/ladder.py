@@ -98,7 +98,7 @@ def _prepare(run_dir: Path, first_plan: Path, python: str, log: Callable[[str], 
     if (run_dir / "data" / PREPARED).exists():
         return
     log("prepare: shared data for every rung")
-    argv = [python, "-m", "tui.cli", "prepare", str(first_plan), "--out", str(run_dir / "data")]
+    argv = [python, "-m", "executor.prepare", str(first_plan), "--out", str(run_dir / "data")]
     with open(run_dir / "logs" / "prepare.log", "ab") as out:
         code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"},
                               cwd=run_dir).returncode
