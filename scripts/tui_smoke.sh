@@ -78,9 +78,20 @@ press_until() {  # press_until TEXT KEY...: press the (idempotent) keys again ev
 # The objective field has focus; Tab to the budget, clear it (ctrl+u), type a new budget.
 before=$(summary_line)
 keys Tab
-press_until "Budget (\$)           no limit" C-u  # ctrl+u is harmless if Tab has not moved focus yet
-keys -l "750000"
-wait_for "the typed budget" on_screen "Budget (\$)           750000"
+# Clear and type until the field shows exactly the budget: on a loaded machine a key sent in a burst
+# can reach the input while it is still selecting its text on focus, so retype rather than fail.
+deadline=$((SECONDS + TIMEOUT_S))
+until on_screen "Budget (\$)           750000"; do
+    if ((SECONDS > deadline)); then
+        echo "FAIL: timed out waiting for the typed budget; the screen shows:" >&2
+        screen_text >&2
+        exit 1
+    fi
+    press_until "Budget (\$)           no limit" C-u  # ctrl+u is harmless if Tab has not moved focus yet
+    keys -l "750000"
+    again=$((SECONDS + 5))
+    while ((SECONDS < again)) && ! on_screen "Budget (\$)           750000"; do sleep 0.2; done
+done
 # The plan sizes the run so the budget holds at p80 (goals.confidence), so its p50 cost shown in the
 # summary is below $750k: wait for the summary to change, not for the budget figure itself.
 wait_for "the plan for a \$750k budget" plan_changed "$before"
