@@ -18,10 +18,8 @@ loads into a TP=1 model in one process (`load_for_inference`): dist_checkpointin
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -175,12 +173,9 @@ def _init_single_process() -> None:
 
     install_cpu_shim()
     if not dist.is_initialized():
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(port))
-        dist.init_process_group("gloo", rank=0, world_size=1)
+        # an in-memory store: one process needs no rendezvous port (a MASTER_PORT inherited from a
+        # launcher could be taken: EADDRINUSE)
+        dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     if not parallel_state.model_parallel_is_initialized():
         parallel_state.initialize_model_parallel(1, 1)
 
