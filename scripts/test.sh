@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set everything up and run the whole test suite: .venv with every extra, the local one-node Slurm
+# Set everything up and run the whole test suite: .venv with every extra, the local two-node Slurm
 # cluster (real slurmctld + slurmd + munge from Debian's packages; needs root), then pytest.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slurm" -x`.
 set -euo pipefail
