@@ -8,7 +8,6 @@ Step time: planner.step_time (Narayanan et al. 2021). The search is analytic: no
 from __future__ import annotations
 
 import heapq
-import math
 from dataclasses import dataclass, field, replace
 
 from planner.cluster import ClusterSpec, cluster_from_gpu
@@ -578,24 +577,5 @@ def evaluate_layout(
     return plan, mem.total_bytes <= gpu.memory_bytes * (1 - headroom_fraction)
 
 
-def batch_sequences(batch_tokens: float, seq_length: int) -> int:
-    """Sequences per step for a batch given in tokens, as papers write it ("4M tokens" is 1,024 x
-    4,096, "16M" is 2,048 x 8,192): among the whole counts within 10% of tokens / seq_length, the one
-    with the largest power-of-two factor (so data parallelism can divide it), the nearest on a tie.
-    ValueError when the batch is shorter than one sequence."""
-    target = batch_tokens / seq_length
-    if target < 1:
-        raise ValueError(f"{batch_tokens:,.0f} tokens is shorter than one sequence of {seq_length} tokens")
-    lo, hi = max(1, math.ceil(target * 0.9)), max(1, math.floor(target * 1.1))
-    if hi < lo:
-        return max(1, round(target))
-
-    def twos(n: int) -> int:
-        return (n & -n).bit_length() - 1
-
-    candidates = range(lo, hi + 1) if hi - lo < 1_000_000 else [2 ** round(math.log2(target))]
-    return max(candidates, key=lambda n: (twos(n), -abs(n - target)))
-
-
 __all__ = ["Alternative", "LayoutSearchResult", "REASONS", "SearchSpace", "make_layout_plan",
-           "batch_sequences", "evaluate_layout", "search_layouts", "stage_num_layers", "usable_bytes"]
+           "evaluate_layout", "search_layouts", "stage_num_layers", "usable_bytes"]

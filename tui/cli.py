@@ -21,7 +21,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import click  # noqa: E402
 
-from planner.errors import PlanInputError  # noqa: E402
+from executor.cli_main import run_command  # noqa: E402
 
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "tui.commands.planning": ("plan", "estimate", "validate", "show", "export", "schema", "presets", "calibrate"),
@@ -74,33 +74,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and map errors to exit codes; returns the status instead of raising."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
-    try:
-        cli.main(args=argv, prog_name="llmplan", standalone_mode=False)
-    except PlanInputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.Abort:
-        click.echo("aborted", err=True)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return 2 if isinstance(exc, click.UsageError | click.BadParameter) else exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # noqa: BLE001 - the one place internal errors are reported
-        if debug:
-            raise
-        click.echo(f"internal error: {exc.__class__.__name__}: {exc}\n"
-                   "rerun with `llmplan --debug ...` for the traceback", err=True)
-        return 1
-    return 0
+    """Run the CLI and map errors to exit codes (executor.cli_main.run_command); returns the status."""
+    return run_command(cli, "llmplan", argv, report_internal_errors=True)
 
 
 if __name__ == "__main__":

@@ -67,9 +67,9 @@ def evaluate_command(run_dir: str, tasks: tuple[str, ...], limit: int | None, nu
     from executor.evaluate.runner import evaluate_run
 
     if backend == "hf":
-        from tui.commands.model_io import _need  # only --backend hf: the optional packages' install hint
+        from executor.hf import need
 
-        _need("transformers", "safetensors", "accelerate")
+        need("transformers", "safetensors", "accelerate")
     results = evaluate_run(path, spec, backend=backend)
     eval_dir = path / ("eval-hf" if backend == "hf" else "eval")
     click.echo((eval_dir / "summary.md").read_text(encoding="utf-8"), nl=False)

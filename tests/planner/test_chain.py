@@ -21,7 +21,8 @@ from planner.crossval import cross_validation, cv_markdown, fit_all
 from planner.derive import derive_preset
 from planner.flops import model_flops_per_token
 from planner.estimate import resolve_context
-from planner.layout import batch_sequences, search_layouts
+from planner.layout import search_layouts
+from planner.recipe import batch_sequences
 from planner.schema import Goals
 from presets import find_gpu, find_model, load_mfu_model
 

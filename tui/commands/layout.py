@@ -59,7 +59,7 @@ def _global_batch_size(tokens_text, sequences: int | None, seq_length: int) -> t
     """(sequences per step, how they were chosen): --global-batch-size as given, else the batch in
     tokens as people write it (4M, 4e6, 4194304) turned into a count data parallelism can divide
     (planner.layout.batch_sequences)."""
-    from planner.layout import batch_sequences
+    from planner.recipe import batch_sequences
     from tui.commands.planning import parse_count
 
     if sequences is not None:

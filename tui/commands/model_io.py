@@ -9,15 +9,7 @@ import click
 
 from planner.errors import PlanInputError
 
-HF_EXTRA = "pip install 'llmplan[hf]'"
-
-
-def _need(*modules: str) -> None:
-    import importlib.util
-
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise PlanInputError(f"{', '.join(missing)} not installed", [f"install the hf extra: {HF_EXTRA}"])
+from executor.hf import need as _need
 
 
 @click.command("export-model")
