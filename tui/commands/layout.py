@@ -58,7 +58,7 @@ def _resolve_model(params, model_name, seq_len, vocab_size):
 def _global_batch_size(tokens_text, sequences: int | None, seq_length: int) -> tuple[int, str]:
     """(sequences per step, how they were chosen): --global-batch-size as given, else the batch in
     tokens as people write it (4M, 4e6, 4194304) turned into a count data parallelism can divide
-    (planner.layout.batch_sequences)."""
+    (planner.recipe.batch_sequences)."""
     from planner.recipe import batch_sequences
     from tui.commands.planning import parse_count
 
