@@ -139,10 +139,6 @@ def calibration_frame(csv_path: str | Path | None = None):
     return pd.DataFrame(calibration_table(csv_path))
 
 
-def _run_rows(csv_path: str | Path | None) -> list[dict]:
-    return [row for row in read_runs(csv_path) if row["kind"] == "run" and _reported_gpu_hours(row)]
-
-
 PRIOR_SIZES = (1e9, 7e9, 30e9, 70e9, 200e9)
 """Model sizes on which the sizing prior is fitted to the chain, each at 20 tokens per parameter,
 sequence 4096, on the planner's default fleet."""
@@ -163,22 +159,19 @@ def _prior_targets(gpu_name: str, prior=None) -> list[tuple[float, int, float]]:
     return out
 
 
-def fit_mfu_model(csv_path: str | Path | None = None, half_sizes: tuple[float, ...] = (
-        2e7, 4e7, 6e7, 8e7, 1e8, 1.5e8, 2e8, 3e8), rows: list[dict] | None = None) -> dict:
+def fit_mfu_model(half_sizes: tuple[float, ...] = (2e7, 4e7, 6e7, 8e7, 1e8, 1.5e8, 2e8, 3e8)) -> dict:
     """Refit the sizing prior (planner.throughput.predict_mfu) to the chain (planner.chain).
 
     The prior guesses a run's end-to-end MFU before a shape, and so a layout, exists (budget-driven
     sizing); the chain then prices the run. For every GPU preset with a layout model (not the CPU
     pseudo-device), the base is the median ratio of the chain's end-to-end MFU to the prior's
     shape factors over PRIOR_SIZES; the shared N_half with the lowest median |error| wins.
-    `csv_path` and `rows` are accepted for compatibility and unused: the targets are the chain's.
     """
     import dataclasses
 
     import presets
     from planner.throughput import GpuMfu, MfuModel
 
-    del csv_path, rows
     preset = MfuModel.from_preset(presets.load_mfu_model())
     gpus = [g for g in presets.load_gpus() if g.generation != "CPU"]
     model, best = preset, None

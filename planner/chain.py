@@ -1,5 +1,6 @@
 """The layout-to-dollars chain: a run's GPU-hours from the chosen layout's steady-state step time
-times named overheads (issue 12's design; not yet the plan's figures, see below).
+times named overheads. It gives the figures of every plan and of `llmplan estimate`
+(planner.estimate.estimate_run calls it).
 
     end_to_end_mfu = step_mfu x operational_efficiency x evaluation x checkpoint_stalls x failures_and_restarts
     GPU-hours      = model FLOPs / (peak at the training precision x end_to_end_mfu) / 3600
@@ -9,10 +10,8 @@ times named overheads (issue 12's design; not yet the plan's figures, see below)
 - operational_efficiency: per GPU generation, fitted on whole published runs (planner.crossval);
 - evaluation, checkpoint stalls, failures and restarts: planner.recipe defaults and Daly 2006.
 
-Status: planner.crossval measures this chain out of sample (`llmplan calibrate --cv`): steady-state
-throughput within the issue's 10% (median |error| over the benchmark rows), but whole-run GPU-hours
-not yet within 15% (docs/planner.md has the table), so `planner.estimate.estimate_run` (the fitted
-end-to-end MFU model) still gives the plan's figures. Nothing here is shown as a plan figure.
+planner.crossval measures it out of sample (`llmplan calibrate --cv`; the table is in
+docs/planner.md): each prediction made with coefficients fitted without the run's own family.
 """
 
 from __future__ import annotations
@@ -34,14 +33,10 @@ class Chain:
     """What one pass of the layout-to-dollars chain found (see `estimate_chain`)."""
 
     estimate: Estimate
-    """GPU-hours, days, dollars, energy and CO2 at end_to_end_mfu"""
+    """GPU-hours, days, dollars, energy and CO2, with step_mfu, end_to_end_mfu and the overheads"""
     layout: LayoutPlan | None
     reliability: ReliabilityPlan | None
     global_batch_size: int
-    step_mfu: float
-    end_to_end_mfu: float
-    overheads: list[Overhead]
-    step_time_s: float
 
 
 def _prior_fleet(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float) -> int:
@@ -69,7 +64,7 @@ def estimate_chain(
       the default run length without a deadline);
     - step_mfu: model FLOPs per second of that layout's steady-state step (planner.step_time) over
       the peak at the training precision (planner.precision);
-    - overheads (planner.estimate.overheads): operational efficiency per GPU generation (fitted on
+    - overheads (`overheads` below): operational efficiency per GPU generation (fitted on
       whole published runs), evaluation, checkpoint stalls, failures and restarts (Daly 2006);
     - end_to_end_mfu = step_mfu x product of the overheads; GPU-hours = model FLOPs / (peak x it).
     With goals.mfu set, that MFU replaces the chain (no layout needed for the figures).
@@ -138,7 +133,7 @@ def _chain_at(goals, ctx, model, num_tokens, gbs, num_gpus, layout, space, uniqu
                                     layout.layout.recompute if layout is not None else "none")
     estimate = estimate.model_copy(update={"step_mfu": step, "end_to_end_mfu": min(e2e, 1.0) if step else None,
                                            "overheads": items, "step_time_s": step_time_s})
-    return Chain(estimate, layout, found.reliability, gbs, min(step_mfu, 1.0), e2e, items, step_time_s)
+    return Chain(estimate, layout, found.reliability, gbs)
 
 
 @dataclass(frozen=True)

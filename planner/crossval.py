@@ -437,7 +437,7 @@ def cross_validate_runs(rows: list[RunRow], throughput_model, shapes) -> list[di
             chain, gpu = predict_run(row, model, shapes)
             e = chain.estimate
             out.append({"name": row.name, "group": family, "gpu": gpu.name, "generation": gpu.generation,
-                        "num_gpus": e.num_gpus, "step_mfu": chain.step_mfu, "end_to_end_mfu": chain.end_to_end_mfu,
+                        "num_gpus": e.num_gpus, "step_mfu": e.step_mfu, "end_to_end_mfu": e.end_to_end_mfu,
                         "generation_seen": gpu.generation in per_gen,
                         "predicted": e.gpu_hours, "reported": row.reported_gpu_hours,
                         "error": e.gpu_hours / row.reported_gpu_hours - 1})
@@ -508,39 +508,6 @@ def cv_markdown(result: dict) -> str:
         lines.append(f"| {r['name']} | {r['gpu']} | {r['num_gpus']:,} | {r['step_mfu']:.1%} | {r['end_to_end_mfu']:.1%} | "
                      f"{r['predicted']:,.0f} | {r['reported']:,.0f} | {pct(r['error'])} | {'yes' if r['in_range'] else 'no'} |")
     return "\n".join(lines) + "\n"
-
-
-def cross_validate_prior(csv_paths: list[Path] | None = None) -> list[dict]:
-    """Leave-one-family-out predictions of the fitted end-to-end MFU model that gives today's plan
-    figures (planner.throughput.predict_mfu via planner.estimate.estimate_run; its per-GPU bases
-    and size half-point refitted without the family by planner.calibrate.fit_mfu_model)."""
-    import dataclasses
-
-    from presets import load_mfu_model
-
-    from planner.calibrate import _goals_for, _reported_gpu_hours, _run_rows, _shape, fit_mfu_model
-    from planner.estimate import estimate_run, resolve_context
-    from planner.throughput import GpuMfu, MfuModel
-    rows = [r for path in (csv_paths or _data_paths()[0]) for r in _run_rows(path)]
-    preset = MfuModel.from_preset(load_mfu_model())
-    out = []
-    for family in sorted({r["name"].rsplit("-", 1)[0] for r in rows}):
-        train = [r for r in rows if r["name"].rsplit("-", 1)[0] != family]
-        fitted = fit_mfu_model(rows=train)
-        model = dataclasses.replace(preset, gpus={
-            **{n: GpuMfu(fitted["bases"].get(n, g.base), fitted["half_size_params"]) for n, g in preset.gpus.items()}})
-        for row in (r for r in rows if r["name"].rsplit("-", 1)[0] == family):
-            goals = _goals_for(row)
-            ctx = resolve_context(goals)
-            ctx.mfu_model = model
-            shape, _ = _shape(row["name"], float(row["params"]), goals.seq_len)
-            est = estimate_run(goals, ctx, shape, float(row["tokens"]))
-            reported = _reported_gpu_hours(row)
-            out.append({"name": row["name"], "group": family, "gpu": ctx.gpu.name, "num_gpus": est.num_gpus,
-                        "gpu_seen": ctx.gpu.name in fitted["bases"], "predicted": est.gpu_hours,
-                        "reported": reported, "error": est.gpu_hours / reported - 1})
-    order = [r["name"] for r in rows]
-    return sorted(out, key=lambda d: order.index(d["name"]))
 
 
 def cross_validation_of_runs() -> list[dict]:

@@ -376,7 +376,8 @@ def presets_cmd(kind, as_json) -> None:
 @click.command()
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, exists=True), help="Published runs CSV.")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--fit", is_flag=True, help="Refit the MFU model's per-GPU bases and size half-point on the runs.")
+@click.option("--fit", is_flag=True, help="Refit the chain (step-time efficiencies on the throughput benchmarks, operational "
+              "efficiency on the whole runs) and the sizing prior to it; presets/mfu_model.yaml holds the committed values.")
 @click.option("--residuals", "residuals_out", type=click.Path(dir_okay=False),
               help="Write the residuals the p10-p90 ranges use (presets/calibration_residuals.yaml).")
 @click.option("--cv", "cross_validate", is_flag=True,
@@ -401,7 +402,7 @@ def calibrate(csv_path, as_json, fit, residuals_out, cross_validate, markdown_ou
     if fit:
         from planner.crossval import fit_all
 
-        fitted = {"sizing_prior": fit_mfu_model(csv_path), "chain": fit_all()}
+        fitted = {"sizing_prior": fit_mfu_model(), "chain": fit_all()}
         if as_json:
             _echo_json(fitted)
         else:
