@@ -135,8 +135,10 @@ def cost_report(plan: RunPlan, state: RunState, now: datetime | None = None) -> 
         return CostReport(**report)
     remaining_s = max(0.0, total - done) / pace
     train_devices = state.stages["train"].num_devices if "train" in state.stages else est.num_gpus
-    starts = [a.started_at for s in state.stages.values() for a in s.attempts if a.started_at]
-    elapsed_days = (now - min(starts)).total_seconds() / 86400 if starts else 0.0
+    attempts = [a for s in state.stages.values() for a in s.attempts if a.started_at]
+    # a run with every attempt ended stopped its clock at the last end, not at `now`
+    last = max((a.ended_at for a in attempts), default=None) if all(a.ended_at for a in attempts) else now
+    elapsed_days = (last - min(a.started_at for a in attempts)).total_seconds() / 86400 if attempts else 0.0
     forecast_hours = used + remaining_s / 3600 * train_devices
     forecast = CostReport(
         **report, measured_tokens_per_s=pace, forecast_days=elapsed_days + remaining_s / 86400,
