@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import ValidationError
 
 from planner.errors import PlanInputError, describe_validation_error
-from planner.io import atomic_write_text, to_json, to_yaml
-from planner.schema import Goals, RunPlan
+from planner.schema import Goals, Objective, RunPlan
+from tui.exporters import EXPORTERS, ExportFormat
 
-ExportFormat = Literal["yaml", "json", "markdown"]
-EXPORT_SUFFIXES: dict[str, str] = {"yaml": ".yaml", "json": ".json", "markdown": ".md"}
-OBJECTIVES = ("rule-of-thumb-20x", "compute-optimal", "inference-optimal", "fixed-size")
+OBJECTIVES: tuple[str, ...] = get_args(Objective)
+"""The objectives the goals form and the compare table offer: the schema's own `Literal`."""
 
 
 @dataclass(frozen=True)
@@ -219,28 +218,11 @@ _HEADLINE_FIELDS = ("num_params", "num_tokens", "total_cost_usd", "wallclock_day
                     "predicted_loss", "binding_constraint")
 
 
-def render(plan: RunPlan, fmt: ExportFormat) -> str:
-    """The plan as YAML, JSON or the planner's Markdown report."""
-    if fmt == "yaml":
-        return to_yaml(plan)
-    if fmt == "json":
-        return to_json(plan)
-    from planner.report import markdown_text  # the report's text; its charts come from the CLI
-
-    return markdown_text(plan, plan.ranges)
-
-
 def export_plan(plan: RunPlan, path: str | Path, fmt: ExportFormat) -> Path:
-    """Write the plan atomically to `path` in `fmt`; returns the path written. Markdown is the full
-    report with the two PNG charts it links, written beside it (planner.report.render_markdown, as
-    `llmplan export --format markdown -o PATH`)."""
-    path = Path(path).expanduser()
-    if fmt == "markdown":
-        from planner.report import render_markdown
-
-        return render_markdown(plan, path.parent, filename=path.name)
-    atomic_write_text(path, render(plan, fmt))
-    return path
+    """Write the plan to `path` in `fmt` through the exporter `llmplan export --format FMT -o PATH`
+    uses (tui.exporters), so both write the same bytes; Markdown is the full report with its two
+    PNG charts beside it. Returns the path written."""
+    return EXPORTERS[fmt].write(plan, path)[0]
 
 
 def approve(plan: RunPlan, approved_by: str, note: str = "", allow_demo_data: bool = False) -> RunPlan:
@@ -261,7 +243,7 @@ def demo_data_refusal(plan: RunPlan) -> str | None:
 
 
 def suggested_path(plan: RunPlan, fmt: ExportFormat) -> str:
-    return f"{plan.name}-plan{EXPORT_SUFFIXES[fmt]}"
+    return f"{plan.name}-plan{EXPORTERS[fmt].suffix}"
 
 
 @dataclass(frozen=True)

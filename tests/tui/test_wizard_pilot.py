@@ -14,7 +14,7 @@ import pytest
 import yaml
 from rich.console import Console
 from textual.widgets import DataTable, Input, Select, Static
-from tui_pilot_helpers import settle, type_into, wait_for_plans
+from tui_pilot_helpers import export_via_dialog, settle, type_into, wait_for_plans
 
 from planner.io import canonical_sha256, read_goals, read_plan
 from planner.schema import Goals, RunPlan
@@ -39,28 +39,6 @@ def rendered(widget: Static) -> str:
 
 def error_text(app: WizardApp, field: str) -> str:
     return str(app.screen.query_one(f"#error-{field}", Static).render())
-
-
-async def export_via_dialog(pilot, path, fmt="yaml", approver: str = "", key: str = "enter") -> None:
-    """F5, pick the format, type the path (and approver), then press `key`."""
-    app = pilot.app
-    await pilot.press("f5")
-    await settle(pilot)
-    assert isinstance(app.screen, ExportScreen)
-    app.screen.query_one(f"#format-{fmt}").value = True
-    await pilot.pause()
-    suggested = app.screen.query_one("#path", Input).value
-    assert suggested == f"{app.plan.name}-plan{state.EXPORT_SUFFIXES[fmt]}"
-    app.screen.query_one("#path", Input).value = str(path)
-    if approver:
-        for allow in app.screen.query("#allow-demo"):  # the default plan repeats the demo corpus
-            allow.value = True
-        app.screen.query_one("#approver", Input).focus()
-        await pilot.press(*approver)
-    else:
-        app.screen.query_one("#path", Input).focus()
-    await pilot.press(key)
-    await settle(pilot)
 
 
 async def test_fill_goals_see_the_plan_change_pick_a_scenario_export_and_approve(tmp_path):

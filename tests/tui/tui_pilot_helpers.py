@@ -46,3 +46,30 @@ async def type_into(pilot: Pilot, field: str, text: str) -> None:
     widget.focus()
     widget.clear()
     await pilot.press(*text)
+
+
+async def export_via_dialog(pilot: Pilot, path, fmt: str = "yaml", approver: str = "", key: str = "enter") -> None:
+    """F5, pick the format, type the path (and approver), then press `key`: the wizard's own export."""
+    from textual.widgets import Input
+
+    from tui.exporters import EXPORTERS
+    from tui.screens.export import ExportScreen
+
+    app = pilot.app
+    await pilot.press("f5")
+    await settle(pilot)
+    assert isinstance(app.screen, ExportScreen)
+    app.screen.query_one(f"#format-{fmt}").value = True
+    await pilot.pause()
+    suggested = app.screen.query_one("#path", Input).value
+    assert suggested == f"{app.plan.name}-plan{EXPORTERS[fmt].suffix}"
+    app.screen.query_one("#path", Input).value = str(path)
+    if approver:
+        for allow in app.screen.query("#allow-demo"):  # the default plan repeats the demo corpus
+            allow.value = True
+        app.screen.query_one("#approver", Input).focus()
+        await pilot.press(*approver)
+    else:
+        app.screen.query_one("#path", Input).focus()
+    await pilot.press(key)
+    await settle(pilot)

@@ -6,38 +6,20 @@ click, pydantic, yaml and the planner.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
 import click
 
 from planner.errors import PlanInputError
-from tui.cli_numbers import COUNT, NUMBER, Number
+from planner.schema import Goals, TrainingSpec
+from tui.cli_numbers import COUNT, NUMBER, Number, parse_count, schema_choice
+from tui.exporters import EXPORTERS
 
-EXPORTERS: dict[str, str] = {
-    "yaml": "planner.io:to_yaml",
-    "json": "planner.io:to_json",
-    "markdown": "planner.report_basic:render_markdown",
-    "megatron-args": "planner.megatron_args:render_megatron_args",
-    "sbatch": "executor.backends.slurm_render:render_sbatch_bundle",
-}
-"""Export formats: `module:function` taking a RunPlan and returning text (resolved on use)."""
-
-
-def parse_count(text: str | float, field: str) -> float:
-    """`7e9`, `7B`, `2T`, `1.5M`, `$1,000,000` -> a number (planner.units), or PlanInputError naming the flag."""
-    from planner.units import UnitError, parse_number
-
-    try:
-        return parse_number(text, field)
-    except UnitError as exc:
-        raise PlanInputError(str(exc)) from None
 
 
 def _goals_from_flags(base: dict, flags: dict, source: str):
     from planner.io import validate_as
-    from planner.schema import Goals
 
     data = dict(base)
     training = {k: v for k, v in flags.pop("training", {}).items() if v is not None}
@@ -69,7 +51,7 @@ def _scaling_law(ctx, param, value):  # noqa: ARG001 - click callback: fit.json 
 @click.option("--preset", help="Goals preset: default, tiny-cpu.")
 @click.option("--params", type=Number("target_params"), help="Model parameters (7e9, 7B).")
 @click.option("--tokens", type=Number("target_tokens"), help="Training tokens (2e12, 2T).")
-@click.option("--objective", type=click.Choice(["rule-of-thumb-20x", "compute-optimal", "inference-optimal", "fixed-size"]))
+@click.option("--objective", type=schema_choice(Goals, "objective"))
 @click.option("--budget-usd", type=Number("budget_usd"))
 @click.option("--budget-gpu-hours", type=Number("budget_gpu_hours"))
 @click.option("--deadline-days", type=Number("deadline_days"))
@@ -80,16 +62,16 @@ def _scaling_law(ctx, param, value):  # noqa: ARG001 - click callback: fit.json 
 @click.option("--unique-tokens", type=Number("unique_tokens_available"), help="Unique tokens in the corpus (1e12, 1T).")
 @click.option("--inference-tokens", type=Number("inference_tokens"), help="Tokens to be served over the model's life.")
 @click.option("--price", "price_per_gpu_hour_usd", type=Number("price_per_gpu_hour_usd"), help="USD per GPU-hour.")
-@click.option("--ownership", type=click.Choice(["rented", "owned"]))
+@click.option("--ownership", type=schema_choice(Goals, "ownership"))
 @click.option("--purchase", "gpu_purchase_usd", type=Number("gpu_purchase_usd"), help="Owned GPUs: USD per GPU incl. its server share.")
 @click.option("--region")
 @click.option("--name")
-@click.option("--lr-schedule", type=click.Choice(["cosine", "wsd"]), help="goals.training.lr_schedule (default cosine).")
+@click.option("--lr-schedule", type=schema_choice(TrainingSpec, "lr_schedule"), help="goals.training.lr_schedule (default cosine).")
 @click.option("--batch-rampup/--no-batch-rampup", default=None, help="goals.training.batch_rampup: ramp the batch up (GPT-3).")
 @click.option("--checkpoint-storage", help="goals.training.checkpoint_storage: a storage preset (presets/reliability.yaml).")
 @click.option("--failure-model", help="goals.training.failure_model: a failure-rate preset (presets/reliability.yaml).")
 @click.option("--failures-per-gpu-hour", type=NUMBER, help="goals.training.failures_per_gpu_hour: override the rate.")
-@click.option("--confidence", type=click.Choice(["p50", "p80", "p90"]),
+@click.option("--confidence", type=schema_choice(Goals, "confidence"),
               help="goals.confidence: quantile at which budget and deadline must hold, failures included (default p80).")
 @click.option("--allow-infeasible", is_flag=True, default=None,
               help="Keep a plan that cannot run (no layout fits, too long), marked infeasible; approve refuses it.")
@@ -205,7 +187,7 @@ def estimate_figures(goals, model, num_tokens: float) -> dict:
 @click.option("--seq-len", type=COUNT, default=4096, show_default=True)
 @click.option("--vocab-size", type=COUNT, default=32000, show_default=True)
 @click.option("--price", "price_per_gpu_hour_usd", type=Number("price_per_gpu_hour_usd"), help="USD per GPU-hour (default: the GPU preset's).")
-@click.option("--ownership", type=click.Choice(["rented", "owned"]), help="owned: amortised purchase + electricity.")
+@click.option("--ownership", type=schema_choice(Goals, "ownership"), help="owned: amortised purchase + electricity.")
 @click.option("--purchase", "gpu_purchase_usd", type=Number("gpu_purchase_usd"), help="Owned GPUs: USD per GPU incl. its server share.")
 @click.option("--electricity-price", "electricity_price_usd_per_kwh", type=Number("electricity_price_usd_per_kwh"), help="USD per kWh.")
 @click.option("--pue", type=NUMBER)
@@ -272,7 +254,7 @@ def validate(file) -> None:
     """Check a plan file: schema, exact parameter count and the arithmetic of its estimate."""
     from planner.derive import plan_problems
     from planner.io import read_plan
-    from planner.validate_layout import validate_plan_layout
+    from planner.layout import validate_plan_layout
 
     from planner.risk import feasibility_problems
 
@@ -306,37 +288,22 @@ def show(file) -> None:
               help="sbatch: site profile YAML (default: the site: section of ~/.config/llmplan/site.yaml).")
 def export(file, fmt, output, site_file) -> None:
     """Export a plan as YAML, JSON, Markdown, Megatron arguments or an sbatch bundle."""
-    from planner.io import atomic_write_text, read_plan
+    from planner.io import read_plan
 
-    if fmt == "markdown" and output:  # the full report, with its two PNG charts beside it (planner.report)
-        from planner.report import COST_CHART, LOSS_CHART, render_markdown
-
-        render_markdown(read_plan(file), Path(output).parent, filename=Path(output).name)
-        click.echo(f"written to {output} (charts {COST_CHART} and {LOSS_CHART} beside it)")
-        return
-    if fmt in ("megatron-args", "sbatch"):  # only a plan that can run has arguments to run it with
-        from planner.risk import feasibility_problems
-
-        plan_in = read_plan(file)
-        problems = list(dict.fromkeys([*plan_in.infeasible, *feasibility_problems(plan_in)]))
-        if problems:
-            raise PlanInputError(f"--format {fmt}: the plan cannot run as planned", problems, file)
-    module_name, func_name = EXPORTERS[fmt].split(":")
-    try:
-        render = getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError):
-        raise PlanInputError(f"--format {fmt}: not available in this installation ({EXPORTERS[fmt]})") from None
-    if fmt == "sbatch":
+    exporter = EXPORTERS[fmt]  # the wizard's Export dialog writes through the same registry
+    plan = read_plan(file)
+    exporter.check(plan, file)
+    options = {}
+    if exporter.takes_site:
         from executor.backends.site import read_site
 
-        text = render(read_plan(file), site=read_site(site_file)[0])
-    else:
-        text = render(read_plan(file))
+        options["site"] = read_site(site_file)[0]
     if output:
-        atomic_write_text(output, text)
-        click.echo(f"written to {output}")
+        beside = exporter.write(plan, output, **options)[1:]
+        charts = f" (charts {beside[0].name} and {beside[1].name} beside it)" if len(beside) == 2 else ""
+        click.echo(f"written to {output}{charts}")
     else:
-        click.echo(text, nl=False)
+        click.echo(exporter.render(plan, **options), nl=False)
 
 
 @click.command()

@@ -15,8 +15,10 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 from planner.errors import PlanInputError
 from planner.schema import RunPlan
 from tui import state
+from tui.exporters import EXPORTERS, WIZARD_FORMATS, ExportFormat
 
-FORMATS: tuple[state.ExportFormat, ...] = ("yaml", "json", "markdown")
+FORMATS: tuple[ExportFormat, ...] = WIZARD_FORMATS
+"""The formats of the export registry (tui.exporters) that the dialog offers, in its order."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
     def __init__(self, plan: RunPlan) -> None:
         super().__init__()
         self.plan = plan
-        self.fmt: state.ExportFormat = "yaml"
+        self.fmt: ExportFormat = "yaml"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -47,8 +49,8 @@ class ExportScreen(ModalScreen[ExportResult | None]):
                 yield Label("Format", classes="dialog-label")
                 with RadioSet(id="format", compact=True):
                     for fmt in FORMATS:
-                        yield RadioButton(fmt.upper() if fmt != "markdown" else "Markdown",
-                                          value=fmt == self.fmt, id=f"format-{fmt}", compact=True)
+                        yield RadioButton(EXPORTERS[fmt].label, value=fmt == self.fmt, id=f"format-{fmt}",
+                                          compact=True)
             with Horizontal(classes="dialog-row"):
                 yield Label("Path", classes="dialog-label")
                 yield Input(state.suggested_path(self.plan, self.fmt), id="path", compact=True)
@@ -76,12 +78,12 @@ class ExportScreen(ModalScreen[ExportResult | None]):
     def _format_changed(self, event: RadioSet.Changed) -> None:
         self.set_format(FORMATS[event.index])
 
-    def set_format(self, fmt: state.ExportFormat) -> None:
+    def set_format(self, fmt: ExportFormat) -> None:
         """Switch the format, and the path's suffix with it when it is the suggested one's."""
         path = self.query_one("#path", Input)
-        old_suffix = state.EXPORT_SUFFIXES[self.fmt]
+        old_suffix = EXPORTERS[self.fmt].suffix
         if path.value.endswith(old_suffix):
-            path.value = path.value.removesuffix(old_suffix) + state.EXPORT_SUFFIXES[fmt]
+            path.value = path.value.removesuffix(old_suffix) + EXPORTERS[fmt].suffix
         self.fmt = fmt
 
     @on(Button.Pressed, "#export")

@@ -1,0 +1,101 @@
+"""The one registry of plan export formats, used by `llmplan export` and by the wizard's Export dialog.
+
+Both front ends look a format up in `EXPORTERS` and call its `render` (text, for stdout) or its
+`write` (a file), so the same plan in the same format gives the same bytes whichever one wrote it.
+The names are the schema-style `Literal` `ExportFormat`; `EXPORTERS` has exactly those keys.
+
+It lives in `tui/` because one exporter (sbatch) is the executor's and the planner never imports
+the executor. Renderers are named as `module:function` and imported on use, so `llmplan estimate`
+(which loads this module for its `--format` choices) imports neither matplotlib nor the executor.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from planner.errors import PlanInputError
+from planner.schema import RunPlan
+
+ExportFormat = Literal["yaml", "json", "markdown", "megatron-args", "sbatch"]
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """One export format: how to render a RunPlan as text and how to write it to a file.
+
+    `renderer` is `module:function`, (plan, **options) -> str. `writer`, when set, is
+    `module:function`, (plan, path) -> list of the paths written, for a format whose file is more
+    than the text (Markdown: the full report and the two PNG charts it links; printed, with no
+    charts to link, it is the short summary of planner.report_basic); otherwise `write` saves
+    `render`'s text atomically.
+    """
+
+    name: ExportFormat
+    label: str
+    suffix: str
+    renderer: str
+    writer: str | None = None
+    runnable_only: bool = False
+    """Only a plan that can run has arguments to run it with (Megatron arguments, sbatch)."""
+    takes_site: bool = False
+    """`render(plan, site=SiteOptions)`: the Slurm site profile (`llmplan export --site FILE`)."""
+    in_wizard: bool = True
+
+    def render(self, plan: RunPlan, **options) -> str:
+        """The plan in this format, as text (what `llmplan export FILE --format NAME` prints)."""
+        return self._resolve(self.renderer)(plan, **options)
+
+    def write(self, plan: RunPlan, path: str | Path, **options) -> list[Path]:
+        """Write the plan to `path` (and any files it links beside it); the paths written, `path` first."""
+        path = Path(path).expanduser()
+        if self.writer is not None:
+            return self._resolve(self.writer)(plan, path)
+        from planner.io import atomic_write_text
+
+        atomic_write_text(path, self.render(plan, **options))
+        return [path]
+
+    def check(self, plan: RunPlan, source: str = "") -> None:
+        """PlanInputError listing why the plan cannot run, for a `runnable_only` format."""
+        if not self.runnable_only:
+            return
+        from planner.risk import feasibility_problems
+
+        problems = list(dict.fromkeys([*plan.infeasible, *feasibility_problems(plan)]))
+        if problems:
+            raise PlanInputError(f"--format {self.name}: the plan cannot run as planned", problems, source)
+
+    def _resolve(self, target: str):
+        module_name, func_name = target.split(":")
+        try:
+            return getattr(importlib.import_module(module_name), func_name)
+        except (ImportError, AttributeError):
+            raise PlanInputError(f"--format {self.name}: not available in this installation ({target})") from None
+
+
+def write_report(plan: RunPlan, path: Path) -> list[Path]:
+    """The full Markdown report at `path` with its two charts beside it (planner.report.render_markdown)."""
+    from planner.report import COST_CHART, LOSS_CHART, render_markdown
+
+    written = render_markdown(plan, path.parent, filename=path.name)
+    return [written, written.parent / COST_CHART, written.parent / LOSS_CHART]
+
+
+EXPORTERS: dict[ExportFormat, Exporter] = {
+    e.name: e for e in (
+        Exporter("yaml", "YAML", ".yaml", "planner.io:to_yaml"),
+        Exporter("json", "JSON", ".json", "planner.io:to_json"),
+        Exporter("markdown", "Markdown", ".md", "planner.report_basic:render_markdown",
+                 writer="tui.exporters:write_report"),
+        Exporter("megatron-args", "Megatron arguments", ".sh", "planner.megatron_args:render_megatron_args",
+                 runnable_only=True, in_wizard=False),
+        Exporter("sbatch", "sbatch bundle", ".sh", "executor.backends.slurm_render:render_sbatch_bundle",
+                 runnable_only=True, takes_site=True, in_wizard=False),
+    )
+}
+"""Every export format, in the order the wizard offers them; keys are exactly `ExportFormat`'s values."""
+
+WIZARD_FORMATS: tuple[ExportFormat, ...] = tuple(name for name, e in EXPORTERS.items() if e.in_wizard)
