@@ -64,10 +64,9 @@ def poll(ids: dict[str, str], timeout_s: float = 300.0) -> dict[str, tuple[float
 
 
 def one_run(tmp: Path) -> dict[str, float]:
-    _, graph = new_fake_run(tmp, "slurm", env={"FAKE_STEPS": "3", "FAKE_STEP_S": "0.1"})
-    graph_jobs = [j.stage for j in graph.order()]
+    plan, graph = new_fake_run(tmp, "slurm", env={"FAKE_STEPS": "3", "FAKE_STEP_S": "0.1"})
     t0 = time.monotonic()
-    SlurmBackend().submit(graph, graph_jobs)
+    SlurmBackend().submit(graph, plan, graph.stages())
     submitted = time.monotonic()
     times = poll(job_ids(graph.run_dir))
     out = {"submit_s": submitted - t0}

@@ -1,10 +1,12 @@
-"""The job graph: a plan compiled (pure function) into prepare -> train -> evaluate jobs.
+"""The job graph: a plan compiled (pure function) into the whole graph of a run.
 
-Each job carries its `llmplan` command (the CLI contract of ARCHITECTURE.md), the resources it asks
-for (nodes, GPUs per node, processes per node, CPUs, memory, time limit) and the stages it depends
-on. Backends decide how to launch it: `python -m executor.STAGE ...` for a plain stage (the executor's
-own entrypoints, not the UI package), torchrun for the distributed training stage (`--standalone`
-locally, c10d rendezvous on Slurm).
+prepare-shards (an array, one task per data shard) -> prepare (the merge: dedup across shards,
+tokenizer, tokenize, merge) -> train -> evaluate. Each job carries a typed launch, `ProcessLaunch`
+(`python -m executor.prepare | executor.evaluate ...`) or `TorchrunLaunch` (`executor.train` with its
+ranks per node: `--standalone` locally, c10d rendezvous on Slurm), the resources it asks for (nodes,
+GPUs per node, processes per node, CPUs, memory, time limit, array tasks) and the jobs it depends
+on. Jobs run the executor's own entrypoints, never the UI package. Backends (executor.backends) only
+decide how to run the graph: local processes (an array in a process pool) or sbatch scripts.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from executor.sizing import PrepareSize, evaluate_size, prepare_size
+from executor.sizing import PREPARE_CPUS_PER_SHARD, PrepareSize, evaluate_size, prepare_size
 from planner.schema import RunPlan
 from presets.loader import find_gpu
 
@@ -52,7 +54,8 @@ class SiteOptions:
     min_time_s: int = 15 * 60
 
     def partition_for(self, stage: str) -> str:
-        return self.partitions.get(stage.removesuffix("-shards"), self.partition)
+        """The partition of a run stage (a job's `stage`, so the shard array goes where prepare goes)."""
+        return self.partitions.get(stage, self.partition)
 
     def python_for(self, default: str) -> str:
         """The interpreter of the stages: the site's python, else its venv's, else `default`."""
@@ -63,11 +66,11 @@ class SiteOptions:
 class Resources:
     num_nodes: int
     gpus_per_node: int  # 0 for a CPU-only plan
-    procs_per_node: int  # torchrun --nproc_per_node (1 for a single-process stage)
+    procs_per_node: int  # torchrun --nproc_per_node (1 for a single-process job)
     cpus_per_task: int  # CPUs for the one task per node
     mem_gib: int  # per node; 0 means the whole node
     time_limit_s: int
-    array_size: int = 1  # > 1: a job array, one task per shard
+    array_size: int = 0  # > 0: a job array of this many tasks, one per shard; 0: one job
 
     @property
     def num_gpus(self) -> int:
@@ -76,39 +79,70 @@ class Resources:
     @property
     def num_devices(self) -> int:
         """GPUs, or processes for a CPU-only plan: what GPU-hours are counted on."""
-        return self.num_nodes * (self.gpus_per_node or self.procs_per_node) * self.array_size
+        return self.num_nodes * (self.gpus_per_node or self.procs_per_node) * max(1, self.array_size)
+
+
+@dataclass(frozen=True)
+class ProcessLaunch:
+    """One process per task: `python -m MODULE ARGS`."""
+
+    module: str  # executor.prepare | executor.train | executor.evaluate
+    args: tuple[str, ...]
+
+    def argv(self, python: str) -> list[str]:
+        return [python, "-m", self.module, *self.args]
+
+
+@dataclass(frozen=True)
+class TorchrunLaunch:
+    """`nproc_per_node` ranks per node under torchrun (`--standalone` on one machine here; the Slurm
+    backend renders c10d rendezvous across nodes itself)."""
+
+    module: str
+    args: tuple[str, ...]
+    nproc_per_node: int
+
+    def argv(self, python: str) -> list[str]:
+        return [python, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={self.nproc_per_node}",
+                "-m", self.module, *self.args]
+
+
+Launch = ProcessLaunch | TorchrunLaunch
+
+# What an array task reads its shard from (executor.prepare.cli._shard_args); a job that follows the
+# array must not inherit them (it works on all shards).
+SHARD_ENV = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "LLMPLAN_SHARD_INDEX", "LLMPLAN_NUM_SHARDS")
 
 
 @dataclass(frozen=True)
 class Job:
-    stage: str
-    args: tuple[str, ...]  # `llmplan` subcommand and its arguments
+    """One node of the graph: a launch with its resources. `name` is unique in the graph (scripts,
+    logs, Slurm job names, dependencies); `stage` is the run stage (prepare, train, evaluate) whose
+    state in run.json the job reports into: the last job of a stage gives the stage its status."""
+
+    name: str
+    launch: Launch
     resources: Resources
-    depends_on: tuple[str, ...] = ()
-    distributed: bool = False  # launched by torchrun
+    stage: str = ""  # "": the same as `name`
+    depends_on: tuple[str, ...] = ()  # job names
     requeue: bool = False  # checkpoints on SIGUSR1/SIGTERM and may be requeued
     signal_before_end_s: int = 0
     env: tuple[tuple[str, str], ...] = ()
+    unset_env: tuple[str, ...] = ()  # variables the job must not inherit
     max_restarts: int = 0  # crash restarts inside the job, from the latest checkpoint
     explain: str = ""  # why these resources (shown in the dry run)
-    module: str = ""  # run as `python -m MODULE`; "": executor.<stage> (prepare, train, evaluate)
+
+    def __post_init__(self) -> None:
+        if not self.stage:
+            object.__setattr__(self, "stage", self.name)
 
     @property
-    def launch_module(self) -> str:
-        return self.module or f"executor.{self.stage.removesuffix('-shards')}"
-
-    @property
-    def module_args(self) -> tuple[str, ...]:
-        """The arguments after `python -m MODULE`: an executor.STAGE entrypoint takes what follows the
-        `llmplan` subcommand in `args`; any other module (tui.cli, a test stand-in) takes `args` whole."""
-        return self.args[1:] if self.launch_module.startswith("executor.") else self.args
+    def distributed(self) -> bool:
+        return isinstance(self.launch, TorchrunLaunch)
 
     def command(self, python: str) -> list[str]:
-        """argv on one machine: `python -m executor.STAGE ARGS`, under `torchrun --standalone` if distributed."""
-        if not self.distributed:
-            return [python, "-m", self.launch_module, *self.module_args]
-        return [python, "-m", "torch.distributed.run", "--standalone",
-                f"--nproc_per_node={self.resources.procs_per_node}", "-m", self.launch_module, *self.module_args]
+        """argv of one task on one machine (the launch's own)."""
+        return self.launch.argv(python)
 
 
 @dataclass(frozen=True)
@@ -118,11 +152,11 @@ class JobGraph:
     plan_path: str
     jobs: tuple[Job, ...] = field(default_factory=tuple)
 
-    def job(self, stage: str) -> Job:
+    def job(self, name: str) -> Job:
         for job in self.jobs:
-            if job.stage == stage:
+            if job.name == name:
                 return job
-        raise KeyError(stage)
+        raise KeyError(name)
 
     def order(self) -> list[Job]:
         """Jobs in dependency order (each after all it depends on)."""
@@ -131,10 +165,24 @@ class JobGraph:
         while pending:
             ready = [j for j in pending if all(d in done for d in j.depends_on)]
             if not ready:
-                raise ValueError(f"dependency cycle among {[j.stage for j in pending]}")
-            done += [j.stage for j in ready]
+                raise ValueError(f"dependency cycle among {[j.name for j in pending]}")
+            done += [j.name for j in ready]
             pending = [j for j in pending if j not in ready]
         return [self.job(s) for s in done]
+
+    def stages(self) -> list[str]:
+        """The run stages in dependency order (prepare, train, evaluate)."""
+        return list(dict.fromkeys(j.stage for j in self.order()))
+
+    def stage_job(self, stage: str) -> Job:
+        """The job whose state is the stage's: the stage's last job in dependency order."""
+        return [j for j in self.order() if j.stage == stage][-1]
+
+    def stage_depends_on(self, stage: str) -> list[str]:
+        """The other stages a stage waits for."""
+        of = {j.name: j.stage for j in self.jobs}
+        deps = [of[d] for j in self.order() if j.stage == stage for d in j.depends_on]
+        return [s for s in dict.fromkeys(deps) if s != stage]
 
 
 def is_cpu_plan(plan: RunPlan) -> bool:
@@ -205,32 +253,56 @@ def signal_lead_s(plan: RunPlan) -> int:
     return max(90, math.ceil(3 * write_s) + 60)
 
 
+def prepare_jobs(plan: RunPlan, site: SiteOptions, plan_path: str, data_dir: str,
+                 env: tuple[tuple[str, str], ...]) -> tuple[Job, Job]:
+    """Data preparation as two jobs: an array, one one-CPU task per shard (executor.prepare takes its
+    shard from LLMPLAN_SHARD_INDEX / SLURM_ARRAY_TASK_ID and runs the per-shard filter stage), then
+    the merge job on data.num_workers CPUs: dedup across shards, tokenizer, tokenize, merge; it skips
+    the shards the array finished (completion markers)."""
+    workers = plan.data.num_workers
+    size = prepare_shards(plan, site)
+    num = str(size.shards)
+    mem_gib = max(4, 2 * workers)
+    shards = Job(
+        name="prepare-shards",
+        stage="prepare",
+        launch=ProcessLaunch("executor.prepare", (plan_path, "--out", data_dir, "--workers", "1", "--num-shards", num)),
+        resources=Resources(1, 0, 1, PREPARE_CPUS_PER_SHARD, max(2, mem_gib // 2), size.time_limit_s,
+                            array_size=size.shards),
+        env=env,
+        explain=f"array of {size.shards} tasks: {size.explain}",
+    )
+    merge = Job(
+        name="prepare",
+        launch=ProcessLaunch("executor.prepare", (plan_path, "--out", data_dir, "--workers", str(workers),
+                                                  "--num-shards", num)),
+        resources=Resources(1, 0, 1, workers, mem_gib, size.time_limit_s),
+        depends_on=(shards.name,),
+        env=env,
+        unset_env=SHARD_ENV,
+        explain=f"after the array: dedup across shards, tokenizer, tokenize, merge on data.num_workers {workers} CPUs",
+    )
+    return shards, merge
+
+
 def compile_job_graph(plan: RunPlan, run_dir: str, site: SiteOptions | None = None) -> JobGraph:
-    """The three dependent jobs of a run in `run_dir` (absolute), reading `run_dir/plan.yaml`."""
+    """The whole graph of a run in `run_dir` (absolute), every job reading `run_dir/plan.yaml`:
+    prepare-shards (array) -> prepare (merge) -> train (torchrun) -> evaluate."""
     site = site or SiteOptions()
     run_dir = os.path.normpath(run_dir)
     plan_path, data_dir = f"{run_dir}/plan.yaml", f"{run_dir}/data"
     cpu_env = (("OMP_NUM_THREADS", "1"),) if is_cpu_plan(plan) else ()
-    workers = plan.data.num_workers
-    shards = prepare_shards(plan, site)
-    prepare = Job(
-        stage="prepare",
-        args=("prepare", plan_path, "--out", data_dir, "--workers", str(workers)),
-        resources=Resources(1, 0, 1, workers, max(4, 2 * workers), shards.time_limit_s, array_size=shards.shards),
-        env=cpu_env,
-        explain=(f"array of {shards.shards} tasks: {shards.explain}; then one "
-                 f"finishing job (dedup, tokenizer, tokenize, merge) on data.num_workers {workers} CPUs"),
-    )
+    shards, prepare = prepare_jobs(plan, site, plan_path, data_dir, cpu_env)
     train_res = train_resources(plan, site)
     gpu_env = () if is_cpu_plan(plan) else GPU_ENV
     restarts = max_restarts(plan, site)
     eval_res, why_eval = evaluate_resources(plan, site, train_res)
     train = Job(
-        stage="train",
-        args=("train", plan_path, "--data", data_dir, "--out", run_dir),
+        name="train",
+        launch=TorchrunLaunch("executor.train", (plan_path, "--data", data_dir, "--out", run_dir),
+                              train_res.procs_per_node),
         resources=train_res,
-        depends_on=("prepare",),
-        distributed=True,
+        depends_on=(prepare.name,),
         requeue=True,
         signal_before_end_s=signal_lead_s(plan),
         env=cpu_env + gpu_env,
@@ -241,11 +313,11 @@ def compile_job_graph(plan: RunPlan, run_dir: str, site: SiteOptions | None = No
     )
     offline = (("HF_DATASETS_OFFLINE", "1"), ("HF_HUB_OFFLINE", "1")) if plan.evaluation.offline else ()
     evaluate = Job(
-        stage="evaluate",
-        args=("evaluate", run_dir),
+        name="evaluate",
+        launch=ProcessLaunch("executor.evaluate", (run_dir,)),
         resources=eval_res,
-        depends_on=("train",),
+        depends_on=(train.name,),
         env=cpu_env + offline,
         explain=why_eval,
     )
-    return JobGraph(plan.name, run_dir, plan_path, (prepare, train, evaluate))
+    return JobGraph(plan.name, run_dir, plan_path, (shards, prepare, train, evaluate))

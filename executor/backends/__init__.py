@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from planner.errors import PlanInputError
+
+if TYPE_CHECKING:
+    from executor.backends.base import Backend
 
 BACKENDS = ("local", "slurm")
 
 
-def get_backend(name: str, site=None):
-    """The backend called `name` (`local` or `slurm`); `site` (SiteOptions) is used by slurm."""
+def get_backend(name: str, site=None) -> Backend:
+    """The backend called `name` (`local` or `slurm`); `site` (SiteOptions) is used by slurm. Imported
+    on demand: `llmplan status` of a local run need not load the sbatch renderer."""
     if name == "local":
         from executor.backends.local import LocalBackend
 

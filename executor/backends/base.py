@@ -1,24 +1,39 @@
-"""The one small interface every backend implements: submit, status, cancel."""
+"""The one small interface every backend implements: render, submit, status, cancel.
+
+A backend runs a job graph (executor.jobs) and knows nothing of plans beyond what it is given: the
+orchestration (executor.control) compiles the graph, gates on approval and budget, makes the run
+directory and then hands the graph and the plan to a backend.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar
 
 from executor.jobs import JobGraph
 from executor.rundir import RunState
+from planner.schema import RunPlan
 
 
-class Backend(Protocol):
-    name: str
+class Backend(ABC):
+    name: ClassVar[str]
 
-    def submit(self, graph: JobGraph, stages: list[str]) -> RunState:
-        """Start `stages` of the graph (in dependency order); record ids in run.json."""
+    @abstractmethod
+    def render(self, graph: JobGraph, plan: RunPlan) -> dict[str, str]:
+        """Every job's script or command line, by job name, validating every value (the dry run)."""
 
+    @abstractmethod
+    def submit(self, graph: JobGraph, plan: RunPlan, stages: list[str]) -> RunState:
+        """Start the jobs of `stages` (in dependency order); record ids in run.json."""
+
+    @abstractmethod
     def status(self, run_dir: str) -> RunState:
         """Poll the scheduler or processes, update run.json and return it."""
 
+    @abstractmethod
     def cancel(self, run_dir: str) -> RunState:
         """Stop every unfinished stage; training checkpoints on the way out."""
 
@@ -40,6 +55,4 @@ def pid_alive(pid: int | None, must_contain: str = "") -> bool:
 
 def python_executable() -> str:
     """The interpreter the stages run under (the one running llmplan)."""
-    import sys
-
     return os.path.abspath(sys.executable)

@@ -15,11 +15,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from executor.backends.base import python_executable
-from executor.backends.slurm_render import prepare_parts, render_sbatch, render_sbatch_bundle, sbatch_argv
-from executor.jobs import JobGraph, SiteOptions
+from executor.backends.base import Backend, python_executable
+from executor.backends.slurm_render import render_sbatch, render_sbatch_bundle, sbatch_argv
+from executor.jobs import Job, JobGraph, SiteOptions
 from executor.rundir import FINAL, Attempt, RunState, locked, read_state, update_state, write_state
-from planner.io import atomic_write_text, read_plan
+from planner.io import atomic_write_text
+from planner.schema import RunPlan
 
 __all__ = ["SlurmBackend", "SlurmError", "parse_scontrol", "render_sbatch_bundle", "restart_report", "slurm_status"]
 
@@ -109,39 +110,56 @@ def _note_requeue(stage, attempt: Attempt, record: dict[str, str]) -> Attempt:
     return attempt
 
 
-class SlurmBackend:
+class SlurmBackend(Backend):
+    """Each job of the graph is one sbatch script (an array job for an array), submitted in dependency
+    order with `--dependency=afterok:<ids of the jobs it depends on>`. A stage's earlier jobs (the
+    prepare array) are recorded as `extra_job_ids` of the attempt of the stage's last job."""
+
     name = "slurm"
 
     def __init__(self, python: str | None = None, site: SiteOptions | None = None) -> None:
         self.python = python or python_executable()
         self.site = site or SiteOptions()
 
-    def submit(self, graph: JobGraph, stages: list[str]) -> RunState:
-        plan = read_plan(graph.plan_path)
+    def render(self, graph: JobGraph, plan: RunPlan) -> dict[str, str]:
+        """Every job's sbatch script (job ids are known only at submission: `1` stands for each)."""
+        return {job.name: render_sbatch(job, graph, plan, self.python, ["1"] * len(job.depends_on), self.site)
+                for job in graph.order()}
+
+    def submit(self, graph: JobGraph, plan: RunPlan, stages: list[str]) -> RunState:
         with locked(graph.run_dir):
             state = read_state(graph.run_dir)
+            ids: dict[str, str] = {}  # job name -> Slurm id, submitted now
+            extra: dict[str, list[str]] = {}  # stage -> ids of its earlier jobs
             for job in graph.order():
                 if job.stage not in stages:
                     continue
-                after = []
-                for dep in job.depends_on:
-                    dep_state = state.stages[dep]
-                    if dep_state.status != "COMPLETED" and dep_state.current:
-                        after.append(dep_state.current.job_id)
-                extra = []
-                if job.stage == "prepare":
-                    shards, job = prepare_parts(job)
-                    extra = [self._sbatch(shards, graph, plan, after)]
-                    after = extra
-                job_id = self._sbatch(job, graph, plan, after)
+                ids[job.name] = self._sbatch(job, graph, plan, self._after(job, graph, state, ids))
+                if job is not graph.stage_job(job.stage):
+                    extra.setdefault(job.stage, []).append(ids[job.name])
+                    continue
                 stage = state.stages[job.stage]
-                stage.status, stage.log = "PENDING", f"{graph.run_dir}/logs/{job.stage}.log"
-                stage.attempts.append(Attempt(job_id=job_id, status="PENDING", extra_job_ids=extra))
+                stage.status, stage.log = "PENDING", f"{graph.run_dir}/logs/{job.name}.log"
+                stage.attempts.append(Attempt(job_id=ids[job.name], status="PENDING",
+                                              extra_job_ids=extra.get(job.stage, [])))
                 write_state(state)
         return state
 
-    def _sbatch(self, job, graph: JobGraph, plan, after: list[str]) -> str:
-        script = Path(graph.run_dir) / "jobs" / f"{job.stage}.sbatch"
+    @staticmethod
+    def _after(job: Job, graph: JobGraph, state: RunState, ids: dict[str, str]) -> list[str]:
+        """Slurm ids `job` must follow: those submitted now, else an unfinished earlier submission's."""
+        after = []
+        for dep in job.depends_on:
+            if dep in ids:
+                after.append(ids[dep])
+                continue
+            dep_state = state.stages[graph.job(dep).stage]
+            if dep_state.status != "COMPLETED" and dep_state.current:
+                after.append(dep_state.current.job_id)
+        return after
+
+    def _sbatch(self, job: Job, graph: JobGraph, plan: RunPlan, after: list[str]) -> str:
+        script = Path(graph.run_dir) / "jobs" / f"{job.name}.sbatch"
         atomic_write_text(script, render_sbatch(job, graph, plan, self.python, after, self.site))
         return run_cmd(sbatch_argv(str(script), graph.run_dir)).strip().split(";")[0]
 

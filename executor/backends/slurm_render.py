@@ -1,10 +1,10 @@
 """sbatch scripts rendered from a job graph by pure functions (golden-tested).
 
-One script per stage in RUN_DIR/jobs/:
+One script per job of the graph in RUN_DIR/jobs/ (executor.jobs: prepare-shards, prepare, train, evaluate):
 - `#SBATCH` headers from the plan: nodes, one task per node, CPUs, memory, GPUs per node, time
   limit, log file, `--dependency=afterok:<ids>` with `--kill-on-invalid-dep=yes`;
-- prepare is an array job, one task per shard (the shard index reaches `python -m executor.prepare` through
-  `SLURM_ARRAY_TASK_ID`), followed by one job that finishes the data (see `prepare_parts`);
+- an array job (prepare-shards: one task per shard) gets `#SBATCH --array=0-N` and passes the task index to
+  `python -m executor.prepare` as LLMPLAN_SHARD_INDEX; a job that must not inherit it unsets it;
 - train runs one `srun` task per node (`--kill-on-bad-exit=1`, per-node logs
   `logs/train-%N-%t.log`), each launching torchrun with c10d rendezvous on the first node's
   NodeAddr, and has `--requeue` with `--signal=B:USR1@<s>`: the batch shell traps USR1, sends
@@ -30,11 +30,8 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
-from dataclasses import replace
-
 from executor.backends.safety import NAME_RE, check_inside, check_int, check_name, check_path
-from executor.jobs import Job, JobGraph, SiteOptions
-from executor.sizing import PREPARE_CPUS_PER_SHARD
+from executor.jobs import Job, JobGraph, SiteOptions, TorchrunLaunch
 from planner.errors import PlanInputError
 from planner.io import to_yaml
 from planner.schema import RunPlan
@@ -65,42 +62,29 @@ def quote_argv(argv: list[str]) -> str:
 
 
 def safe_args(job: Job, run_dir: str) -> list[str]:
-    """The job's module arguments, each a plain word or a path inside the run directory."""
+    """The launch's module arguments, each a plain word or a path inside the run directory."""
     out = []
-    for i, arg in enumerate(job.module_args):
-        out.append(arg if NAME_RE.fullmatch(arg) else check_inside(arg, run_dir, f"{job.stage}.args[{i}]"))
+    for i, arg in enumerate(job.launch.args):
+        out.append(arg if NAME_RE.fullmatch(arg) else check_inside(arg, run_dir, f"{job.name}.args[{i}]"))
     return out
 
 
-def prepare_parts(job: Job) -> tuple[Job, Job]:
-    """Data preparation on Slurm: an array job, one task per shard (`llmplan prepare` takes its shard
-    from SLURM_ARRAY_TASK_ID and runs the per-shard filter stage), then one job that finishes the
-    rest (dedup across shards, tokenizer, tokenize, merge) and skips the finished shards."""
-    num = ("--num-shards", str(job.resources.array_size))
-    shard_args = tuple("1" if i and job.args[i - 1] == "--workers" else a for i, a in enumerate(job.args))
-    shards = replace(job, stage="prepare-shards", args=shard_args + num,
-                     resources=replace(job.resources, cpus_per_task=PREPARE_CPUS_PER_SHARD,
-                                       mem_gib=max(2, job.resources.mem_gib // 2)))
-    finish = replace(job, args=job.args + num, resources=replace(job.resources, array_size=1))
-    return shards, finish
-
-
 def log_path(job: Job, run_dir: str) -> str:
-    suffix = "-%a" if job.stage == "prepare-shards" and job.resources.array_size > 1 else ""
+    suffix = "-%a" if job.resources.array_size > 1 else ""
     logs = check_inside(f"{run_dir}/logs", run_dir, "logs")
-    return f"{logs}/{check_name(job.stage, 'stage')}{suffix}.log"  # %a: sbatch's array task index
+    return f"{logs}/{check_name(job.name, 'stage')}{suffix}.log"  # %a: sbatch's array task index
 
 
 def header(job: Job, graph: JobGraph, site: SiteOptions, after: list[str]) -> list[str]:
     res = job.resources
-    name = check_name(f"{graph.plan_name[:48]}-{job.stage}", "job_name")
+    name = check_name(f"{graph.plan_name[:48]}-{job.name}", "job_name")
     lines = ["#!/bin/bash", f"#SBATCH --job-name={name}"]
     if site.partition_for(job.stage):
         lines.append(f"#SBATCH --partition={check_name(site.partition_for(job.stage), 'partition')}")
     for key in ("account", "qos", "constraint", "reservation"):
         if getattr(site, key):
             lines.append(f"#SBATCH --{key}={check_name(getattr(site, key), key)}")
-    if site.exclusive and job.distributed:  # whole nodes for training; not for 1000 one-CPU shard tasks
+    if site.exclusive and isinstance(job.launch, TorchrunLaunch):  # whole nodes for training; not for 1000 one-CPU shard tasks
         lines.append("#SBATCH --exclusive")
     lines += [
         f"#SBATCH --nodes={check_int(res.num_nodes, 'num_nodes', 1, 100_000)}",
@@ -112,7 +96,7 @@ def header(job: Job, graph: JobGraph, site: SiteOptions, after: list[str]) -> li
         lines.append(f"#SBATCH --gpus-per-node={check_int(res.gpus_per_node, 'gpus_per_node', 1, 64)}")
     lines += [f"#SBATCH --time={format_time(res.time_limit_s)}",
               f"#SBATCH --output={log_path(job, graph.run_dir)}", "#SBATCH --open-mode=append"]
-    if job.stage == "prepare-shards":
+    if res.array_size:
         lines.append(f"#SBATCH --array=0-{check_int(res.array_size, 'array_size', 1, 10_000) - 1}")
     if job.requeue:
         lines += ["#SBATCH --requeue",
@@ -138,11 +122,11 @@ def check_sbatch_option(option: str) -> str:
 
 
 def preamble(job: Job, graph: JobGraph, plan: RunPlan, site: SiteOptions) -> list[str]:
-    env = dict([("LLMPLAN_STAGE", job.stage), ("PYTHONUNBUFFERED", "1"), *job.env])
+    env = dict([("LLMPLAN_STAGE", job.name), ("PYTHONUNBUFFERED", "1"), *job.env])
     env.update(site.env)  # the site's values win over the rendered defaults
     note = plan.approval.note if plan.approval else ""
     lines = [
-        f"# llmplan {job.stage} stage of plan {graph.plan_name}; rendered from {graph.plan_path}",
+        f"# llmplan {job.name} stage of plan {graph.plan_name}; rendered from {graph.plan_path}",
         "set -uo pipefail",
         f"cd {shlex.quote(check_path(graph.run_dir, 'run_dir'))}",
         *(f"module load {shlex.quote(check_module(m))}" for m in site.modules),
@@ -190,19 +174,20 @@ def body(job: Job, graph: JobGraph, python: str, site: SiteOptions) -> list[str]
     python = check_python(site.python_for(python))
     args = safe_args(job, graph.run_dir)
     srun_opts, prefix = container_words(site, job.resources.gpus_per_node > 0)
-    if not job.distributed:
+    module = check_name(job.launch.module, "module")
+    if not isinstance(job.launch, TorchrunLaunch):
         lines = []
-        if job.stage == "prepare-shards":
+        if job.resources.array_size:  # one task per shard: the task index is the shard
             lines.append('export LLMPLAN_SHARD_INDEX="${SLURM_ARRAY_TASK_ID:-0}" '
                          f"LLMPLAN_NUM_SHARDS={job.resources.array_size}")
-        elif job.stage == "prepare":  # all shards: no array index inherited from a submitting job
-            lines.append("unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT LLMPLAN_SHARD_INDEX LLMPLAN_NUM_SHARDS")
+        if job.unset_env:  # e.g. the merge works on all shards: no array index inherited from a submitting job
+            lines.append("unset " + " ".join(check_name(v, "unset_env") for v in job.unset_env))
         launch = ["srun", "--ntasks=1", *srun_opts] if srun_opts else []
-        return [*lines, "exec " + quote_argv([*launch, *prefix, python, "-m", check_name(job.launch_module, "module"), *args])]
+        return [*lines, "exec " + quote_argv([*launch, *prefix, python, "-m", module, *args])]
     torchrun = [*prefix, python, "-m", "torch.distributed.run", "--nnodes=$SLURM_NNODES",
-                f"--nproc_per_node={job.resources.procs_per_node}", "--rdzv_backend=c10d",
-                "--rdzv_endpoint=$head_addr:$rdzv_port", "--rdzv_id=$SLURM_JOB_ID-$attempt", "-m",
-                check_name(job.launch_module, "module"), *args]
+                f"--nproc_per_node={check_int(job.launch.nproc_per_node, 'nproc_per_node', 1, 1024)}",
+                "--rdzv_backend=c10d", "--rdzv_endpoint=$head_addr:$rdzv_port", "--rdzv_id=$SLURM_JOB_ID-$attempt",
+                "-m", module, *args]
     launch = " ".join(a if "$" in a else shlex.quote(a) for a in torchrun)
     logs = check_inside(f"{graph.run_dir}/logs", graph.run_dir, "logs")
     srun = ["srun", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "--wait=60", "--open-mode=append",
@@ -256,7 +241,7 @@ def body(job: Job, graph: JobGraph, python: str, site: SiteOptions) -> list[str]
 
 def render_sbatch(job: Job, graph: JobGraph, plan: RunPlan, python: str,
                   after: list[str] | None = None, site: SiteOptions | None = None) -> str:
-    """The sbatch script of one stage; `after` are the Slurm job ids it must follow (afterok)."""
+    """The sbatch script of one job; `after` are the Slurm job ids it must follow (afterok)."""
     site = site or SiteOptions()
     lines = (header(job, graph, site, list(after or [])) + preamble(job, graph, plan, site)
              + body(job, graph, python, site))
@@ -265,14 +250,6 @@ def render_sbatch(job: Job, graph: JobGraph, plan: RunPlan, python: str,
 
 def sbatch_argv(script_path: str, run_dir: str) -> list[str]:
     return ["sbatch", "--parsable", check_inside(script_path, run_dir, "script")]
-
-
-def submission_order(graph: JobGraph) -> list[Job]:
-    """The graph's jobs as Slurm submits them: prepare split into its shard array and its finish."""
-    out: list[Job] = []
-    for job in graph.order():
-        out += list(prepare_parts(job)) if job.stage == "prepare" else [job]
-    return out
 
 
 def _heredoc(path: str, text: str) -> list[str]:
@@ -297,14 +274,13 @@ def render_sbatch_bundle(plan: RunPlan, run_dir: str | None = None, python: str 
              "# and submits prepare -> train -> evaluate with afterok dependencies.", "set -euo pipefail",
              f"mkdir -p {' '.join(shlex.quote(f'{run_dir}/{d}') for d in ('data', 'checkpoints', 'eval', 'logs', 'jobs'))}"]
     lines += _heredoc(graph.plan_path, to_yaml(plan))
-    previous = ""
-    for job in submission_order(graph):
-        script = f"{run_dir}/jobs/{job.stage}.sbatch"
+    for job in graph.order():
+        script = f"{run_dir}/jobs/{check_name(job.name, 'stage')}.sbatch"
         text = render_sbatch(job, graph, plan, python, site=site)
         lines += _heredoc(script, text)
-        var = job.stage.replace("-", "_") + "_id"
-        dep = f' --dependency=afterok:"${previous}" --kill-on-invalid-dep=yes' if previous else ""
+        var = job.name.replace("-", "_") + "_id"
+        after = ":".join(f'"${dep.replace("-", "_")}_id"' for dep in job.depends_on)
+        dep = f" --dependency=afterok:{after} --kill-on-invalid-dep=yes" if after else ""
         lines.append(f"{var}=$(sbatch --parsable{dep} {shlex.quote(script)})")
-        lines.append(f'echo "{job.stage}: ${var}"')
-        previous = var
+        lines.append(f'echo "{job.name}: ${var}"')
     return "\n".join(lines) + "\n"

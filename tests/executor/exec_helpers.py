@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from executor.approval import approve
-from executor.backends.control import initial_state
+from executor.control import initial_state
 from executor.jobs import JobGraph, compile_job_graph
 from executor.rundir import FINAL, RunState, create_run_dir, read_state, write_state
 from planner.io import read_plan, write_model
@@ -36,9 +36,11 @@ def write_approved(path: Path, plan: RunPlan | None = None, note: str = "") -> P
 
 
 def fake_graph(graph: JobGraph, env: dict[str, str] | None = None) -> JobGraph:
-    """The same graph with every stage run by tests/executor/fake_stage.py instead of tui.cli."""
+    """The same graph with every job run by tests/executor/fake_stage.py (`python -m fake_stage STAGE
+    ARGS`) instead of the executor's entrypoints; resources and launch kinds unchanged."""
     extra = (("PYTHONPATH", str(HERE)), *(env or {}).items())
-    jobs = tuple(dataclasses.replace(j, module="fake_stage", env=j.env + extra) for j in graph.jobs)
+    jobs = tuple(dataclasses.replace(j, env=j.env + extra, launch=dataclasses.replace(
+        j.launch, module="fake_stage", args=(j.stage, *j.launch.args))) for j in graph.jobs)
     return dataclasses.replace(graph, jobs=jobs)
 
 

@@ -1,6 +1,8 @@
 """A stand-in for the `llmplan` stages in backend tests: real processes, tiny work, real signals.
 
-`python -m fake_stage prepare PLAN --out DATA ...` writes DATA/prepared.txt; `train PLAN --data DATA
+`python -m fake_stage prepare PLAN --out DATA ...` writes DATA/prepared.txt (the merge job) or, as a
+task of the prepare array (LLMPLAN_SHARD_INDEX set), DATA/shard-I.done holding its start and end times
+in ns after FAKE_SHARD_S seconds (default 0.3), logged as `prepare-shards`; `train PLAN --data DATA
 --out RUN` (under torchrun) counts steps with a checkpoint every 5, appends metrics.jsonl, resumes
 from RUN/checkpoints/latest and on SIGTERM checkpoints and exits 0, like the real trainer;
 `evaluate RUN` writes RUN/eval/results.json. Every invocation is appended to RUN/invocations.txt.
@@ -52,12 +54,17 @@ def main(argv: list[str]) -> int:
     stage = argv[0]
     run = Path(argv[argv.index("--out") + 1]) if stage != "evaluate" else Path(argv[1])
     run = run.parent if stage == "prepare" else run
-    _log_invocation(run, stage)
-    if os.environ.get("FAKE_FAIL_STAGE") == stage:
+    shard = os.environ.get("LLMPLAN_SHARD_INDEX") if stage == "prepare" else None
+    _log_invocation(run, "prepare-shards" if shard is not None else stage)
+    if os.environ.get("FAKE_FAIL_STAGE") in (stage, "prepare-shards" if shard is not None else ""):
         print(f"{stage}: failing on purpose", flush=True)
         return 3
-    if stage == "prepare":
-        (run / "data" / "prepared.txt").write_text("ok\n")
+    if shard is not None:
+        started = time.time_ns()
+        time.sleep(float(os.environ.get("FAKE_SHARD_S", "0.3")))
+        (run / "data" / f"shard-{shard}.done").write_text(f"{started} {time.time_ns()}\n")
+    elif stage == "prepare":
+        (run / "data" / "prepared.txt").write_text(f"{time.time_ns()}\n")
     elif stage == "train":
         return train(run)
     elif stage == "evaluate":

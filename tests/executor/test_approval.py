@@ -101,7 +101,7 @@ def test_execute_refuses_with_exit_status_2_and_creates_nothing(tmp_path, case):
 
 
 def test_execute_records_the_override_in_run_json(tmp_path):
-    from executor.backends.control import cancel, execute
+    from executor.control import cancel, execute
     from executor.rundir import read_state
     from planner.io import write_model
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from exec_helpers import new_fake_run, wait_final, wait_for
 
-from executor.backends.local import LocalBackend
+from executor.backends.local import LocalBackend, pool_width
 from executor.costs import cost_report
 from executor.rundir import read_state
 
@@ -18,11 +18,11 @@ def invocations(run_dir: str) -> list[str]:
 def test_three_stages_run_in_dependency_order_and_complete(tmp_path):
     plan, graph = new_fake_run(tmp_path)
     backend = LocalBackend()
-    backend.submit(graph, ["prepare", "train", "evaluate"])
+    backend.submit(graph, plan, ["prepare", "train", "evaluate"])
     state = wait_final(backend.status, graph.run_dir)
     assert {s.stage: s.status for s in state.stages.values()} == {
         "prepare": "COMPLETED", "train": "COMPLETED", "evaluate": "COMPLETED"}
-    assert invocations(graph.run_dir) == ["prepare", "train", "evaluate"]
+    assert invocations(graph.run_dir) == ["prepare-shards", "prepare-shards", "prepare", "train", "evaluate"]
     assert Path(graph.run_dir, "eval", "results.json").exists()
     train = state.stages["train"].attempts[-1]
     assert train.exit_code == 0 and train.started_at >= state.stages["prepare"].attempts[-1].ended_at
@@ -32,9 +32,9 @@ def test_three_stages_run_in_dependency_order_and_complete(tmp_path):
 
 
 def test_a_failing_stage_stops_the_chain_and_dependents_are_cancelled(tmp_path):
-    _, graph = new_fake_run(tmp_path, env={"FAKE_FAIL_STAGE": "train"})
+    plan, graph = new_fake_run(tmp_path, env={"FAKE_FAIL_STAGE": "train"})
     backend = LocalBackend()
-    backend.submit(graph, ["prepare", "train", "evaluate"])
+    backend.submit(graph, plan, ["prepare", "train", "evaluate"])
     state = wait_final(backend.status, graph.run_dir)
     assert [s.status for s in state.stages.values()] == ["COMPLETED", "FAILED", "CANCELLED"]
     assert state.stages["train"].attempts[-1].exit_code != 0
@@ -42,16 +42,16 @@ def test_a_failing_stage_stops_the_chain_and_dependents_are_cancelled(tmp_path):
 
 
 def test_cancel_from_another_process_checkpoints_and_resume_continues_without_repeating(tmp_path):
-    _, graph = new_fake_run(tmp_path, env={"FAKE_STEPS": "60", "FAKE_STEP_S": "0.1"})
+    plan, graph = new_fake_run(tmp_path, env={"FAKE_STEPS": "60", "FAKE_STEP_S": "0.1"})
     backend = LocalBackend()
-    backend.submit(graph, ["prepare", "train", "evaluate"])
+    backend.submit(graph, plan, ["prepare", "train", "evaluate"])
     metrics = Path(graph.run_dir, "metrics.jsonl")
     wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 12, 60, "12 steps")
     state = LocalBackend().cancel(graph.run_dir)  # a fresh backend object: only run.json is shared
     assert [s.status for s in state.stages.values()] == ["COMPLETED", "CANCELLED", "CANCELLED"]
     stopped_at = int(Path(graph.run_dir, "checkpoints", "latest").read_text())
     assert 12 <= stopped_at < 60
-    backend.submit(graph, ["train", "evaluate"])
+    backend.submit(graph, plan, ["train", "evaluate"])
     state = wait_final(backend.status, graph.run_dir)
     assert [s.status for s in state.stages.values()] == ["COMPLETED"] * 3
     steps = [int(line.split('"step": ')[1].split(",")[0]) for line in metrics.read_text().splitlines()]
@@ -64,9 +64,9 @@ def test_a_supervisor_killed_with_sigkill_leaves_a_run_that_status_settles(tmp_p
     import os
     import signal
 
-    _, graph = new_fake_run(tmp_path, env={"FAKE_STEPS": "400"})
+    plan, graph = new_fake_run(tmp_path, env={"FAKE_STEPS": "400"})
     backend = LocalBackend()
-    state = backend.submit(graph, ["prepare", "train", "evaluate"])
+    state = backend.submit(graph, plan, ["prepare", "train", "evaluate"])
     wait_for(lambda: read_state(graph.run_dir).stages["train"].status == "RUNNING", 60, "train running")
     train_pid = read_state(graph.run_dir).stages["train"].pid
     os.kill(state.supervisor_pid, signal.SIGKILL)
@@ -76,9 +76,45 @@ def test_a_supervisor_killed_with_sigkill_leaves_a_run_that_status_settles(tmp_p
 
 
 def test_each_stage_writes_its_own_log(tmp_path):
-    _, graph = new_fake_run(tmp_path)
+    plan, graph = new_fake_run(tmp_path)
     backend = LocalBackend()
-    backend.submit(graph, ["prepare"])
+    backend.submit(graph, plan, ["prepare"])
     wait_for(lambda: backend.status(graph.run_dir).stages["prepare"].status == "COMPLETED", 60, "prepare")
     assert "=== llmplan prepare started" in Path(graph.run_dir, "logs", "prepare.log").read_text()
     assert not Path(graph.run_dir, "logs", "train.log").exists()
+
+
+def test_the_prepare_array_runs_its_tasks_in_a_pool_and_the_merge_runs_after_all_of_them(tmp_path):
+    plan, graph = new_fake_run(tmp_path, env={"FAKE_SHARD_S": "1.0"})
+    assert graph.job("prepare-shards").resources.array_size == 2
+    backend = LocalBackend()
+    backend.submit(graph, plan, ["prepare"])
+    state = wait_final(backend.status, graph.run_dir, 60)
+    assert state.stages["prepare"].status == "COMPLETED"
+    data, logs = Path(graph.run_dir, "data"), Path(graph.run_dir, "logs")
+    spans = [tuple(map(int, (data / f"shard-{i}.done").read_text().split())) for i in range(2)]
+    for i in range(2):  # each task its own log, as Slurm's %a
+        assert f"=== llmplan prepare-shards-{i} started" in (logs / f"prepare-shards-{i}.log").read_text()
+    merged_at = int((data / "prepared.txt").read_text())
+    assert merged_at > max(end for _, end in spans)  # the merge ran after every shard finished
+    if pool_width(2, 1) == 2:  # two CPUs or more: both tasks ran at once
+        assert max(start for start, _ in spans) < min(end for _, end in spans)
+    attempt = state.stages["prepare"].attempts[-1]  # one attempt: the merge, with the tasks' PIDs beside it
+    assert len(state.stages["prepare"].attempts) == 1 and len(attempt.extra_job_ids) == 2
+    assert attempt.job_id.startswith("pid:") and attempt.exit_code == 0
+
+
+def test_a_failing_shard_task_fails_prepare_and_the_merge_never_runs(tmp_path):
+    plan, graph = new_fake_run(tmp_path, env={"FAKE_FAIL_STAGE": "prepare-shards"})
+    backend = LocalBackend()
+    backend.submit(graph, plan, ["prepare", "train", "evaluate"])
+    state = wait_final(backend.status, graph.run_dir)
+    assert [s.status for s in state.stages.values()] == ["FAILED", "CANCELLED", "CANCELLED"]
+    assert "prepare" not in invocations(graph.run_dir) and not Path(graph.run_dir, "data", "prepared.txt").exists()
+
+
+def test_the_pool_is_bounded_by_the_cpus():
+    assert pool_width(1000, 1, cpus=16) == 16
+    assert pool_width(3, 1, cpus=16) == 3
+    assert pool_width(8, 4, cpus=16) == 4
+    assert pool_width(8, 32, cpus=16) == 1  # a task larger than the machine still runs, alone

@@ -37,9 +37,9 @@ def test_scontrol_records_parse_into_a_stage_status():
 
 
 def test_three_stages_run_as_dependent_sbatch_jobs_and_complete(tmp_path, slurm_cluster):
-    _, graph = new_fake_run(tmp_path, "slurm")
+    plan, graph = new_fake_run(tmp_path, "slurm")
     backend = SlurmBackend()
-    state = backend.submit(graph, STAGES)
+    state = backend.submit(graph, plan, STAGES)
     ids = [s.attempts[-1].job_id for s in state.stages.values()]
     assert scontrol(ids[2])["JobState"] == "PENDING"
     state = wait_final(backend.status, graph.run_dir, 240)
@@ -47,14 +47,16 @@ def test_three_stages_run_as_dependent_sbatch_jobs_and_complete(tmp_path, slurm_
     starts = [s.attempts[-1].started_at for s in state.stages.values()]
     ends = [s.attempts[-1].ended_at for s in state.stages.values()]
     assert starts[1] >= ends[0] and starts[2] >= ends[1]
-    assert Path(graph.run_dir, "invocations.txt").read_text().split().count("prepare") == 3  # 2 shards + finish
+    invoked = Path(graph.run_dir, "invocations.txt").read_text().split()
+    assert (invoked.count("prepare-shards"), invoked.count("prepare")) == (2, 1)  # 2 array tasks, then the merge
+    assert len(state.stages["prepare"].attempts[-1].extra_job_ids) == 1  # the array job, beside the merge
     assert "rank 1 of 2" in train_logs(graph.run_dir)  # srun -> torchrun, 2 ranks
 
 
 def test_a_failed_stage_cancels_its_dependents_through_kill_on_invalid_dep(tmp_path, slurm_cluster):
-    _, graph = new_fake_run(tmp_path, "slurm", env={"FAKE_FAIL_STAGE": "train"})
+    plan, graph = new_fake_run(tmp_path, "slurm", env={"FAKE_FAIL_STAGE": "train"})
     backend = SlurmBackend()
-    backend.submit(graph, STAGES)
+    backend.submit(graph, plan, STAGES)
     state = wait_final(backend.status, graph.run_dir, 240)
     assert [s.status for s in state.stages.values()] == ["COMPLETED", "FAILED", "CANCELLED"]
     assert state.stages["train"].attempts[-1].exit_code != 0
@@ -63,9 +65,9 @@ def test_a_failed_stage_cancels_its_dependents_through_kill_on_invalid_dep(tmp_p
 
 
 def test_usr1_before_the_time_limit_checkpoints_requeues_and_the_job_finishes(tmp_path, slurm_cluster):
-    _, graph = new_fake_run(tmp_path, "slurm", env={"FAKE_STEPS": "80", "FAKE_STEP_S": "0.1"})
+    plan, graph = new_fake_run(tmp_path, "slurm", env={"FAKE_STEPS": "80", "FAKE_STEP_S": "0.1"})
     backend = SlurmBackend()
-    state = backend.submit(graph, STAGES)
+    state = backend.submit(graph, plan, STAGES)
     train_id = state.stages["train"].attempts[-1].job_id
     wait_for(lambda: max(metric_steps(graph.run_dir), default=0) >= 10, 240, "10 training steps")
     assert backend.status(graph.run_dir).stages["train"].status == "RUNNING"
@@ -88,9 +90,9 @@ def test_usr1_before_the_time_limit_checkpoints_requeues_and_the_job_finishes(tm
 
 
 def test_cancel_stops_every_unfinished_stage(tmp_path, slurm_cluster):
-    _, graph = new_fake_run(tmp_path, "slurm", env={"FAKE_STEPS": "3000"})
+    plan, graph = new_fake_run(tmp_path, "slurm", env={"FAKE_STEPS": "3000"})
     backend = SlurmBackend()
-    backend.submit(graph, STAGES)
+    backend.submit(graph, plan, STAGES)
     wait_for(lambda: max(metric_steps(graph.run_dir), default=0) >= 5, 240, "5 training steps")
     state = backend.cancel(graph.run_dir)
     assert [s.status for s in state.stages.values()] == ["COMPLETED", "CANCELLED", "CANCELLED"]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from exec_helpers import tiny_plan
 
-from executor.backends.control import initial_state
+from executor.control import initial_state
 from executor.costs import cost_report, duration, money, read_metrics
 from executor.jobs import compile_job_graph
 from executor.rundir import Attempt

@@ -1,4 +1,5 @@
-"""End to end on the local backend with the real stages: prepare -> train (torchrun, 2 processes,
+"""End to end on the local backend with the real stages: prepare (its shard array in a process pool,
+then the merge job) -> train (torchrun, 2 processes,
 TP=2 on CPU) -> evaluate; the training job is cancelled mid-run and `llmplan resume` finishes it
 from its latest checkpoint without repeating finished work."""
 
@@ -51,6 +52,11 @@ def test_an_approved_tiny_plan_runs_end_to_end_locally_and_survives_a_cancel(tmp
     log = (run_dir / "logs" / "train.log").read_text()
     assert str(stopped_at) in log  # the second attempt resumed from the checkpoint
     assert (run_dir / "data" / "tokenizer.json").exists() and list((run_dir / "data").glob("*.bin"))
+    # prepare ran as its array (one process per shard, each its own log) and then the merge job
+    shard_logs = sorted(p.name for p in (run_dir / "logs").glob("prepare-shards-*.log"))
+    assert shard_logs == ["prepare-shards-0.log", "prepare-shards-1.log"]
+    assert "=== llmplan prepare started" in (run_dir / "logs" / "prepare.log").read_text()
+    assert len(state.stages["prepare"].attempts[0].extra_job_ids) == 2  # the two tasks' PIDs
     assert latest_checkpoint_step(run_dir) == 60
     assert json.loads((run_dir / "eval" / "results.json").read_text())
     assert (run_dir / "plan.yaml").read_bytes() == plan_file.read_bytes()

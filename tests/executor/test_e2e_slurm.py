@@ -1,5 +1,7 @@
 """End to end on a real two-node Slurm cluster (scripts/local-slurm.sh start --nodes 2): an approved
-tiny plan runs as dependent sbatch jobs (prepare shard array + finish -> train -> evaluate). Training
+tiny plan runs as dependent sbatch jobs (prepare-shards, a real job array of one task per shard ->
+the prepare merge job, afterok on the whole array -> train -> evaluate), read back from `scontrol
+show job` (the cluster keeps no accounting, so no sacct). Training
 is ONE job over both nodes: srun starts one torchrun per node (c10d rendezvous on the first node's
 NodeAddr), DP=2 with TP=1, one rank on each node. Mid-run, every training process of node n2
 is SIGKILLed: the job restarts the step from the latest checkpoint in the same allocation
@@ -31,6 +33,35 @@ slurm_cluster = pytest.fixture(scope="session")(_slurm_cluster)
 
 def job_state(job_id: str) -> str:
     return (query_job(job_id) or [{}])[0].get("JobState", "?")
+
+
+def task_ids(records: list[dict[str, str]]) -> list[int]:
+    """The array task ids of an array job's `scontrol show job` records ("0-1" while pending together)."""
+    out = []
+    for record in records:
+        first, _, last = record["ArrayTaskId"].partition("-")
+        out += range(int(first), int(last or first) + 1)
+    return sorted(out)
+
+
+def check_prepare_array(run_dir: Path, array_id: str, merge_id: str, merge_seen: dict[str, str]) -> str:
+    """prepare ran as a real array job (one task per shard, each its own log) and the merge job ran
+    after the whole array (afterok:ARRAY_*); returns the evidence line for the closing figure."""
+    records = query_job(array_id)
+    assert {r["ArrayJobId"] for r in records} == {array_id} and task_ids(records) == [0, 1], records
+    assert all(r["JobName"].endswith("-prepare-shards") and r["JobState"] == "COMPLETED" for r in records), records
+    merge = query_job(merge_id)[0]
+    assert merge["JobName"].endswith("-prepare") and merge["JobState"] == "COMPLETED" and "ArrayJobId" not in merge
+    if merge_seen["JobState"] == "PENDING":  # seen before the array ended: waiting on every task of it
+        assert merge_seen["Dependency"] == f"afterok:{array_id}_*(unfulfilled)", merge_seen
+    assert merge["EligibleTime"] >= max(r["EndTime"] for r in records) and merge["StartTime"] >= merge["EligibleTime"]
+    assert f"#SBATCH --dependency=afterok:{array_id}" in (run_dir / "jobs" / "prepare.sbatch").read_text()
+    assert sorted(p.name for p in (run_dir / "logs").glob("prepare-shards-*.log")) == [
+        "prepare-shards-0.log", "prepare-shards-1.log"]
+    tasks = ", ".join(f"{r['JobId']} = {array_id}_{r['ArrayTaskId']} {r['JobState']} {r['StartTime']}..{r['EndTime']}"
+                      for r in sorted(records, key=lambda r: int(r["ArrayTaskId"])))
+    return (f"array {array_id} tasks [{tasks}]; merge {merge_id} {merge['JobState']}, seen {merge_seen['JobState']} "
+            f"with Dependency={merge_seen['Dependency']}, eligible {merge['EligibleTime']}")
 
 
 def training_processes(run_dir: Path) -> list[tuple[int, str, str]]:
@@ -92,6 +123,10 @@ def test_the_tiny_plan_trains_over_two_nodes_survives_a_node_crash_and_resumes_a
     assert f"#SBATCH --dependency=afterok:{ids['prepare']}" in train_script and "#SBATCH --nodes=2" in train_script
     assert "Dependency" in subprocess.run(["squeue", "-h", "-j", ids["evaluate"], "-o", "%r"],
                                           capture_output=True, text=True).stdout
+    array_id = state.stages["prepare"].attempts[-1].extra_job_ids[0]  # prepare-shards, beside the merge job
+    merge_seen = query_job(ids["prepare"])[0]
+    wait_for(lambda: job_state(ids["prepare"]) == "COMPLETED", 300, "the prepare array and merge job")
+    array_evidence = check_prepare_array(run_dir, array_id, ids["prepare"], merge_seen)
 
     # one job over both nodes, one rank on each (the c10d rendezvous decides which node gets rank 0)
     wait_for(lambda: max(metric_steps(run_dir), default=0) >= 24, 600, "training past step 24")
@@ -150,6 +185,7 @@ def test_the_tiny_plan_trains_over_two_nodes_survives_a_node_crash_and_resumes_a
     rank_logs = sorted(p.name for p in (run_dir / "logs").glob("train-*-*.log"))
     assert len(rank_logs) == 2 and rank_logs[0].endswith("-0.log") and rank_logs[1].endswith("-1.log")
     assert not PWNED.exists()
+    print(f"FIGURE slurm prepare: {array_evidence}")
     print(f"FIGURE slurm e2e over 2 nodes: ranks {ranks}, crash at step {crash_step}: attempt 1 exit "
           f"{first['exit_code']} ({first['cause']}), {steps_lost} steps lost; scancel at checkpoint {stopped_at}, "
           f"resume -> all COMPLETED, {len(steps)} steps once each; checkpoints written once each {writes}, "

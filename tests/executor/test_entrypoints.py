@@ -27,7 +27,8 @@ def test_no_rendered_script_or_local_command_runs_the_ui_package():
     graph = compile_job_graph(tiny_plan(), "/runs/r1")
     modules = [job.command("/py")[job.command("/py").index("-m", 3 if job.distributed else 0) + 1]
                for job in graph.order()]
-    assert modules == ["executor.prepare", "executor.train", "executor.evaluate"]
+    assert modules == ["executor.prepare", "executor.prepare", "executor.train", "executor.evaluate"]
+    assert [job.launch.module for job in graph.order()] == modules
 
 
 def run(*argv: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -7,17 +7,35 @@ import math
 import pytest
 from exec_helpers import tiny_plan
 
-from executor.jobs import JobGraph, SiteOptions, compile_job_graph
+from executor.jobs import JobGraph, ProcessLaunch, SiteOptions, TorchrunLaunch, compile_job_graph
 
 
-def test_a_plan_compiles_into_prepare_train_evaluate_with_the_cli_contract_commands():
+def test_a_plan_compiles_into_the_whole_graph_a_shard_array_then_merge_train_evaluate():
     graph = compile_job_graph(tiny_plan(), "/runs/r1")
-    assert [j.stage for j in graph.order()] == ["prepare", "train", "evaluate"]
-    assert graph.job("prepare").args == ("prepare", "/runs/r1/plan.yaml", "--out", "/runs/r1/data",
-                                         "--workers", str(tiny_plan().data.num_workers))
-    assert graph.job("train").args == ("train", "/runs/r1/plan.yaml", "--data", "/runs/r1/data", "--out", "/runs/r1")
-    assert graph.job("evaluate").args == ("evaluate", "/runs/r1")
-    assert graph.job("train").depends_on == ("prepare",) and graph.job("evaluate").depends_on == ("train",)
+    assert [j.name for j in graph.order()] == ["prepare-shards", "prepare", "train", "evaluate"]
+    assert [j.stage for j in graph.order()] == ["prepare", "prepare", "train", "evaluate"]
+    assert graph.stages() == ["prepare", "train", "evaluate"] and graph.stage_job("prepare").name == "prepare"
+    shards = tiny_plan().data.num_shards
+    assert graph.job("prepare-shards").launch == ProcessLaunch(
+        "executor.prepare", ("/runs/r1/plan.yaml", "--out", "/runs/r1/data", "--workers", "1", "--num-shards", str(shards)))
+    assert graph.job("prepare").launch == ProcessLaunch("executor.prepare", (
+        "/runs/r1/plan.yaml", "--out", "/runs/r1/data", "--workers", str(tiny_plan().data.num_workers),
+        "--num-shards", str(shards)))
+    assert graph.job("train").launch == TorchrunLaunch(
+        "executor.train", ("/runs/r1/plan.yaml", "--data", "/runs/r1/data", "--out", "/runs/r1"), 2)
+    assert graph.job("evaluate").launch == ProcessLaunch("executor.evaluate", ("/runs/r1",))
+    assert graph.job("prepare").depends_on == ("prepare-shards",) and graph.job("train").depends_on == ("prepare",)
+    assert graph.job("evaluate").depends_on == ("train",) and graph.stage_depends_on("train") == ["prepare"]
+    assert graph.stage_depends_on("prepare") == []  # the array is prepare's own job, not another stage
+
+
+def test_the_shard_array_asks_one_cpu_per_task_and_the_merge_does_not_inherit_a_shard_index():
+    graph = compile_job_graph(tiny_plan(), "/runs/r1")
+    shards, merge = graph.job("prepare-shards"), graph.job("prepare")
+    assert (shards.resources.array_size, shards.resources.cpus_per_task, shards.resources.mem_gib) == (8, 1, 2)
+    assert (merge.resources.array_size, merge.resources.cpus_per_task, merge.resources.mem_gib) == (0, 2, 4)
+    assert "LLMPLAN_SHARD_INDEX" in merge.unset_env and not shards.unset_env
+    assert shards.resources.num_devices == 8 and merge.resources.num_devices == 1
 
 
 def test_training_runs_under_torchrun_standalone_with_one_process_per_device():
@@ -56,14 +74,14 @@ def test_a_dependency_cycle_is_reported():
     graph = compile_job_graph(tiny_plan(), "/runs/r1")
     import dataclasses
 
-    jobs = tuple(dataclasses.replace(j, depends_on=("evaluate",)) if j.stage == "prepare" else j
+    jobs = tuple(dataclasses.replace(j, depends_on=("evaluate",)) if j.name == "prepare-shards" else j
                  for j in graph.jobs)
     with pytest.raises(ValueError, match="dependency cycle"):
         JobGraph(graph.plan_name, graph.run_dir, graph.plan_path, jobs).order()
 
 
 def test_prepare_is_an_array_of_the_configured_number_of_shards():
-    res = compile_job_graph(tiny_plan(), "/runs/r1", SiteOptions(num_prepare_shards=4)).job("prepare").resources
+    res = compile_job_graph(tiny_plan(), "/runs/r1", SiteOptions(num_prepare_shards=4)).job("prepare-shards").resources
     assert res.array_size == 4
 
 
@@ -100,7 +118,7 @@ def test_evaluation_gets_one_gpu_when_the_fp32_model_fits_one_with_headroom_else
 def test_prepare_tasks_fit_their_time_limit_at_the_stated_throughput():
     from executor.sizing import MAX_ARRAY_SIZE, PREPARE_TOKENS_PER_CPU_HOUR, prepare_size
 
-    tiny = compile_job_graph(tiny_plan(), "/runs/r1").job("prepare")
+    tiny = compile_job_graph(tiny_plan(), "/runs/r1").job("prepare-shards")
     assert tiny.resources.array_size == tiny_plan().data.num_shards  # 110k tokens: the plan's 8 shards
     # 1e12 tokens, 4 h limit: 1e12 / (5e8 x 2 h) = 1000 tasks of 2 h
     size = prepare_size(1e12, 8, 4 * 3600, 48 * 3600)
@@ -124,6 +142,7 @@ def test_the_dry_run_explains_each_jobs_request(tmp_path):
     plan = write_approved(tmp_path / "plan.yaml")
     code, out = cli("execute", str(plan), "--backend", "slurm", "--dry-run")
     assert code == 0, out
-    for stage, words in (("prepare", "tokens/CPU-h"), ("train", "ranks from the layout"), ("evaluate", "--mem=")):
+    for stage, words in (("prepare-shards", "tokens/CPU-h"), ("prepare", "dedup across shards"),
+                         ("train", "ranks from the layout"), ("evaluate", "--mem=")):
         line = next(l for l in out.splitlines() if l.startswith(f"# {stage} resources:"))
         assert words in line, line

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from executor.approval import approve
-from executor.backends.control import execute
-from executor.backends.slurm_render import format_time, render_sbatch, render_sbatch_bundle, submission_order
+from executor.control import execute
+from executor.backends.slurm_render import format_time, render_sbatch, render_sbatch_bundle
 from executor.jobs import compile_job_graph
 from planner.errors import PlanInputError
 from planner.io import read_plan, write_model
@@ -61,7 +61,7 @@ def check_golden(name: str, text: str) -> None:
 def test_each_stage_script_matches_its_golden_file(stage):
     plan = read_plan(GOLDEN / "plan.yaml")
     graph = compile_job_graph(plan, RUN_DIR)
-    job = {j.stage: j for j in submission_order(graph)}[stage]
+    job = graph.job(stage)
     after = {"prepare-shards": [], "prepare": ["100"], "train": ["101"], "evaluate": ["102"]}[stage]
     check_golden(f"{stage}.sbatch", render_sbatch(job, graph, plan, PYTHON, after))
 
@@ -69,7 +69,8 @@ def test_each_stage_script_matches_its_golden_file(stage):
 def test_data_preparation_is_an_array_of_one_task_per_shard_then_one_finishing_job():
     plan = read_plan(GOLDEN / "plan.yaml")
     graph = compile_job_graph(plan, RUN_DIR)
-    shards, finish = submission_order(graph)[:2]
+    shards, finish = graph.order()[:2]
+    assert (shards.name, finish.name, finish.depends_on) == ("prepare-shards", "prepare", ("prepare-shards",))
     shards_text = render_sbatch(shards, graph, plan, PYTHON)
     assert f"#SBATCH --array=0-{plan.data.num_shards - 1}" in shards_text
     assert f"--workers 1 --num-shards {plan.data.num_shards}" in shards_text
@@ -130,7 +131,7 @@ def test_free_text_with_command_substitution_stays_inert_quoted_text(tmp_path):
     plan = read_plan(GOLDEN / "plan.yaml").model_copy(update={"description": evil})
     plan = approve(plan, "Ada", note=evil)
     graph = compile_job_graph(plan, str(tmp_path))
-    for job in submission_order(graph):
+    for job in graph.order():
         text = render_sbatch(job, graph, plan, "/bin/true", ["1"] * len(job.depends_on))
         assert not any(line.startswith("#SBATCH --x") for line in text.splitlines())
         # everything before the launch, run for real by bash, then the two variables printed back

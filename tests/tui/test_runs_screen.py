@@ -15,7 +15,7 @@ from textual.widgets import Label, Log, ProgressBar, Static
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "executor"))
 from exec_helpers import new_fake_run, write_approved  # noqa: E402
 
-from executor.backends.control import initial_state  # noqa: E402
+from executor.control import initial_state  # noqa: E402
 from executor.backends.local import LocalBackend  # noqa: E402
 from executor.jobs import compile_job_graph  # noqa: E402
 from executor.rundir import Attempt, create_run_dir, read_state, write_state  # noqa: E402
@@ -84,9 +84,9 @@ async def test_the_screen_shows_stages_progress_cost_loss_curve_and_log_tail(tmp
 
 
 async def test_pressing_c_cancels_a_running_run_from_the_screen(tmp_path):
-    _, graph = new_fake_run(tmp_path, env={"FAKE_STEPS": "2000"})
+    plan, graph = new_fake_run(tmp_path, env={"FAKE_STEPS": "2000"})
     runs_root = Path(graph.run_dir).parent
-    LocalBackend().submit(graph, ["prepare", "train", "evaluate"])
+    LocalBackend().submit(graph, plan, ["prepare", "train", "evaluate"])
     app = RunsApp(runs_root)
     async with app.run_test(size=(140, 50)) as pilot:
         await wait_until(pilot, lambda: read_state(graph.run_dir).stages["train"].status == "RUNNING", 60)

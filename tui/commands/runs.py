@@ -52,7 +52,7 @@ def approve(plan_file: str, approved_by: str, note: str, allow_demo_data: bool) 
 def execute(plan_file, backend, run_dir, runs_root, site_file, dry_run, override_approval, override_budget,
             wait_s) -> None:
     """Run an approved plan: prepare -> train -> evaluate, locally or on Slurm."""
-    from executor.backends import control
+    from executor import control
     from executor.backends.site import site_to_yaml
 
     overrides = tuple(k for k, on in (("approval", override_approval), ("budget", override_budget)) if on)
@@ -64,7 +64,7 @@ def execute(plan_file, backend, run_dir, runs_root, site_file, dry_run, override
             click.echo(f"#   {line}")
         for job in result.graph.order():
             if job.explain:
-                click.echo(f"# {job.stage} resources: {job.explain}")
+                click.echo(f"# {job.name} resources: {job.explain}")
         for stage, text in result.scripts.items():
             click.echo(f"# ---- {stage}\n{text.rstrip()}")
         return
@@ -95,7 +95,7 @@ def list_runs(runs_root: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print run.json after refreshing it.")
 def status(run_dir: str, as_json: bool) -> None:
     """Refresh and show a run: stages, job ids, times, cost so far and forecast against the plan."""
-    from executor.backends import control
+    from executor import control
     from executor.costs import cost_report
     from planner.io import read_plan
 
@@ -119,7 +119,7 @@ def status(run_dir: str, as_json: bool) -> None:
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the stage ends.")
 def logs(run_dir: str, stage: str | None, follow: bool) -> None:
     """Print a stage's log (default: the latest stage that started)."""
-    from executor.backends import control
+    from executor import control
     from executor.rundir import FINAL, read_state
 
     state = read_state(run_dir)
@@ -147,7 +147,7 @@ def logs(run_dir: str, stage: str | None, follow: bool) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def cancel(run_dir: str) -> None:
     """Cancel a run's unfinished stages (training checkpoints before it stops)."""
-    from executor.backends import control
+    from executor import control
 
     state = control.cancel(run_dir)
     click.echo(f"run {state.run_dir}: {state.status}")
@@ -159,7 +159,7 @@ def cancel(run_dir: str) -> None:
 @click.option("--wait", "wait_s", type=SECONDS, default=None, help="Wait up to this many seconds for the run to end.")
 def resume(run_dir: str, wait_s: float | None) -> None:
     """Re-submit the stages that did not complete; training resumes from its latest checkpoint."""
-    from executor.backends import control
+    from executor import control
 
     state, todo = control.resume(run_dir)
     click.echo(f"resubmitted: {', '.join(todo)}" if todo else "nothing to resume: every stage completed")
@@ -179,7 +179,7 @@ def _print_stages(state) -> None:
 
 
 def _wait(run_dir: str, wait_s: float) -> None:
-    from executor.backends import control
+    from executor import control
     from executor.rundir import FINAL
 
     deadline = time.monotonic() + wait_s

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Label, Log, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from executor.backends import control
+from executor import control
 from executor.costs import CostReport, cost_report, read_metrics
 from executor.rundir import RunState, list_runs, stage_log
 from planner.io import read_plan
