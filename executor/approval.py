@@ -52,8 +52,10 @@ def feasibility_refusals(plan: RunPlan) -> list[str]:
     """Why the plan cannot run (marked by --allow-infeasible, or found now: no layout, too long,
     no Megatron arguments; planner.risk.feasibility_problems)."""
     from planner.risk import feasibility_problems
+    from presets.loader import find_gpu
 
-    return list(dict.fromkeys([*plan.infeasible, *feasibility_problems(plan)]))
+    gpu = find_gpu(plan.estimate.gpu, "estimate.gpu")  # the planner takes its GPU; it reads no presets
+    return list(dict.fromkeys([*plan.infeasible, *feasibility_problems(plan, gpu)]))
 
 
 def approval_problems(plan: RunPlan) -> list[Refusal]:
