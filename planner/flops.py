@@ -18,17 +18,15 @@ recomputed forward: `full` recompute re-runs every layer's forward (Narayanan eq
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from planner.schema import ModelShape
 
 Recompute = Literal["none", "selective", "full"]
 
 
-@dataclass(frozen=True)
-class ForwardFlops:
-    """Forward FLOPs per token, split as the recompute options need them."""
+class ForwardFlops(NamedTuple):
+    """Forward FLOPs per token, split as the recompute options need them (the parts sum to the total)."""
 
     layer_matmul: float
     """weights of all layers (QKV, output projection, MLP)"""
@@ -38,7 +36,7 @@ class ForwardFlops:
 
     @property
     def total(self) -> float:
-        return self.layer_matmul + self.core_attention + self.logits
+        return sum(self)
 
 
 def forward_flops_per_token(model: ModelShape, seq_length: int | None = None) -> ForwardFlops:

@@ -8,34 +8,22 @@ Step time: planner.step_time (Narayanan et al. 2021). The search is analytic: no
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, make_dataclass, replace
+from typing import NamedTuple
 
 from planner.cluster import ClusterSpec, cluster_from_gpu
 from planner.memory import (RankMemory, activation_bytes, per_rank_memory, per_rank_parameter_count,
-                            peak_candidate_ranks, sharding_group_size, stage_num_layers,
-                            state_bytes_per_parameter)
-from planner.schema import GpuSpec, LayoutPlan, MemoryBreakdown, ModelShape, ParallelLayout
+                            peak_candidate_ranks, sharding_group_size, state_bytes_per_parameter)
+from planner.parallel import (REASONS, batch_divides, cp_fits, divisors, interleave_fits, layout_violations,
+                              stage_layer_counts, stage_num_layers, stage_splits, tensor_breaks,
+                              virtual_stage_counts)
+from planner.schema import GpuSpec, LayoutPlan, MemoryBreakdown, ModelShape, ParallelLayout, RunPlan
 from planner.flops import model_flops_per_token
 from planner.precision import get_precision, peak_flops
 from planner.step_time import (DEFAULT_STEP_MODEL, StepTime, StepTimeModel, _layer_hardware_flops_per_token,
                                pipeline_terms, seconds_per_layer_flop, step_time)
 
-REASONS = {
-    "tp_heads": "tensor_model_parallel_size does not divide num_attention_heads",
-    "tp_query_groups": "tensor_model_parallel_size does not divide num_query_groups",
-    "tp_ffn": "tensor_model_parallel_size does not divide ffn_hidden_size",
-    "tp_node": "tensor_model_parallel_size does not divide gpus_per_node",
-    "pp_layers": "pipeline_model_parallel_size x virtual stages does not divide num_layers",
-    "cp_sequence": "2 x context_parallel_size does not divide seq_length",
-    "batch": "micro_batch_size x data_parallel_size does not divide global_batch_size",
-    "interleave_microbatches": "interleaved schedule needs num_microbatches to be a multiple of "
-                               "pipeline_model_parallel_size",
-    "out_of_memory": "does not fit in GPU memory with headroom",
-    "slower_bound": "cannot reach the top K: its pipeline time alone (compute, bubble, TP/CP/PP "
-                    "communication; a lower bound on its step time) exceeds the K+1-th fastest step",
-}
-"""Reasons a layout is rejected (keys of LayoutSearchResult.rejected)."""
-
+GIB = 1024**3
 
 @dataclass(frozen=True)
 class SearchSpace:
@@ -97,78 +85,34 @@ class LayoutSearchResult:
         return no_fit_message(self)
 
 
-def _divisors(n: int, limit: int | None = None) -> list[int]:
-    return [k for k in range(1, (limit or n) + 1) if n % k == 0]
+class _Split(NamedTuple):
+    """Where a unit of the search (a layout less its micro-batch size and optimizer choice) sits in the
+    enumeration: TP, PP, VPP, CP, DP, the first and last stages' layers and the recompute mode. The
+    bounds read these; a layout view (_LayoutView) is built only for units the bound does not skip."""
 
-
-def _stage_splits(num_layers: int, p: int, space: SearchSpace) -> list[tuple[int | None, int | None]]:
-    """(first, last) stage layer counts when p does not divide the layers; (None, None) when it does.
-
-    Preferred: Megatron's --account-for-embedding/loss-in-pipeline-split, where the embedding and
-    the loss each take a layer's slot, so the first and last stage hold one layer less (Llama 3
-    405B: 126 layers on 16 stages as 7 + 14x8 + 7, Llama Team 2024, Sec. 3.3.2). Otherwise
-    --decoder-first/last-pipeline-num-layers with ceil(L/p) layers on every middle stage and the
-    remainder shared by the first and last stage (both lighter: they also hold embedding and loss).
-    """
-    if num_layers % p == 0:
-        return [(None, None)]
-    if not space.allow_uneven_pipeline or p < 3:
-        return []
-    if (num_layers + 2) % p == 0 and (num_layers + 2) // p >= 2:
-        per_stage = (num_layers + 2) // p
-        return [(per_stage - 1, per_stage - 1)]
-    mid = -(-num_layers // p)
-    rest = num_layers - (p - 2) * mid
-    if rest >= 2:
-        return [(rest // 2, rest - rest // 2)]
-    return []
-
-
-def _virtual_stages(num_layers: int, p: int, first: int | None, last: int | None, space: SearchSpace) -> list[int]:
-    """Virtual stages per rank: divisors of the layer slots per rank (even or account-for splits only)."""
-    if p == 1:
-        return [1]
-    if first is None:
-        slots = num_layers // p
-    elif first == last and (num_layers + 2) == (first + 1) * p:
-        slots = first + 1
-    else:
-        return [1]
-    return _divisors(slots, min(slots, space.max_virtual_stages))
-
-
-@dataclass(slots=True)
-class _Candidate:
-    """A ParallelLayout without pydantic validation, for the search's inner loop (same attribute
-    names, so planner.memory and planner.step_time accept it); winners become ParallelLayouts."""
-
-    tensor_model_parallel_size: int
-    pipeline_model_parallel_size: int
-    virtual_pipeline_model_parallel_size: int
-    context_parallel_size: int
-    data_parallel_size: int
-    micro_batch_size: int
-    global_batch_size: int
+    tp: int
+    pp: int
+    vpp: int
+    cp: int
+    dp: int
+    first: int | None
+    last: int | None
     recompute: str
-    sequence_parallel: bool
-    use_distributed_optimizer: bool
-    num_layers_in_first_pipeline_stage: int | None
-    num_layers_in_last_pipeline_stage: int | None
 
-    @property
-    def num_microbatches(self) -> int:
-        return self.global_batch_size // (self.micro_batch_size * self.data_parallel_size)
 
-    def variant(self, micro_batch_size: int, use_distributed_optimizer: bool) -> "_Candidate":
-        """A copy with another micro-batch size and optimizer choice."""
-        return _Candidate(self.tensor_model_parallel_size, self.pipeline_model_parallel_size,
-                          self.virtual_pipeline_model_parallel_size, self.context_parallel_size,
-                          self.data_parallel_size, micro_batch_size, self.global_batch_size, self.recompute,
-                          self.sequence_parallel, use_distributed_optimizer,
-                          self.num_layers_in_first_pipeline_stage, self.num_layers_in_last_pipeline_stage)
+_LayoutView = make_dataclass(
+    "_LayoutView", list(ParallelLayout.model_fields), slots=True,
+    namespace={"num_gpus": vars(ParallelLayout)["num_gpus"],
+               "num_microbatches": vars(ParallelLayout)["num_microbatches"]})
+_LayoutView.__doc__ = """A light view of a ParallelLayout for the search's inner loop: ParallelLayout's fields
+(read from it) and properties, without pydantic's construction cost (a copy of a model costs more than
+evaluating a layout); planner.memory and planner.step_time read either. The search builds only views
+that pass the rules (planner.parallel); the winners become validated ParallelLayouts."""
 
-    def to_layout(self) -> ParallelLayout:
-        return ParallelLayout(**{name: getattr(self, name) for name in self.__slots__})
+
+def _to_layout(view: _LayoutView) -> ParallelLayout:
+    """The validated ParallelLayout of a view (its validator re-checks the layout-only rules)."""
+    return ParallelLayout(**{name: getattr(view, name) for name in ParallelLayout.model_fields})
 
 
 @dataclass
@@ -184,9 +128,9 @@ class _Search:
     top_k: int = 5
     rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
     evaluated: int = 0
-    fits: list[tuple[tuple, ParallelLayout, RankMemory, StepTime]] = field(default_factory=list)
+    fits: list[tuple[tuple, _LayoutView, RankMemory, StepTime]] = field(default_factory=list)
     """(sort key (step time, memory, enumeration order), layout, memory, timing) of timed fits."""
-    units: list[tuple[_Candidate, list[int]]] = field(default_factory=list)
+    units: list[tuple[_Split, list[int]]] = field(default_factory=list)
     """(layout without micro-batch/optimizer, micro-batch sizes that divide) in enumeration order."""
     min_memory_bytes: float = float("inf")
     num_untimed_fits: int = 0
@@ -210,25 +154,34 @@ class _Search:
 
     def run(self) -> None:
         n, model, gpn = self.num_gpus, self.model, self.cluster.gpus_per_node
-        for t in _divisors(n, min(n, gpn)):
+        for t in divisors(n, min(n, gpn)):
             if self.space.tensor_parallel_sizes is not None and t not in self.space.tensor_parallel_sizes:
                 continue
             rest_t = n // t
-            num_p = len(_divisors(rest_t, model.num_layers))
-            reason = ("tp_node" if gpn % t else "tp_heads" if model.num_attention_heads % t else
-                      "tp_query_groups" if model.num_query_groups % t else
-                      "tp_ffn" if model.ffn_hidden_size % t else None)
-            if reason:
-                self.reject(reason, num_p * self.inner_count())
+            num_p = len(divisors(rest_t, model.num_layers))
+            broken = tensor_breaks(t, model, gpn)
+            if broken:  # counted under one code, tp_node first
+                self.reject("tp_node" if "tp_node" in broken else broken[0], num_p * self.inner_count())
                 continue
-            for p in _divisors(rest_t, model.num_layers):
+            for p in divisors(rest_t, model.num_layers):
                 if self.space.pipeline_parallel_sizes is None or p in self.space.pipeline_parallel_sizes:
                     self.over_cp(t, p, rest_t // p)
         if self.space.prune:
             self.evaluate_pruned()
         else:
-            for index, (base, micro_batches) in enumerate(self.units):
-                self.over_options(index, base, micro_batches)
+            for index, (_, micro_batches) in enumerate(self.units):
+                self.over_options(index, micro_batches)
+
+    def view(self, index: int, micro_batch_size: int = 1, use_distributed_optimizer: bool = True) -> _LayoutView:
+        """The layout of unit `index` with this micro-batch size and optimizer choice."""
+        u = self.units[index][0]
+        return _LayoutView(
+            tensor_model_parallel_size=u.tp, pipeline_model_parallel_size=u.pp,
+            virtual_pipeline_model_parallel_size=u.vpp, context_parallel_size=u.cp, data_parallel_size=u.dp,
+            micro_batch_size=micro_batch_size, global_batch_size=self.global_batch_size, recompute=u.recompute,
+            sequence_parallel=self.space.sequence_parallel and u.tp > 1,
+            use_distributed_optimizer=use_distributed_optimizer, num_layers_in_first_pipeline_stage=u.first,
+            num_layers_in_last_pipeline_stage=u.last)
 
     def layer_flops(self, recompute: str) -> float:
         if recompute not in self.flops_cache:
@@ -245,8 +198,8 @@ class _Search:
     def pipeline_s(self, index: int, b: int) -> float:
         """Exact pipeline part of the step time of layout `index` of `units` at micro-batch `b`, a
         lower bound on it (planner.step_time.pipeline_terms; kept for step_time)."""
-        base = self.units[index][0]
-        terms = pipeline_terms(self.model, base.variant(b, True), self.gpu, self.cluster, precision=self.precision,
+        base = self.view(index, b)
+        terms = pipeline_terms(self.model, base, self.gpu, self.cluster, precision=self.precision,
                                step_model=self.step_model, layer_flops_per_token=self.layer_flops(base.recompute),
                                s_per_flop=self.s_per_flop(base.recompute))
         self.pipeline_cache[(index, b)] = terms
@@ -256,24 +209,23 @@ class _Search:
         """Step time of the (top_k + 1)-th fastest fit so far (inf until there are that many)."""
         return -self.best_times[0] if len(self.best_times) > self.top_k else float("inf")
 
-    def pair_bounds(self, base: "_Candidate", micro_batches: list[int], recompute: str | None = None) -> list[float]:
+    def pair_bounds(self, base: _Split, micro_batches: list[int], recompute: str | None = None) -> list[float]:
         """Lower bound on the step time of `base` with each micro-batch size: planner.step_time's
         (m + (p-1)/v) slots of the busiest stage's layers (compute at the micro-batch's kernel
         efficiency, TP and CP communication), without logits, p2p, data-parallel and optimizer
         terms (all >= 0), shaved by 1e-9 against rounding. recompute="none" bounds every mode
         (fewest FLOPs and collectives)."""
-        t, cp, d = base.tensor_model_parallel_size, base.context_parallel_size, base.data_parallel_size
+        t, cp, d = base.tp, base.cp, base.dp
         recompute = recompute or base.recompute
         key = (t, cp, recompute)
         if key not in self.bound_cache:
             self.bound_cache[key] = self.per_token_terms(t, cp, recompute)
         per_token_s, fixed_s = self.bound_cache[key]
-        bubble = (base.pipeline_model_parallel_size - 1) / base.virtual_pipeline_model_parallel_size
+        bubble = (base.pp - 1) / base.vpp
         seq, gbs = self.model.seq_length / cp, self.global_batch_size
-        key = (base.pipeline_model_parallel_size, base.num_layers_in_first_pipeline_stage,
-               base.num_layers_in_last_pipeline_stage)
+        key = (base.pp, base.first, base.last)
         if key not in self.bound_cache:
-            self.bound_cache[key] = max(stage_num_layers(self.model.num_layers, base)) * (1 - 1e-9)
+            self.bound_cache[key] = max(stage_layer_counts(self.model.num_layers, *key)) * (1 - 1e-9)
         layers = self.bound_cache[key]
         return [(gbs // (b * d) + bubble) * (b * seq * per_token_s + fixed_s) * layers for b in micro_batches]
 
@@ -294,16 +246,17 @@ class _Search:
         per_token_s = self.layer_flops(recompute) / t * s_per_flop + tp_s + cp_s
         return per_token_s, sm.half_efficiency_flops * s_per_flop + tp_share * cluster.collective_latency_s
 
-    def states_out_of_memory(self, base: "_Candidate") -> bool:
+    def states_out_of_memory(self, index: int) -> bool:
         """Whether the model states alone (weights, gradients, optimizer with the leanest optimizer
         choice, plus the framework overhead) of some pipeline rank exceed the usable memory: then
         no recompute mode, micro-batch or optimizer choice of this split fits."""
         zero = self.space.zero_stage if True in self.space.distributed_optimizer else 0
+        base = self.view(index)
         w, g, o = state_bytes_per_parameter(self.precision, zero, sharding_group_size(base))
         states = max(self.rank_parameters(base, rank) for rank in peak_candidate_ranks(base)) * (w + g + o)
         return states * (1 - 1e-12) + self.gpu.framework_overhead_bytes > usable_bytes(self.gpu, self.space)
 
-    def rank_parameters(self, layout: "_Candidate", rank: int) -> int:
+    def rank_parameters(self, layout: _LayoutView, rank: int) -> int:
         key = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,
                layout.num_layers_in_first_pipeline_stage, rank)
         if key not in self.param_cache:
@@ -311,13 +264,13 @@ class _Search:
                                                              make_vocab_size_divisible_by=128)
         return self.param_cache[key]
 
-    def unit_out_of_memory(self, index: int, base: "_Candidate", micro_batches: list[int]) -> bool:
-        """Whether no micro-batch size and optimizer choice of `base` fits: its leanest option, the
+    def unit_out_of_memory(self, index: int, micro_batches: list[int]) -> bool:
+        """Whether no micro-batch size and optimizer choice of unit `index` fits: its leanest option, the
         smallest micro-batch with the distributed optimizer, does not (activations never shrink
         as the micro-batch grows; the distributed optimizer only removes bytes)."""
         if True not in self.space.distributed_optimizer:
             return False
-        layout = base.variant(min(micro_batches), True)
+        layout = self.view(index, min(micro_batches))
         total = self.peak_memory(layout, self.activations(layout, index)).total_bytes
         self.min_memory_bytes = min(self.min_memory_bytes, total)
         return total > usable_bytes(self.gpu, self.space)
@@ -341,7 +294,7 @@ class _Search:
                 self.reject("slower_bound", per_pair * left)
                 return
             base, micro_batches = self.units[index]
-            if kind == 0 and self.states_out_of_memory(base):
+            if kind == 0 and self.states_out_of_memory(index):
                 self.reject("out_of_memory", per_pair * size[0](index, b))
             elif kind == 0:
                 for i in range(index, index + len(self.space.recompute_modes)):
@@ -349,8 +302,8 @@ class _Search:
             elif kind == 2 and (exact := self.pipeline_s(index, b)) > self.threshold():
                 heapq.heappush(heap, (exact, 3, index, b))  # tighter bound: maybe never evaluated
             elif kind >= 2:
-                self.over_options(index, base, [b])
-            elif self.unit_out_of_memory(index, base, micro_batches):
+                self.over_options(index, [b])
+            elif self.unit_out_of_memory(index, micro_batches):
                 self.reject("out_of_memory", per_pair * len(micro_batches))
             else:
                 for b, pair_bound in zip(micro_batches, self.pair_bounds(base, micro_batches)):
@@ -358,18 +311,18 @@ class _Search:
 
     def over_cp(self, t: int, p: int, rest: int) -> None:
         s = self.model.seq_length
-        for cp in _divisors(rest, min(rest, self.space.max_context_parallel)):
+        for cp in divisors(rest, min(rest, self.space.max_context_parallel)):
             if self.space.context_parallel_sizes is not None and cp not in self.space.context_parallel_sizes:
                 continue
-            if cp > 1 and s % (2 * cp):
+            if not cp_fits(cp, s):
                 self.reject("cp_sequence", self.inner_count())
                 continue
-            splits = _stage_splits(self.model.num_layers, p, self.space)
+            splits = stage_splits(self.model.num_layers, p, self.space.allow_uneven_pipeline)
             if not splits:
                 self.reject("pp_layers", self.inner_count())
                 continue
             for first, last in splits:
-                for v in _virtual_stages(self.model.num_layers, p, first, last, self.space):
+                for v in virtual_stage_counts(self.model.num_layers, p, first, last, self.space.max_virtual_stages):
                     if self.space.virtual_stage_counts is not None and v not in self.space.virtual_stage_counts:
                         continue
                     self.over_inner(t, p, v, cp, rest // cp, first, last)
@@ -379,19 +332,18 @@ class _Search:
         per_opt = len(space.recompute_modes) * len(space.distributed_optimizer)
         micro_batches = []
         for b in space.micro_batch_sizes:
-            if self.global_batch_size % (b * d):
+            if not batch_divides(self.global_batch_size, b, d):
                 self.reject("batch", per_opt)
-            elif v > 1 and (self.global_batch_size // (b * d)) % p:
+            elif not interleave_fits(self.global_batch_size // (b * d), p, v):
                 self.reject("interleave_microbatches", per_opt)
             else:
                 micro_batches.append(b)
         if micro_batches and space.recompute_modes:
             self.groups.append(len(self.units))
         for recompute in space.recompute_modes:
-            self.units.append((_Candidate(t, p, v, cp, d, 1, self.global_batch_size, recompute,
-                                          space.sequence_parallel and t > 1, True, first, last), micro_batches))
+            self.units.append((_Split(t, p, v, cp, d, first, last, recompute), micro_batches))
 
-    def over_options(self, index: int, base: "_Candidate", micro_batches: list[int]) -> None:
+    def over_options(self, index: int, micro_batches: list[int]) -> None:
         """Micro-batch sizes x optimizer choices of one layout. Without the distributed optimizer a
         layout holds more memory and moves more bytes, so it is checked for fit but only timed when
         the distributed optimizer is not among the options (it can never be the faster twin)."""
@@ -405,7 +357,7 @@ class _Search:
                 if too_big:
                     self.rejected["out_of_memory"] += 1
                     continue
-                layout = base.variant(b, dist_opt)
+                layout = self.view(index, b, dist_opt)
                 if b not in activations:
                     activations[b] = self.activations(layout, index)
                 mem = self.peak_memory(layout, activations[b])
@@ -431,7 +383,7 @@ class _Search:
         elif step_time_s < -self.best_times[0]:
             heapq.heapreplace(self.best_times, -step_time_s)
 
-    def activations(self, layout: "_Candidate", index: int) -> dict[int, float]:
+    def activations(self, layout: _LayoutView, index: int) -> dict[int, float]:
         """Activation bytes of the pipeline ranks that can hold the peak (planner.memory.peak_candidate_ranks)
         of layout `index` of `units` at this micro-batch size (cached: the same for both optimizers)."""
         key = (index, layout.micro_batch_size)
@@ -442,7 +394,7 @@ class _Search:
                 for rank in peak_candidate_ranks(layout)}
         return self.activation_cache[key]
 
-    def peak_memory(self, layout: "_Candidate", activations: dict[int, float]) -> RankMemory:
+    def peak_memory(self, layout: _LayoutView, activations: dict[int, float]) -> RankMemory:
         """Memory of the most loaded of the candidate pipeline ranks."""
         zero = self.space.zero_stage if layout.use_distributed_optimizer else 0
         w, g, o = state_bytes_per_parameter(self.precision, zero, sharding_group_size(layout))
@@ -537,7 +489,7 @@ def search_layouts(
     search.fits.sort(key=lambda item: item[0])
     plans, seen = [], set()
     for _, layout, mem, timing in search.fits:
-        layout = layout.to_layout()
+        layout = _to_layout(layout)
         key = tuple(sorted(layout.model_dump(exclude={"use_distributed_optimizer"}).items()))
         if key in seen:
             continue
@@ -566,7 +518,7 @@ def evaluate_layout(
 ) -> tuple[LayoutPlan, bool]:
     """(the LayoutPlan of exactly `layout`, whether it fits in memory with headroom): memory of the
     most loaded pipeline rank (planner.memory) and step time (planner.step_time). The divisibility
-    rules are the caller's to check first (planner.validate_layout)."""
+    rules are the caller's to check first (planner.parallel.layout_violations)."""
     cluster = cluster or cluster_from_gpu(gpu, gpus_per_node)
     mem = per_rank_memory(model, layout, precision=precision, overhead_bytes=gpu.framework_overhead_bytes,
                           flash_attention=flash_attention)
@@ -577,5 +529,38 @@ def evaluate_layout(
     return plan, mem.total_bytes <= gpu.memory_bytes * (1 - headroom_fraction)
 
 
+def validate_plan_layout(plan: RunPlan) -> list[str]:
+    """Problems of `plan.layout` as `field: message` lines (`llmplan validate`): every rule it breaks
+    (planner.parallel.layout_violations), else whether it fits in memory; empty when it is valid and fits."""
+    if plan.layout is None:
+        return []
+    violations = layout_violations(plan.layout.layout, plan.model, plan.layout, num_gpus=plan.estimate.num_gpus,
+                                   global_batch_tokens=plan.recipe.global_batch_tokens)
+    if violations:
+        return [f"layout.layout.{v.field}: {v.message}" for v in violations]
+    return _memory_problems(plan)
+
+
+def _memory_problems(plan: RunPlan) -> list[str]:
+    """Rule `out_of_memory` for a plan: by how much its layout misses and what would fit."""
+    lay, mem = plan.layout.layout, plan.layout.memory
+    mem_now = per_rank_memory(plan.model, lay, precision=plan.recipe.precision, overhead_bytes=mem.overhead_bytes)
+    usable = mem.capacity_bytes * (1 - mem.headroom_fraction)
+    if mem_now.total_bytes <= usable:
+        return []
+    parts = (f"weights {mem_now.weights_bytes / GIB:.1f}, gradients {mem_now.gradients_bytes / GIB:.1f}, "
+             f"optimizer {mem_now.optimizer_bytes / GIB:.1f}, activations {mem_now.activations_bytes / GIB:.1f}, "
+             f"overhead {mem_now.overhead_bytes / GIB:.1f}")
+    hints = ["recompute full"] if lay.recompute != "full" else []
+    if not lay.use_distributed_optimizer and lay.data_parallel_size > 1:
+        hints.append("use_distributed_optimizer true")
+    hints += ["a larger pipeline_model_parallel_size or tensor_model_parallel_size",
+              "`llmplan layout` for the fastest layout that fits"]
+    return [f"layout.memory: the layout needs {mem_now.total_bytes / GIB:.1f} GiB per GPU ({parts}) on pipeline "
+            f"stage {mem_now.pp_rank}, {(mem_now.total_bytes - usable) / GIB:.1f} GiB more than the "
+            f"{usable / GIB:.1f} GiB usable ({mem.capacity_bytes / GIB:.0f} GiB less "
+            f"{mem.headroom_fraction:.0%} headroom); try {', '.join(hints)}"]
+
+
 __all__ = ["Alternative", "LayoutSearchResult", "REASONS", "SearchSpace", "make_layout_plan",
-           "evaluate_layout", "search_layouts", "stage_num_layers", "usable_bytes"]
+           "evaluate_layout", "search_layouts", "stage_num_layers", "usable_bytes", "validate_plan_layout"]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from planner.layout import REASONS, SearchSpace, search_layouts, usable_bytes
+from planner.layout import SearchSpace, search_layouts, usable_bytes
+from planner.parallel import REASONS
 
 if TYPE_CHECKING:
     from planner.layout import LayoutSearchResult

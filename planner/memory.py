@@ -27,24 +27,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
-from planner.precision import PRECISIONS
+from planner.parallel import stage_num_layers
+from planner.precision import get_precision
 from planner.schema import ModelShape, ParallelLayout
-
-ACTIVATION_BYTES = {name: p.activation_bytes for name, p in PRECISIONS.items()}
-"""Bytes per stored activation element (planner.precision: fp8 keeps bf16 activations between layers)."""
-
-STATE_BYTES_PER_PARAM = {name: (p.weight_bytes, p.gradient_bytes, p.optimizer_bytes) for name, p in PRECISIONS.items()}
-"""(weights, gradients, optimizer states) bytes per parameter, from planner.precision (Megatron
-theoretical_memory_usage.py l.293-296)."""
-
-
-def _check_precision(precision: str) -> None:
-    if precision not in STATE_BYTES_PER_PARAM:
-        raise ValueError(
-            f"precision ({precision!r}) must be one of {', '.join(STATE_BYTES_PER_PARAM)}"
-        )
 
 
 def state_bytes_per_parameter(precision: str, zero_stage: int, data_parallel_size: int) -> tuple[float, float, float]:
@@ -54,10 +40,10 @@ def state_bytes_per_parameter(precision: str, zero_stage: int, data_parallel_siz
     gradients / DP; 3: also weights / DP (Rajbhandari et al. 2020, ZeRO, §5).
     bf16 with zero_stage 1 gives 2 + 4 + 12/DP = 6 + 12/DP (Megatron l.296).
     """
-    _check_precision(precision)
+    table = get_precision(precision)  # bytes per parameter: Megatron theoretical_memory_usage.py l.293-296
     if zero_stage not in (0, 1, 2, 3):
         raise ValueError(f"zero_stage ({zero_stage}) must be 0, 1, 2 or 3")
-    weights, grads, optim = STATE_BYTES_PER_PARAM[precision]
+    weights, grads, optim = table.weight_bytes, table.gradient_bytes, table.optimizer_bytes
     d = data_parallel_size
     return (
         weights / d if zero_stage >= 3 else weights,
@@ -71,44 +57,6 @@ def padded_vocab_size(vocab_size: int, tensor_parallel_size: int, divisible_by: 
     (megatron/training/tokenizer/tokenizer.py `_vocab_size_with_padding`)."""
     multiple = divisible_by * tensor_parallel_size
     return multiple * math.ceil(vocab_size / multiple)
-
-
-def stage_num_layers(num_layers: int, layout: ParallelLayout) -> list[int]:
-    """Transformer layers held by each pipeline rank (all its virtual chunks together).
-
-    Even split L/p, or Megatron's uneven split with --decoder-first/last-pipeline-num-layers
-    (the Llama 3 405B run: 126 layers on 16 stages as 7 + 14×8 + 7, Llama Team 2024, §3.3.2).
-    Raises ValueError when the layers cannot be split that way.
-    """
-    return list(_stage_num_layers(num_layers, layout.pipeline_model_parallel_size,
-                                  layout.num_layers_in_first_pipeline_stage,
-                                  layout.num_layers_in_last_pipeline_stage))
-
-
-@lru_cache(maxsize=4096)
-def _stage_num_layers(num_layers: int, p: int, first: int | None, last: int | None) -> tuple[int, ...]:
-    if first is None and last is None:
-        if num_layers % p:
-            raise ValueError(f"pipeline_model_parallel_size ({p}) must divide num_layers ({num_layers})")
-        return (num_layers // p,) * p
-    if p == 1:
-        raise ValueError("num_layers_in_first/last_pipeline_stage need pipeline_model_parallel_size > 1")
-    first = first if first is not None else 0
-    last = last if last is not None else 0
-    middle_stages = p - (first > 0) - (last > 0)
-    rest = num_layers - first - last
-    if rest < 0 or (middle_stages and rest % middle_stages) or (not middle_stages and rest):
-        raise ValueError(
-            f"num_layers ({num_layers}) minus first ({first}) and last ({last}) stage layers must "
-            f"split evenly over the other {middle_stages} pipeline stages"
-        )
-    mid = rest // middle_stages if middle_stages else 0
-    counts = [mid] * p
-    if first:
-        counts[0] = first
-    if last:
-        counts[-1] = last
-    return tuple(counts)
 
 
 def _layer_parameters(model: ModelShape, tp: int) -> tuple[int, int]:
@@ -208,10 +156,9 @@ def layer_activation_bytes_per_token(
     `recompute` overrides layout.recompute.
     """
     recompute = recompute or layout.recompute
-    _check_precision(precision)
     t = layout.tensor_model_parallel_size
     sp_div = t if layout.sequence_parallel else 1
-    unit = ACTIVATION_BYTES[precision] / 2  # the paper counts 2-byte activations, 1-byte masks
+    unit = get_precision(precision).activation_bytes / 2  # the paper counts 2-byte activations, 1-byte masks
     h, q = model.hidden_size, model.hidden_size
     kv = model.num_query_groups * model.head_dim
     if recompute == "full":
@@ -242,7 +189,7 @@ def activation_bytes(
     t, p, v = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,
                layout.virtual_pipeline_model_parallel_size)
     tokens = model.seq_length / layout.context_parallel_size * layout.micro_batch_size
-    unit = ACTIVATION_BYTES[precision] / 2
+    unit = get_precision(precision).activation_bytes / 2
     m = layout.num_microbatches
     layers = stage_num_layers(model.num_layers, layout)[pp_rank]
     if v > 1:

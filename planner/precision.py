@@ -50,7 +50,7 @@ def get_precision(name: str) -> Precision:
     try:
         return PRECISIONS[name]
     except KeyError:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {name!r}") from None
+        raise ValueError(f"precision ({name!r}) must be one of {', '.join(PRECISIONS)}") from None
 
 
 def peak_flops(gpu: Any, precision: str) -> float:

@@ -185,7 +185,8 @@ def step_time(
     inter = cluster.inter_node_bandwidth_bytes_per_s * step_model.comm_efficiency
     lat = cluster.collective_latency_s
 
-    grad_bytes, weight_bytes = 4, get_precision(precision).weight_bytes  # fp32 main grads
+    table = get_precision(precision)
+    grad_bytes, weight_bytes = table.gradient_bytes, table.weight_bytes  # fp32 main grads, weights
     dp_bw = intra if t * cp * d <= gpn else inter
     g = sharding_group_size(layout)  # gradients are reduced over DP x CP
     if g > 1:

@@ -11,7 +11,7 @@ import pytest
 from planner.derive import derive_preset
 from planner.io import write_model
 from planner.megatron_args import megatron_argv
-from planner.validate_layout import validate_plan_layout
+from planner.layout import validate_plan_layout
 from tui.cli import main
 
 ENTRY_KEYS = {

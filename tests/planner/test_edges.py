@@ -17,7 +17,7 @@ from planner.derive import derive_plan, plan_problems
 from planner.errors import PlanInputError
 from planner.risk import feasibility_problems
 from planner.schema import Goals
-from planner.validate_layout import validate_plan_layout
+from planner.layout import validate_plan_layout
 
 
 @pytest.mark.parametrize("unique", [1, 1e6, 1e8, 1e9, 1e11])

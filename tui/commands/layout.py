@@ -133,13 +133,13 @@ def layout(params, model_name, gpu, num_gpus, gpus_per_node, seq_len, global_bat
     import presets
     from planner.layout import SearchSpace, search_layouts
     from planner.throughput import ThroughputModel
-    from planner.validate_layout import pinned_violations
+    from planner.parallel import pinned_violations
 
     gpu_spec = presets.find_gpu(gpu, "--gpu")
     model = _resolve_model(params, model_name, seq_len, vocab_size)
     batch, batch_note = _global_batch_size(global_batch_tokens, global_batch_size, model.seq_length)
     gpn = gpus_per_node or gpu_spec.gpus_per_node
-    problems = pinned_violations(model, num_gpus, gpn, batch, tp=tp, pp=pp, cp=cp, vpp=vpp, mbs=mbs)
+    problems = [v.message for v in pinned_violations(model, num_gpus, gpn, batch, tp=tp, pp=pp, cp=cp, vpp=vpp, mbs=mbs)]
     if problems:
         raise PlanInputError("the pinned layout breaks Megatron's rules", problems)
     space = SearchSpace(

@@ -254,7 +254,7 @@ def validate(file) -> None:
     """Check a plan file: schema, exact parameter count and the arithmetic of its estimate."""
     from planner.derive import plan_problems
     from planner.io import read_plan
-    from planner.validate_layout import validate_plan_layout
+    from planner.layout import validate_plan_layout
 
     from planner.risk import feasibility_problems
 
