@@ -25,6 +25,7 @@ from pathlib import Path
 
 from executor.rundir import RunState, utc_now
 from planner.schema import RunPlan
+from planner.units import format_duration_days, format_usd
 
 PACE_WINDOW_STEPS = 20
 
@@ -62,20 +63,13 @@ class CostReport:
 
 
 def money(usd: float | None) -> str:
-    if usd is None:
-        return "?"
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(usd) >= scale:
-            return f"${usd / scale:.1f}{suffix}"
-    return f"${usd:.2f}"
+    """The monitor's dollars (planner.units.format_usd): `$60.3k`, `$1.5M`, `$12.50`; `?` when unknown."""
+    return format_usd(usd, decimals=1, missing="?")
 
 
 def duration(days: float) -> str:
-    if days >= 1:
-        return f"{days:.0f} days" if days >= 10 else f"{days:.1f} days"
-    if days * 24 >= 1:
-        return f"{days * 24:.1f} hours"
-    return f"{days * 1440:.1f} minutes"
+    """The monitor's durations (planner.units.format_duration_days): `2.5 days`, `31 days`, `3.0 hours`."""
+    return format_duration_days(days, tenths=True)
 
 
 def read_metrics(path: str | Path) -> list[dict]:

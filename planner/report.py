@@ -16,7 +16,7 @@ from planner.io import atomic_write_text, canonical_sha256
 from planner.report_basic import mfu_chain_text
 from planner.uncertainty import step_time_range
 from planner.schema import Range, RunPlan
-from planner.units import format_count, format_scientific, round_significant
+from planner.units import format_count, format_number
 
 COST_CHART = "cost_breakdown.png"
 LOSS_CHART = "loss_vs_compute.png"
@@ -84,27 +84,15 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
 
 
 def num(x: float, digits: int = 3) -> str:
-    """Human-readable number: thousands separators for big values, significant digits for small,
-    rounded before the form is chosen (999.7 -> `1,000`); exponents without `+` (`2.871e23`)."""
-    if x == 0:
-        return "0"
-    rounded = round_significant(x, digits)
-    if abs(rounded) >= 1e12:
-        return format_scientific(x, 4)
-    if abs(rounded) >= 1000:
-        return f"{x:,.0f}"
-    text = f"{rounded:.{digits}g}"
-    return format_scientific(x, digits) if "e" in text else text
+    """The report's figures (planner.units.format_number): thousands separators for big values,
+    significant digits for small, rounded before the form is chosen (999.7 -> `1,000`); from 1e12 on
+    the exponent form without `+` (`2.871e23`)."""
+    return format_number(x, digits, scientific_from=1e12)
 
 
 def count_label(n: float) -> str:
     """1.5e9 -> '1.5B', 4e5 -> '400K', 2e12 -> '2T', 999,999.7 -> '1M' (planner.units.format_count)."""
-    return format_count(n).replace("k", "K")
-
-
-def short_money(x: float) -> str:
-    """150000 -> '150k', 2.5e6 -> '2.5M', 999,999.7 -> '1M' (axis labels; planner.units.format_count)."""
-    return format_count(x)
+    return format_count(n, kilo="K")
 
 
 def _with_range(point: float, r: Range | None, prefix: str = "") -> str:
@@ -267,7 +255,7 @@ def _serving_and_budget(plan: RunPlan) -> str:
     """Serving cost and total cost of ownership (planner.inference), budget use at goals.confidence
     and the hints (planner.risk)."""
     s, u, parts = plan.serving, plan.budget_use, []
-    usd = lambda x: "$" + short_money(x) if x >= 0 else "-$" + short_money(-x)  # noqa: E731
+    usd = lambda x: "$" + format_count(x) if x >= 0 else "-$" + format_count(-x)  # noqa: E731
     if s is not None:
         rows = [["Tokens served", count_label(s.inference_tokens)],
                 ["FLOPs per served token", f"{s.flops_per_token:.3g} (2N + 2 x layers x {s.context_tokens:,} context x hidden)"],
@@ -322,7 +310,7 @@ def cost_chart(plan: RunPlan, ranges: dict[str, Range], path: Path) -> None:
     if rented:
         bars[1].set_hatch("//")
         bars[1].set_alpha(0.5)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"${short_money(x)}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"${format_count(x)}"))
     ends = list(values)
     total = ranges.get("total_cost_usd")
     if total is not None:

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from planner.data_sources import data_rows
 from planner.schema import RunPlan
-from planner.units import format_count, format_scientific
-
-
-def _si(value: float, unit: str = "") -> str:
-    """7e9 -> `7B`, 999,999.7 -> `1M` (planner.units: rounded before the suffix, never `1e+03k`)."""
-    return format_count(value) + unit
+from planner.units import format_count, format_number, format_scientific
 
 
 def _num(value: float) -> str:
-    """Thousands separators for large figures, three significant digits for small ones."""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    """The summary's figures (planner.units.format_number): thousands separators from 100 on
+    (`1,234`), three significant digits below (`30.8`), Python's exponent for tiny ones (`2e-05`)."""
+    return format_number(value, separators_from=100, python_exponent=True)
 
 
 def _range(plan: RunPlan, name: str, fmt) -> str:
@@ -35,8 +31,8 @@ def summary_rows(plan: RunPlan) -> list[tuple[str, str]]:
         ("binding constraint", plan.binding_constraint),
         ("parameters", f"{m.num_params:,} ({m.num_layers} layers, hidden {m.hidden_size}, "
                        f"{m.num_attention_heads} heads, {m.num_query_groups} KV groups, ffn {m.ffn_hidden_size})"),
-        ("tokens", f"{_si(t.num_tokens)} ({t.tokens_per_param:.1f} per parameter, {t.epochs:.2f} epochs)"
-                   + (f" after {_si(t.tokens_seen)} already seen by {plan.goals.continue_from.checkpoint}"
+        ("tokens", f"{format_count(t.num_tokens)} ({t.tokens_per_param:.1f} per parameter, {t.epochs:.2f} epochs)"
+                   + (f" after {format_count(t.tokens_seen)} already seen by {plan.goals.continue_from.checkpoint}"
                       if t.tokens_seen is not None and plan.goals.continue_from else "")),
         ("training FLOPs", f"{format_scientific(e.model_flops)} model, {format_scientific(e.hardware_flops)} hardware"),
         ("GPUs", f"{e.num_gpus} x {e.gpu} at end-to-end MFU {e.mfu:.1%}"),
@@ -89,7 +85,7 @@ def outlook_rows(plan: RunPlan) -> list[tuple[str, str]]:
     rows = []
     s, u = plan.serving, plan.budget_use
     if s is not None:
-        rows.append(("serving", f"{_si(s.inference_tokens)} tokens x {format_scientific(s.flops_per_token)} FLOPs = {format_scientific(s.serving_flops)} "
+        rows.append(("serving", f"{format_count(s.inference_tokens)} tokens x {format_scientific(s.flops_per_token)} FLOPs = {format_scientific(s.serving_flops)} "
                                 f"FLOPs on {s.gpu} at {s.utilisation:.0%} utilisation: {_num(s.gpu_hours)} GPU-hours, "
                                 f"${_num(s.cost_usd)}"))
         rows.append(("total cost of ownership", f"${_num(s.total_cost_of_ownership_usd)} (training ${_num(s.training_cost_usd)}"

@@ -1,6 +1,6 @@
 """One parser and one set of formatters for the numbers people type and read.
 
-Sizes, token counts, money, energy and durations are written the same way on the command line, in
+Sizes, token counts, money, energy, CO2, bytes and durations are written the same way on the command line, in
 goals files and in the wizard: `1.5M`, `$1,000,000`, `7B`, `2T`, `4e6`, `70_000`, `500k`. Suffixes
 are decimal (k = 1e3, M = 1e6, B = G = 1e9, T = 1e12, P = 1e15), case-insensitive. A value that is
 not a number, not finite (`nan`, `inf`) or overflows (`1e999`), or lies beyond the field's `maximum`,
@@ -90,22 +90,67 @@ def round_significant(value: float, digits: int) -> float:
 _round_sig = round_significant
 
 
-def format_count(value: float | int | None, digits: int = 3) -> str:
+def format_count(value: float | int | None, digits: int = 3, *, kilo: str = "k", decimals: int | None = None,
+                 exact: bool = False) -> str:
     """7e9 -> `7B`, 1.5e6 -> `1.5M`, 999_999.7 -> `1M`, 1234 -> `1.23k`, 12 -> `12`; None -> `-`.
 
     `parse_number(format_count(x)) == x` for figures with at most `digits` significant digits.
+    `kilo="K"`: the report's axis and table labels (`400K`). `decimals`: a fixed number of
+    decimals after the suffix instead of significant digits (the run monitor's `$60.3k`, `$1.5M`).
+    `exact`: the form text of the wizard, which must parse back to `value` exactly: `7B`, `1.5M`
+    where `digits` digits say it all, else the whole number (`1234567`) or Python's `repr`.
     """
     if value is None:
         return "-"
+    if exact:
+        return _exact_text(value, digits)
     if not math.isfinite(value):
         return str(value)
+    if decimals is not None:  # chosen on the value itself: 999.96 -> `999.96`, not rounded up to `1.0k`
+        scale, suffix = next(((s, n) for n, s in _SCALES if abs(value) >= s), (1.0, ""))
+        return f"{value / scale:.{decimals}f}{kilo if suffix == 'k' else suffix}"
     rounded = _round_sig(float(value), digits)
     if abs(rounded) >= 1000 * _SCALES[0][1] or 0 < abs(rounded) < 1e-3:
         return format_scientific(rounded, digits)
     for suffix, scale in _SCALES:
         if abs(rounded) >= scale:
-            return f"{_round_sig(rounded / scale, digits):.{digits}g}{suffix}"
+            return f"{_round_sig(rounded / scale, digits):.{digits}g}{kilo if suffix == 'k' else suffix}"
     return f"{rounded:.{digits}g}"
+
+
+def _exact_text(value: float | int, digits: int) -> str:
+    for suffix, scale in _SCALES:
+        if abs(value) >= scale:
+            text = f"{value / scale:.{digits}g}{suffix}"  # 7B, 1.5M, 2.25T; 4096 stays 4096
+            if "e" not in text and parse_number(text, allow_negative=True) == value:
+                return text
+    if float(value).is_integer():
+        return f"{int(value)}"
+    return repr(float(value))
+
+
+def format_number(value: float | None, digits: int = 3, *, unit: str = "", separators_from: float = 1000.0,
+                  scientific_from: float | None = None, python_exponent: bool = False) -> str:
+    """A plain figure for tables and sentences: `12,345` (thousands separators from `separators_from`
+    on), `30.8`, `0.0123` (`digits` significant digits below it), rounded before the form is chosen
+    (999.7 -> `1,000`), then ` unit`; None -> `-`.
+
+    From `scientific_from` on, the exponent form with one more digit (the report: `2.871e23`). Tiny
+    values read `2e-5`; `python_exponent=True` keeps Python's `2e-05` (the text summary's form).
+    """
+    if value is None:
+        return "-"
+    value = value or 0.0  # -0.0 reads `0`
+    rounded = _round_sig(value, digits)
+    if scientific_from is not None and abs(rounded) >= scientific_from:
+        text = format_scientific(value, digits + 1)
+    elif abs(rounded) >= separators_from:
+        text = f"{value:,.0f}"
+    else:
+        text = f"{rounded:.{digits}g}"
+        if "e" in text and not python_exponent:
+            text = format_scientific(value, digits)
+    return f"{text} {unit}".rstrip()
 
 
 def format_scientific(value: float, digits: int = 3) -> str:
@@ -117,12 +162,18 @@ def format_scientific(value: float, digits: int = 3) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-def format_usd(value: float | None, digits: int = 3) -> str:
-    """1e6 -> `$1M`, 999_999.7 -> `$1M`, 60_250 -> `$60.2k`, 12.5 -> `$12.50`; negative as `-$5k`."""
+def format_usd(value: float | None, digits: int = 3, *, decimals: int | None = None, missing: str = "-") -> str:
+    """1e6 -> `$1M`, 999_999.7 -> `$1M`, 60_250 -> `$60.2k`, 12.5 -> `$12.50`; negative as `-$5k`.
+
+    `decimals=1`: the run monitor's fixed tenths from $1,000 on (`$60.3k`, `$1.5M`), as format_count.
+    `missing`: the text for None.
+    """
     if value is None:
-        return "-"
+        return missing
     sign = "-" if value < 0 else ""
-    if abs(value) >= 999.5:
+    if decimals is not None and abs(value) >= 1000:
+        return f"{sign}${format_count(abs(value), decimals=decimals)}"
+    if decimals is None and abs(value) >= 999.5:
         return f"{sign}${format_count(abs(value), digits)}"
     return f"{sign}${abs(value):,.2f}"
 
@@ -150,10 +201,26 @@ def _with_unit(value: float | None, scales: tuple[tuple[str, float], ...], digit
     raise AssertionError("unreachable")
 
 
-def format_duration_days(days: float | None, digits: int = 3) -> str:
-    """0.5 -> `12 h`, 30.8 -> `30.8 days`, 800 -> `2.19 years`, 0.01 -> `14.4 min`."""
+def format_bytes(value: float, digits: int = 3) -> str:
+    """Binary sizes: 8.6e10 -> `80.1 GiB`, 3 * 2**40 -> `3 TiB`, 512 -> `512 B`."""
+    for suffix, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(value) >= scale:
+            return f"{_round_sig(value / scale, digits):.{digits}g} {suffix}"
+    return f"{value:.0f} B"
+
+
+def format_duration_days(days: float | None, digits: int = 3, *, tenths: bool = False) -> str:
+    """0.5 -> `12 h`, 30.8 -> `30.8 days`, 800 -> `2.19 years`, 0.01 -> `14.4 min`.
+
+    `tenths=True`: the run monitor's form, one decimal below ten days and none from ten on, in
+    days, hours or minutes (`2.5 days`, `31 days`, `12.0 hours`, `14.4 minutes`).
+    """
     if days is None:
         return "-"
+    if tenths:
+        for unit, amount in (("days", days), ("hours", days * 24), ("minutes", days * 1440)):
+            if amount >= 1 or unit == "minutes":
+                return f"{amount:.0f} {unit}" if unit == "days" and amount >= 10 else f"{amount:.1f} {unit}"
     if not math.isfinite(days):
         return str(days)
     if days >= 365:

@@ -13,6 +13,7 @@ from typing import Literal, get_args
 
 from pydantic import ValidationError
 
+from planner import units
 from planner.errors import PlanInputError, describe_validation_error
 from planner.schema import Goals, Objective, RunPlan
 from tui.exporters import EXPORTERS, ExportFormat
@@ -54,23 +55,13 @@ FIELD_NAMES = tuple(f.name for f in GOAL_FIELDS)
 def parse_number(text: str) -> float:
     """`"7B"` -> 7e9, `"$1,000,000"` -> 1e6, `"2.5e6"` -> 2.5e6: the parser of the CLI flags and goals
     files (planner.units); ValueError naming what is allowed."""
-    from planner.units import parse_number as parse
-
-    return parse(text, allow_negative=True)  # the schema's own rule names a negative value
+    return units.parse_number(text, allow_negative=True)  # the schema's own rule names a negative value
 
 
 def format_number(value: float | int | None) -> str:
-    """The form text for a goal value, exact: `parse_number(format_number(x)) == x` (`7B`, `1.5M`)."""
-    if value is None:
-        return ""
-    for suffix, scale in (("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            text = f"{value / scale:.3g}{suffix}"  # 7B, 1.5M, 2.25T; 4096 stays 4096
-            if "e" not in text and parse_number(text) == value:
-                return text
-    if float(value).is_integer():
-        return f"{int(value)}"
-    return repr(float(value))
+    """The form text for a goal value, exact: `parse_number(format_number(x)) == x` (`7B`, `1.5M`);
+    empty for a goal left unset."""
+    return "" if value is None else units.format_count(value, exact=True)
 
 
 def form_values(goals: Goals) -> dict[str, str]:

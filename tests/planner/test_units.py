@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from planner.schema import Goals
 from planner.units import (
     UnitError,
+    format_bytes,
     format_co2_kg,
     format_count,
     format_duration_days,
     format_energy_kwh,
+    format_number,
     format_usd,
     parse_number,
 )
@@ -117,3 +119,36 @@ def test_a_goals_file_number_validates_or_fails_with_its_field_path(field, value
         assert all(e["loc"][0] == field for e in err.errors())
     else:
         assert math.isfinite(getattr(goals, field))
+
+
+# One formatter per kind, with a parameter where two views of the project show a figure differently.
+
+@pytest.mark.parametrize("value,kwargs,text", [
+    (999.7, {}, "1,000"), (30.84, {}, "30.8"), (2e-5, {}, "2e-5"), (0.0, {}, "0"), (-0.0, {}, "0"), (None, {}, "-"),
+    (12.5, {"unit": "days"}, "12.5 days"), (None, {"unit": "days"}, "-"),
+    (2.871e23, {"scientific_from": 1e12}, "2.871e23"), (2.5e12, {}, "2,500,000,000,000"),
+    (150.4, {"separators_from": 100}, "150"), (150.4, {}, "150"),
+    (1.234e-5, {"separators_from": 100, "python_exponent": True}, "1.23e-05"),
+])
+def test_format_number_is_the_reports_the_summarys_and_the_wizards_plain_figure(value, kwargs, text):
+    assert format_number(value, **kwargs) == text
+
+
+@pytest.mark.parametrize("value,text", [(7e9, "7B"), (1.5e6, "1.5M"), (4096, "4096"), (1234567, "1234567"),
+                                        (0.1, "0.1"), (2.25e12, "2.25T"), (7_000_000_001, "7000000001")])
+def test_the_exact_form_text_parses_back_to_the_same_number(value, text):
+    assert format_count(value, exact=True) == text
+    assert parse_number(text) == value
+
+
+def test_the_reports_labels_use_a_capital_k_and_the_monitor_fixed_tenths():
+    assert [format_count(x, kilo="K") for x in (4e5, 1.5e6, 12)] == ["400K", "1.5M", "12"]
+    assert [format_usd(x, decimals=1) for x in (60_250, 1.5e6, 999.96, 12.5)] == ["$60.2k", "$1.5M", "$999.96", "$12.50"]
+    assert format_usd(None, missing="?") == "?"
+    assert [format_duration_days(d, tenths=True) for d in (31.4, 2.54, 0.5, 0.01)] == \
+        ["31 days", "2.5 days", "12.0 hours", "14.4 minutes"]
+
+
+@pytest.mark.parametrize("value,text", [(86e9, "80.1 GiB"), (3 * 2**40, "3 TiB"), (512, "512 B"), (1536, "1.5 KiB")])
+def test_format_bytes_uses_binary_units(value, text):
+    assert format_bytes(value) == text

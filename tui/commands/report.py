@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from planner.errors import PlanInputError
+from planner.units import format_count
 
 SHOWN_COLUMNS = ("num_params", "num_tokens", "gpu", "num_gpus", "gpu_hours", "wallclock_days",
                  "days_with_failures", "total_cost_usd", "serving_cost_usd", "total_cost_of_ownership_usd", "co2_kg",
@@ -74,14 +75,10 @@ def format_table(frame, varied: list[str]) -> str:
         shown = [c for c in shown if c not in ("serving_cost_usd", "total_cost_of_ownership_usd")]  # no inference
     view = frame.loc[:, shown].copy()
     if "total_cost_usd_p10" in frame.columns:  # the range shown next to the figure
-        from planner.report import short_money
-
-        spans = [("" if lo != lo else f"{short_money(lo)}-{short_money(hi)}")
+        spans = [("" if lo != lo else f"{format_count(lo)}-{format_count(hi)}")
                  for lo, hi in zip(frame["total_cost_usd_p10"], frame["total_cost_usd_p90"], strict=True)]
         view.insert(view.columns.get_loc("total_cost_usd") + 1, "cost_p10_p90", spans)
     view["pareto"] = view["pareto"].map({True: "*", False: ""})
-    from planner.units import format_count
-
     counts = lambda v: format_count(v, 4)  # noqa: E731 - 7.003B, never 7.003e+09 (planner.units)
     formatters = {c: counts for c in ("num_params", "num_tokens") if c in view.columns}
     formatters.update({c: "{:,.0f}".format for c in ("gpu_hours", "co2_kg") if c in view.columns})

@@ -102,7 +102,7 @@ def training_table(plan: RunPlan) -> Table:
               else f" ({f.interruptions_p10:.0f}–{f.interruptions_p90:.0f})")
     table.add_row("interruptions", f"{figures.num(f.expected_interruptions)}{spread}")
     table.add_row("checkpoint", f"every {f.checkpoint_interval_steps:,} steps · {figures.nbytes(f.checkpoint_bytes)}"
-                  f" in {figures.num(f.checkpoint_write_s, 's')}")
+                  f" in {figures.num(f.checkpoint_write_s, unit='s')}")
     table.add_row("goodput", f"{f.goodput:.1%} (in the end-to-end MFU)")
     return table
 

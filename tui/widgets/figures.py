@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from planner.schema import Range
 from planner.units import (
+    format_bytes,
     format_co2_kg,
     format_count,
     format_energy_kwh,
+    format_number,
     format_scientific,
     format_usd,
-    round_significant,
 )
-
-_BYTE_SCALES = (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
 
 count = format_count
 """7.0e9 -> `7B`; 1234 -> `1.23k`; 999,999.7 -> `1M`; None -> `-`."""
@@ -21,30 +20,16 @@ usd = format_usd
 """1e6 -> `$1M`; 60,250 -> `$60.2k`; 12.5 -> `$12.50`."""
 energy = format_energy_kwh
 co2 = format_co2_kg
+num = format_number
+"""Three significant digits, rounded before choosing the form: 999.7 -> `1,000`, 30.84 -> `30.8`;
+thousands separators from 1,000 on; `num(v, unit="days")`."""
+nbytes = format_bytes
+"""Binary sizes: `80.1 GiB`."""
 
 
 def flops(value: float) -> str:
     """3.1e23 -> `3.1e23 FLOP`."""
     return f"{format_scientific(value)} FLOP"
-
-
-def num(value: float | None, unit: str = "") -> str:
-    """Three significant digits, rounded before choosing the form: 999.7 -> `1,000`, 30.84 -> `30.8`;
-    thousands separators from 1,000 on."""
-    if value is None:
-        return "-"
-    rounded = round_significant(value, 3)
-    text = f"{value:,.0f}" if abs(rounded) >= 1000 else f"{rounded:.3g}"
-    if "e" in text:  # below 1e-3
-        text = format_scientific(value)
-    return f"{text} {unit}".rstrip()
-
-
-def nbytes(value: float) -> str:
-    for suffix, scale in _BYTE_SCALES:
-        if abs(value) >= scale:
-            return f"{round_significant(value / scale, 3):.3g} {suffix}"
-    return f"{value:.0f} B"
 
 
 def span(rng: Range | None, fmt) -> str:
