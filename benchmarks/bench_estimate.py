@@ -51,21 +51,22 @@ def derivation_times(repeat: int) -> tuple[list[float], list[float], list[float]
     import presets
     from planner.chain import clear_layout_cache
     from planner.derive import derive_plan, size_run
-    from planner.estimate import estimate_run, resolve_context
+    from planner.estimate import estimate_run
+    from planner.resolve import resolve
 
-    goals = presets.load_goals_preset("default")
-    derive_plan(goals)  # warm caches (preset files, calibration residuals)
+    goals, catalog = presets.load_goals_preset("default"), presets.load_catalog()  # the preset files, read once
+    derive_plan(resolve(goals, catalog))  # warm caches (validators)
     core, whole, whole_cpu = [], [], []
     for _ in range(repeat):
         clear_layout_cache()  # a new goal is a new model: no layout search remembered
         start = time.perf_counter()
-        ctx = resolve_context(goals)
-        sized = size_run(goals, ctx)
-        estimate_run(goals, ctx, sized.model, sized.num_tokens)
+        resolved = resolve(goals, catalog)
+        sized = size_run(goals, resolved)
+        estimate_run(resolved, sized.model, sized.num_tokens)
         core.append(time.perf_counter() - start)
         clear_layout_cache()
         start, start_cpu = time.perf_counter(), time.process_time()
-        derive_plan(goals)
+        derive_plan(resolve(goals, catalog))
         whole.append(time.perf_counter() - start)
         whole_cpu.append(time.process_time() - start_cpu)
     return core, whole, whole_cpu

@@ -72,6 +72,8 @@ async def in_process(runs: int) -> dict[str, list[float]]:
     from textual import events
 
     from planner.derive import derive_plan
+    from planner.resolve import resolve
+    from presets import load_catalog
     from tui.app import WizardApp
     from tui.widgets.summary import PlanSummary
 
@@ -129,7 +131,7 @@ async def in_process(runs: int) -> dict[str, list[float]]:
                 assert app.plans_computed == seen_plans + 1 and not app.plan_error, app.plan_error
                 out["plan"].append(marks["plan_display"] - t0)
                 t1 = time.perf_counter()
-                derive_plan(app.goals)
+                derive_plan(resolve(app.goals, load_catalog()))
                 out["derive"].append(time.perf_counter() - t1)
     finally:
         PlanSummary.render = render

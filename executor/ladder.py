@@ -32,6 +32,7 @@ from planner.io import atomic_write_text, canonical_sha256, read_model, write_mo
 from planner.ladder import rung_plan
 from planner.schema.ladder import LadderPlan
 from planner.schema.scaling_law import FitPoint
+from presets import load_catalog
 
 PREPARED = ".ladder-prepared"
 
@@ -74,7 +75,7 @@ def setup_run_dir(ladder_path: str | Path, run_dir: str | Path) -> LadderPlan:
         path = run_dir / "rungs" / rung.name / "plan.yaml"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_model(rung_plan(ladder, rung), path)
+            write_model(rung_plan(ladder, rung, load_catalog()), path)
     return ladder
 
 

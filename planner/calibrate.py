@@ -12,14 +12,21 @@ pandas is imported inside `calibration_frame` only, so `llmplan estimate` stays 
 
 from __future__ import annotations
 
-import csv
+import dataclasses
 import math
 import statistics
-from pathlib import Path
+
+import yaml
 
 from planner import architecture
-from planner.estimate import Context, estimate_run, resolve_context
+from planner.chain import mfu_for
+from planner.crossval import RUN_BATCH_TOKENS, cross_validate_throughput, cross_validation_of_runs, published_run_chain, throughput_rows
+from planner.estimate import estimate_run
+from planner.resolve import ResolvedGoals, resolve
 from planner.schema import Goals, ModelShape
+from planner.schema.catalog import Catalog
+from planner.throughput import GpuMfu, MfuModel, default_precision, predict_mfu
+from planner.uncertainty import INTERIM_SIGMA_ENERGY, INTERIM_SIGMA_TP, Residuals, summarise
 
 ALIASES = {"OLMo-7B-Twin-2T": "OLMo-7B"}
 """Rows whose reference shape is listed under another name in presets/models.yaml."""
@@ -33,10 +40,8 @@ def _float(value: str) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def _shape(name: str, params: float, seq_len: int) -> tuple[ModelShape, str]:
-    import presets
-
-    models = presets.load_models()
+def _shape(catalog: Catalog, name: str, params: float, seq_len: int) -> tuple[ModelShape, str]:
+    models = catalog.model_shapes()
     key = ALIASES.get(name, name)
     if key in models:
         return models[key].model_copy(update={"seq_length": seq_len}), f"presets/models.yaml {key}"
@@ -67,28 +72,25 @@ def _ratio_error(predicted: float | None, reported: float | None) -> float | Non
     return predicted / reported - 1.0
 
 
-def calibrate_row(row: dict, ctx_cache: dict[str, Context] | None = None) -> dict:
-    """One row of the calibration table (see the module docstring); plain numbers, None when unknown."""
+def calibrate_row(catalog: Catalog, row: dict, cache: dict[str, ResolvedGoals] | None = None) -> dict:
+    """One row of the calibration table (see the module docstring); plain numbers, None when unknown.
+    `cache` keeps the goals resolved per GPU (only the GPU differs between the resolved presets)."""
     goals = _goals_for(row)
-    cache = ctx_cache if ctx_cache is not None else {}
-    ctx = cache.get(goals.gpu) or cache.setdefault(goals.gpu, resolve_context(goals))
+    cache = cache if cache is not None else {}
+    rg = cache.get(goals.gpu) or cache.setdefault(goals.gpu, resolve(goals, catalog))
     params = _float(row["params"])
-    shape, shape_source = _shape(row["name"], params, goals.seq_len)
-    out = {"name": row["name"], "kind": row["kind"], "gpu": ctx.gpu.name, "params": params,
+    shape, shape_source = _shape(catalog, row["name"], params, goals.seq_len)
+    out = {"name": row["name"], "kind": row["kind"], "gpu": rg.gpu.name, "params": params,
            "shape": shape_source, "source": row.get("source", "")}
     tokens = _float(row.get("tokens", ""))
     if tokens is None:  # a throughput benchmark: MFU only
-        from planner.estimate import mfu_for
-
-        n = goals.num_gpus or ctx.gpu.gpus_per_node
-        out.update(num_gpus=n, predicted_mfu=mfu_for(goals, ctx, shape.num_params, n),
+        n = goals.num_gpus or rg.gpu.gpus_per_node
+        out.update(num_gpus=n, predicted_mfu=mfu_for(goals, rg, shape.num_params, n),
                    reported_mfu=_float(row.get("mfu", "")))
         return out
-    from planner.crossval import RUN_BATCH_TOKENS, published_run_chain
-
     batch = RUN_BATCH_TOKENS.get(row["name"])
-    est = published_run_chain(goals, ctx, shape, tokens, round(batch / goals.seq_len) if batch else None).estimate
-    grid = _float(row.get("grid_kg_per_kwh", "")) or ctx.region.grid_kg_co2_per_kwh
+    est = published_run_chain(goals, rg, shape, tokens, round(batch / goals.seq_len) if batch else None).estimate
+    grid = _float(row.get("grid_kg_per_kwh", "")) or rg.region.grid_kg_co2_per_kwh
     energy_mwh, co2_t = _float(row.get("energy_mwh", "")), _float(row.get("co2_t", ""))
     reported_hours = _reported_gpu_hours(row)
     out.update(
@@ -106,18 +108,11 @@ def calibrate_row(row: dict, ctx_cache: dict[str, Context] | None = None) -> dic
     return out
 
 
-def read_runs(csv_path: str | Path | None = None) -> list[dict]:
-    import presets
-
-    path = Path(csv_path) if csv_path else presets.PUBLISHED_RUNS_CSV
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def calibration_table(csv_path: str | Path | None = None) -> list[dict]:
-    """Every row of the published runs with predicted and reported figures and relative errors."""
-    cache: dict[str, Context] = {}
-    return [calibrate_row(row, cache) for row in read_runs(csv_path)]
+def calibration_table(catalog: Catalog, rows: list[dict] | tuple[dict, ...] | None = None) -> list[dict]:
+    """Every row of the published runs (the catalog's, or `rows` read from another CSV by the CLI)
+    with predicted and reported figures and relative errors."""
+    cache: dict[str, ResolvedGoals] = {}
+    return [calibrate_row(catalog, row, cache) for row in (catalog.published_runs if rows is None else rows)]
 
 
 def summary(rows: list[dict]) -> dict:
@@ -132,11 +127,11 @@ def summary(rows: list[dict]) -> dict:
     return {"gpu_hours": stats("gpu_hours_error"), "energy_kwh": stats("energy_error"), "co2_kg": stats("co2_error")}
 
 
-def calibration_frame(csv_path: str | Path | None = None):
+def calibration_frame(catalog: Catalog, rows: list[dict] | None = None):
     """The calibration table as a pandas DataFrame (pandas imported here only)."""
-    import pandas as pd
+    import pandas as pd  # deferred: pandas costs ~0.3 s of start-up, paid only by this frame
 
-    return pd.DataFrame(calibration_table(csv_path))
+    return pd.DataFrame(calibration_table(catalog, rows))
 
 
 PRIOR_SIZES = (1e9, 7e9, 30e9, 70e9, 200e9)
@@ -144,22 +139,21 @@ PRIOR_SIZES = (1e9, 7e9, 30e9, 70e9, 200e9)
 sequence 4096, on the planner's default fleet."""
 
 
-def _prior_targets(gpu_name: str, prior=None) -> list[tuple[float, int, float]]:
+def _prior_targets(catalog: Catalog, gpu_name: str, prior=None) -> list[tuple[float, int, float]]:
     """(parameters, GPUs, the chain's end-to-end MFU) of the PRIOR_SIZES runs on `gpu_name`; `prior`
     (a MfuModel) picks the default fleet in place of the committed one."""
-    goals = Goals(name="prior", gpu=gpu_name, seq_len=4096)
-    ctx = resolve_context(goals)
+    rg = resolve(Goals(name="prior", gpu=gpu_name, seq_len=4096), catalog)
     if prior is not None:
-        ctx.mfu_model = prior
+        rg = dataclasses.replace(rg, mfu_model=prior)
     out = []
     for size in PRIOR_SIZES:
         shape = architecture.derive_shape(size, vocab_size=32000, seq_length=4096)
-        est = estimate_run(goals, ctx, shape, 20 * shape.num_params)
+        est = estimate_run(rg, shape, 20 * shape.num_params)
         out.append((shape.num_params, est.num_gpus, est.mfu))
     return out
 
 
-def fit_mfu_model(half_sizes: tuple[float, ...] = (2e7, 4e7, 6e7, 8e7, 1e8, 1.5e8, 2e8, 3e8)) -> dict:
+def fit_mfu_model(catalog: Catalog, half_sizes: tuple[float, ...] = (2e7, 4e7, 6e7, 8e7, 1e8, 1.5e8, 2e8, 3e8)) -> dict:
     """Refit the sizing prior (planner.throughput.predict_mfu) to the chain (planner.chain).
 
     The prior guesses a run's end-to-end MFU before a shape, and so a layout, exists (budget-driven
@@ -167,16 +161,11 @@ def fit_mfu_model(half_sizes: tuple[float, ...] = (2e7, 4e7, 6e7, 8e7, 1e8, 1.5e
     pseudo-device), the base is the median ratio of the chain's end-to-end MFU to the prior's
     shape factors over PRIOR_SIZES; the shared N_half with the lowest median |error| wins.
     """
-    import dataclasses
-
-    import presets
-    from planner.throughput import GpuMfu, MfuModel
-
-    preset = MfuModel.from_preset(presets.load_mfu_model())
-    gpus = [g for g in presets.load_gpus() if g.generation != "CPU"]
+    preset = MfuModel.from_preset(catalog.mfu_model)
+    gpus = [g for g in catalog.gpus if g.generation != "CPU"]
     model, best = preset, None
     for _ in range(3):  # the default fleet the targets run on depends on the prior: iterate to a fixed point
-        targets = {g.name: _prior_targets(g.name, model) for g in gpus}
+        targets = {g.name: _prior_targets(catalog, g.name, model) for g in gpus}
         best = _best_prior(preset, gpus, targets, half_sizes)
         model = dataclasses.replace(preset, gpus={**preset.gpus, **{
             n: GpuMfu(b, best["half_size_params"]) for n, b in best["bases"].items()}})
@@ -184,9 +173,6 @@ def fit_mfu_model(half_sizes: tuple[float, ...] = (2e7, 4e7, 6e7, 8e7, 1e8, 1.5e
 
 
 def _best_prior(preset, gpus, targets: dict, half_sizes) -> dict:
-    import dataclasses
-
-    from planner.throughput import GpuMfu
     best: dict | None = None
     for half in half_sizes:
         bases, ratios = {}, []
@@ -205,7 +191,82 @@ def _best_prior(preset, gpus, targets: dict, half_sizes) -> dict:
 
 
 def throughput_predict(model, gpu, num_params: float, num_gpus: int) -> float:
-    from planner.throughput import default_precision, predict_mfu
-
     return predict_mfu(model, gpu, num_params=num_params, seq_length=4096, num_gpus=num_gpus,
                        precision=default_precision(gpu))
+
+
+def computed_residuals(catalog: Catalog) -> tuple[Residuals, Residuals]:
+    """(GPU-hours, energy) residuals computed now (presets/calibration_residuals.yaml holds them, a
+    test checks they agree): GPU-hours from the chain's leave-one-family-out predictions of the whole
+    published runs (planner.crossval, `llmplan calibrate --cv`), energy from the calibration table."""
+    try:
+        tp = [math.log(r["reported"] / r["predicted"]) for r in cross_validation_of_runs(catalog)]
+        _, energy = _published_log_residuals(catalog)
+    except (AttributeError, KeyError, ValueError) as exc:
+        why = f"calibration unavailable ({exc.__class__.__name__})"
+        return (Residuals(0.0, INTERIM_SIGMA_TP, 0, f"interim constant; {why}"),
+                Residuals(0.0, INTERIM_SIGMA_ENERGY, 0, f"interim constant; {why}"))
+    src = ("out-of-sample log residuals of GPU-hours: the chain's leave-one-family-out predictions of the "
+           "published whole runs (planner.crossval)")
+    return (summarise(tp, src, INTERIM_SIGMA_TP),
+            summarise(energy, "log residuals of energy vs published runs", INTERIM_SIGMA_ENERGY))
+
+
+def computed_step_residuals(catalog: Catalog) -> Residuals:
+    """Spread of steady-state throughput: the step-time model's leave-one-group-out log residuals
+    over the throughput benchmark rows (planner.crossval)."""
+    rows = cross_validate_throughput(throughput_rows(catalog))
+    return summarise([math.log(r["reported"] / r["predicted"]) for r in rows],
+                     "out-of-sample log residuals of steady-state tokens/s per GPU: the step-time model's "
+                     "leave-one-group-out predictions of the throughput benchmarks (planner.crossval)", INTERIM_SIGMA_TP)
+
+
+def residuals_yaml(catalog: Catalog, residuals: tuple[Residuals, Residuals] | None = None) -> str:
+    """The text of presets/calibration_residuals.yaml for `residuals` (default: computed now)."""
+    tp, energy = residuals or computed_residuals(catalog)
+    step = computed_step_residuals(catalog)
+    body = {name: {"mu": r.mu, "sigma": r.sigma, "n": r.n, "source": r.source}
+            for name, r in (("gpu_hours", tp), ("energy", energy), ("step_time", step))}
+    return ("# Written by `llmplan calibrate --residuals presets/calibration_residuals.yaml` after any change to\n"
+            "# the estimator, the MFU model or published_runs.csv; tests/planner/test_uncertainty.py checks it.\n"
+            + yaml.safe_dump(body, sort_keys=False))
+
+
+def _published_log_residuals(catalog: Catalog) -> tuple[list[float], list[float]]:
+    """ln(reported/predicted) of GPU-hours and energy over the kind=run published runs, from the
+    calibration table (the same numbers `llmplan calibrate` prints)."""
+    rows = [r for r in calibration_table(catalog) if r["kind"] == "run"]
+    tp = [_log_ratio(r.get("reported_gpu_hours"), r.get("predicted_gpu_hours")) for r in rows]
+    energy = [_log_ratio(r.get("reported_energy_kwh"), r.get("predicted_energy_kwh")) for r in rows]
+    return [x for x in tp if x is not None], [x for x in energy if x is not None]
+
+
+def published_run_predictions(catalog: Catalog, names: tuple[str, ...] | None = None) -> list[dict]:
+    """Calibration rows with reported GPU-hours, each with the Goals that plan the same run from
+    scratch (size, tokens, sequence length, GPU, GPU count when the source gives it)."""
+    runs = {row["name"]: row for row in catalog.published_runs}
+    out = []
+    for row in calibration_table(catalog):
+        if row["kind"] != "run" or row.get("reported_gpu_hours") is None or (names and row["name"] not in names):
+            continue
+        out.append({**row, "goals": _goals_for_row(runs[row["name"]])})
+    return out
+
+
+def _goals_for_row(row: dict) -> Goals:
+    return Goals(
+        name="calibration", objective="fixed-size", target_params=float(row["params"]),
+        target_tokens=float(row["tokens"]), seq_len=int(row["seq_len"]), gpu=row["gpu"],
+        num_gpus=int(row["n_gpus"]) if row["n_gpus"] else None,
+        pue=float(row["pue"]) if row["pue"] else 1.1,
+    )
+
+
+def _log_ratio(reported, predicted) -> float | None:
+    try:
+        reported, predicted = float(reported), float(predicted)
+    except (TypeError, ValueError):
+        return None
+    if not (reported > 0 and predicted > 0) or math.isnan(reported) or math.isnan(predicted):
+        return None
+    return math.log(reported / predicted)

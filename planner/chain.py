@@ -19,13 +19,71 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner import flops, throughput
-from planner.estimate import Context, _estimate_from_parts, mfu_for
+from planner import cost, flops, sizing, throughput
 from planner.layout import search_layouts
 from planner.recipe import choose_global_batch_size
+from planner.resolve import ResolvedGoals
 from planner.risk import sizing_headroom
 from planner.reliability import plan_reliability
 from planner.schema import Estimate, Goals, LayoutPlan, ModelShape, Overhead, ReliabilityPlan
+
+
+def cost_per_gpu_hour(rg: ResolvedGoals, goals: Goals | None = None) -> float:
+    """All-in dollars per GPU-hour (rental, or amortisation + electricity when owned)."""
+    goals = goals or rg.goals
+    return cost.cost_per_gpu_hour_usd(
+        goals.ownership, rg.price_per_gpu_hour_usd, rg.gpu_purchase_usd,
+        goals.gpu_lifetime_years, rg.gpu.tdp_w, rg.power, goals.pue, goals.electricity_price_usd_per_kwh,
+    )
+
+
+def mfu_for(goals: Goals, rg: ResolvedGoals, num_params: float, num_gpus: int) -> float:
+    """The sizing prior's end-to-end MFU (planner.throughput.predict_mfu), or goals.mfu."""
+    if goals.mfu is not None:
+        return goals.mfu
+    return throughput.predict_mfu(
+        rg.mfu_model, rg.gpu, num_params=num_params, seq_length=goals.seq_len,
+        num_gpus=num_gpus, precision=rg.precision,
+    )
+
+
+def prior_compute_flops(goals: Goals, rg: ResolvedGoals, gpu_hours: float, num_params: float) -> float:
+    """Model FLOPs that `gpu_hours` buy for a model of about `num_params` at the sizing prior's MFU on
+    the fleet the run would use (goals.num_gpus, or whole nodes finishing in the run length):
+    C = GPU-hours x 3600 x peak x MFU."""
+    num_gpus = goals.num_gpus or throughput.fleet_for_days(gpu_hours, rg.run_days, rg.gpus_per_node, rg.max_gpus)
+    mfu = goals.mfu or throughput.predict_mfu(rg.mfu_model, rg.gpu, num_params=num_params,
+                                              seq_length=goals.seq_len, num_gpus=num_gpus, precision=rg.precision)
+    return gpu_hours * 3600 * throughput.peak_flops(rg.gpu, rg.precision) * mfu
+
+
+def estimate_from_parts(goals, rg: ResolvedGoals, model, num_tokens, num_gpus, gpu_hours, mfu, unique_tokens, recompute) -> Estimate:
+    """The Estimate of a run of `gpu_hours` on `num_gpus` at end-to-end `mfu` (dollars, energy, CO2)."""
+    days = throughput.wallclock_days_for(gpu_hours, num_gpus)
+    if goals.ownership == "owned":
+        cost_usd = cost.owned_cost_usd(gpu_hours, rg.gpu_purchase_usd, goals.gpu_lifetime_years)
+    else:
+        cost_usd = cost.rented_cost_usd(gpu_hours, rg.price_per_gpu_hour_usd)
+    kwh = cost.energy_kwh(gpu_hours, rg.gpu.tdp_w, rg.power, goals.pue)
+    energy_usd = cost.energy_cost_usd(kwh, goals.electricity_price_usd_per_kwh)
+    fpt = flops.model_flops_per_token(model, goals.seq_len)
+    return Estimate(
+        gpu=rg.gpu.name,
+        num_gpus=num_gpus,
+        flops_per_token=fpt,
+        model_flops=fpt * num_tokens,
+        hardware_flops=flops.hardware_flops_per_token(model, recompute, goals.seq_len) * num_tokens,
+        mfu=min(mfu, 1.0),
+        tokens_per_s=throughput.tokens_per_s_for(num_tokens, gpu_hours, num_gpus),
+        gpu_hours=gpu_hours,
+        wallclock_days=days,
+        cost_usd=cost_usd,
+        energy_kwh=kwh,
+        energy_cost_usd=energy_usd,
+        co2_kg=cost.co2_kg(kwh, rg.region.grid_kg_co2_per_kwh),
+        total_cost_usd=cost.total_cost_usd(cost_usd, energy_usd, goals.ownership),
+        predicted_loss=sizing.predicted_loss(model.num_params, num_tokens, unique_tokens),
+    )
 
 
 @dataclass(frozen=True)
@@ -39,20 +97,20 @@ class Chain:
     global_batch_size: int
 
 
-def _prior_fleet(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float) -> int:
+def _prior_fleet(goals: Goals, rg: ResolvedGoals, model: ModelShape, num_tokens: float) -> int:
     """GPUs finishing in the deadline (or the default run length) at the sizing prior's MFU."""
     total = flops.training_flops(model, num_tokens, goals.seq_len)
-    days = goals.deadline_days or ctx.default_run_days
-    num_gpus = ctx.gpus_per_node
+    days = rg.run_days
+    num_gpus = rg.gpus_per_node
     for _ in range(3):
-        hours = throughput.gpu_hours_for(total, ctx.gpu, mfu_for(goals, ctx, model.num_params, num_gpus), ctx.precision)
-        num_gpus = throughput.fleet_for_days(hours, days, ctx.gpus_per_node, ctx.max_gpus,
+        hours = throughput.gpu_hours_for(total, rg.gpu, mfu_for(goals, rg, model.num_params, num_gpus), rg.precision)
+        num_gpus = throughput.fleet_for_days(hours, days, rg.gpus_per_node, rg.max_gpus,
                                              round_up=goals.deadline_days is not None)
     return num_gpus
 
 
 def estimate_chain(
-    goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, *,
+    goals: Goals, rg: ResolvedGoals, model: ModelShape, num_tokens: float, *,
     unique_tokens: float | None = None, global_batch_size: int | None = None,
     layout: LayoutPlan | None = None, space=None,
 ) -> Chain:
@@ -72,33 +130,33 @@ def estimate_chain(
     model = model if model.seq_length == goals.seq_len else model.model_copy(update={"seq_length": goals.seq_len})
     total = flops.training_flops(model, num_tokens, goals.seq_len)
     gbs = global_batch_size or choose_global_batch_size(total, num_tokens, goals.seq_len)
-    num_gpus = layout.layout.num_gpus if layout is not None else goals.num_gpus or _prior_fleet(goals, ctx, model, num_tokens)
-    deadline_days = goals.deadline_days or ctx.default_run_days
+    num_gpus = layout.layout.num_gpus if layout is not None else goals.num_gpus or _prior_fleet(goals, rg, model, num_tokens)
+    deadline_days = rg.run_days
     if goals.deadline_days:  # a deadline holds at goals.confidence, failures and model error included
-        deadline_days /= sizing_headroom(goals.confidence)
+        deadline_days /= sizing_headroom(goals.confidence, rg.residuals[0])
     for _ in range(4):
-        chain = _chain_at(goals, ctx, model, num_tokens, gbs, num_gpus, layout, space, unique_tokens)
+        chain = _chain_at(goals, rg, model, num_tokens, gbs, num_gpus, layout, space, unique_tokens)
         if (layout is not None or goals.num_gpus or goals.deadline_days is None
                 or chain.estimate.wallclock_days <= deadline_days * 1.001):
             break
-        bigger = throughput.fleet_for_days(chain.estimate.gpu_hours, deadline_days, ctx.gpus_per_node, ctx.max_gpus)
+        bigger = throughput.fleet_for_days(chain.estimate.gpu_hours, deadline_days, rg.gpus_per_node, rg.max_gpus)
         if bigger <= num_gpus:
             break
         num_gpus = bigger
     return chain
 
 
-def _search(goals: Goals, ctx: Context, model: ModelShape, num_gpus: int, gbs: int, space) -> LayoutPlan | None:
+def _search(goals: Goals, rg: ResolvedGoals, model: ModelShape, num_gpus: int, gbs: int, space) -> LayoutPlan | None:
     """The fastest layout that fits (planner.layout), remembered: sizing prices the same model on the
     same fleet several times (planner.derive's token fit), and the layout does not depend on tokens."""
-    key = (model.model_dump_json(), ctx.gpu.model_dump_json(), num_gpus, gbs, goals.seq_len, ctx.gpus_per_node,
-           ctx.precision, space, ctx.throughput.step_model)
+    key = (model.model_dump_json(), rg.gpu.model_dump_json(), num_gpus, gbs, goals.seq_len, rg.gpus_per_node,
+           rg.precision, space, rg.throughput.step_model)
     if key not in _LAYOUTS:
         if len(_LAYOUTS) > 256:
             _LAYOUTS.clear()
-        _LAYOUTS[key] = search_layouts(model, ctx.gpu, num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
-                                       gpus_per_node=ctx.gpus_per_node, precision=ctx.precision, top_k=0,
-                                       space=space, step_model=ctx.throughput.step_model).best
+        _LAYOUTS[key] = search_layouts(model, rg.gpu, num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
+                                       gpus_per_node=rg.gpus_per_node, precision=rg.precision, top_k=0,
+                                       space=space, step_model=rg.throughput.step_model).best
     return _LAYOUTS[key]
 
 
@@ -110,26 +168,26 @@ def clear_layout_cache() -> None:
     _LAYOUTS.clear()
 
 
-def _chain_at(goals, ctx, model, num_tokens, gbs, num_gpus, layout, space, unique_tokens) -> Chain:
+def _chain_at(goals, rg, model, num_tokens, gbs, num_gpus, layout, space, unique_tokens) -> Chain:
     if layout is None:
-        layout = _search(goals, ctx, model, num_gpus, gbs, space)
-    peak = throughput.peak_flops(ctx.gpu, ctx.precision)
+        layout = _search(goals, rg, model, num_gpus, gbs, space)
+    peak = throughput.peak_flops(rg.gpu, rg.precision)
     fpt = flops.model_flops_per_token(model, goals.seq_len)
-    if layout is not None and ctx.gpu.generation != "CPU":
+    if layout is not None and rg.gpu.generation != "CPU":
         step_mfu, step_time_s = layout.mfu, layout.step_time_s
     else:  # nothing fits, or the CPU pseudo-device (no step-time calibration): the sizing prior's
         # end-to-end MFU stands in, less the operational efficiency the overheads add back
-        eta = 1.0 if ctx.gpu.generation == "CPU" else ctx.throughput.operational_efficiency_for(ctx.gpu)[0]
-        step_mfu = min(0.9, mfu_for(goals, ctx, model.num_params, num_gpus) / eta)
+        eta = 1.0 if rg.gpu.generation == "CPU" else rg.throughput.operational_efficiency_for(rg.gpu)[0]
+        step_mfu = min(0.9, mfu_for(goals, rg, model.num_params, num_gpus) / eta)
         step_time_s = gbs * goals.seq_len * fpt / (peak * step_mfu * num_gpus)
     steady_hours = num_tokens * fpt / (peak * step_mfu) / 3600.0 / num_gpus  # wall-clock
-    found = overheads(goals, ctx, model, num_tokens, gbs, num_gpus, steady_hours, step_time_s)
+    found = overheads(goals, rg, model, num_tokens, gbs, num_gpus, steady_hours, step_time_s)
     if goals.mfu is not None:  # the user's end-to-end MFU replaces the chain
         e2e, items, step = goals.mfu, [], None
     else:
         e2e, items, step = step_mfu * math.prod(o.fraction for o in found.items), found.items, min(step_mfu, 1.0)
     gpu_hours = num_tokens * fpt / (peak * e2e) / 3600.0
-    estimate = _estimate_from_parts(goals, ctx, model, num_tokens, num_gpus, gpu_hours, e2e, unique_tokens,
+    estimate = estimate_from_parts(goals, rg, model, num_tokens, num_gpus, gpu_hours, e2e, unique_tokens,
                                     layout.layout.recompute if layout is not None else "none")
     estimate = estimate.model_copy(update={"step_mfu": step, "end_to_end_mfu": min(e2e, 1.0) if step else None,
                                            "overheads": items, "step_time_s": step_time_s})
@@ -142,7 +200,7 @@ class Overheads:
     reliability: ReliabilityPlan | None
 
 
-def overheads(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, gbs: int, num_gpus: int,
+def overheads(goals: Goals, rg: ResolvedGoals, model: ModelShape, num_tokens: float, gbs: int, num_gpus: int,
               steady_hours: float, step_time_s: float) -> Overheads:
     """The named factors between steady state and a whole run, each a fraction of wall-clock time:
 
@@ -154,8 +212,8 @@ def overheads(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, 
       writing a checkpoint of delta seconds (Daly 2006);
     - failures_and_restarts: the rest of Daly's goodput T_s / T_w (lost work, restart time R).
     """
-    eta, eta_source = ctx.throughput.operational_efficiency_for(ctx.gpu)
-    if ctx.gpu.generation == "CPU":
+    eta, eta_source = rg.throughput.operational_efficiency_for(rg.gpu)
+    if rg.gpu.generation == "CPU":
         eta, eta_source = 1.0, "the CPU pseudo-device's MFU was measured end to end (presets/mfu_model.yaml)"
     steps = max(1, math.ceil(num_tokens / (gbs * goals.seq_len)))
     interval = max(1, min(1000, steps // 10))
@@ -169,7 +227,7 @@ def overheads(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, 
     reliability = None
     try:
         reliability = plan_reliability(
-            num_gpus, ctx.gpu, model, train_hours, step_time_s, model.num_params, gpus_per_node=ctx.gpus_per_node,
+            rg.reliability, num_gpus, rg.gpu, model, train_hours, step_time_s, model.num_params, gpus_per_node=rg.gpus_per_node,
             price_per_gpu_hour_usd=goals.price_per_gpu_hour_usd, storage=goals.training.checkpoint_storage,
             failure_model=goals.training.failure_model, failures_per_gpu_hour=goals.training.failures_per_gpu_hour)
     except ValueError:  # a non-positive duration: no failure plan (PlanInputError, e.g. goodput < 1%, propagates)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from planner import architecture, sizing
 from planner.errors import PlanInputError
 from planner.schema import Goals, ModelShape, RunPlan
+from planner.user_law import loss_fit
 
 PARAMS_TOLERANCE = 0.02
 """target_params within 2% of the checkpoint's N agrees with it (derive_shape's own tolerance)."""
@@ -63,8 +64,6 @@ def remaining_tokens(goals: Goals, model: ModelShape, total_tokens: float) -> fl
 
 def with_tokens_seen(plan: RunPlan) -> RunPlan:
     """The plan's predicted loss at L(N, tokens_seen + D) (unchanged for a plan without continue_from)."""
-    from planner.user_law import loss_fit
-
     cont = plan.goals.continue_from
     if cont is None or plan.estimate.predicted_loss is None:
         return plan

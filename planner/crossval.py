@@ -16,19 +16,23 @@ as a plan for an unseen setting would.
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 import statistics
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
+from planner.architecture import derive_shape, make_shape
+from planner.chain import estimate_chain
 from planner.cluster import cluster_from_gpu
 from planner.flops import model_flops_per_token
 from planner.layout import SearchSpace, evaluate_layout, search_layouts
 from planner.memory import per_rank_memory
 from planner.reliability import Z90
-from planner.schema import GpuSpec, ModelShape, ParallelLayout
+from planner.resolve import resolve
+from planner.schema import Goals, GpuSpec, ModelShape, ParallelLayout
+from planner.schema.catalog import Catalog
+from planner.throughput import ThroughputModel
+from planner.uncertainty import Residuals
 from planner.step_time import DEFAULT_STEP_MODEL, MEGATRON_2021, StepTimeModel, step_time
 
 MEGATRON_CORE = "Megatron-Core"
@@ -69,66 +73,63 @@ def _framework(source: str, framework: str = "") -> str:
     return framework or source
 
 
-def throughput_rows(published_csv: Path, benchmarks_csv: Path) -> list[ThroughputRow]:
-    """The throughput rows with a stated layout (see the module docstring)."""
-    from presets import find_gpu, find_model  # data access at the edge of the fit
-
-    from planner.architecture import make_shape
+def throughput_rows(catalog: Catalog) -> list[ThroughputRow]:
+    """The throughput rows with a stated layout (see the module docstring): the kind=throughput rows
+    of the published runs, then the throughput benchmarks, from the catalog."""
+    find_gpu, find_model = catalog.gpu, catalog.model
     rows = []
-    with open(published_csv, encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            if r["kind"] != "throughput" or r["name"] in EXCLUDED_THROUGHPUT:
-                continue
-            notes, gpu = r["notes"], find_gpu(r["gpu"])
-            layout = re.search(r"TP(\d+) PP(\d+)(?: CP(\d+))?", notes)
-            if not layout or not r["n_gpus"]:
-                continue
-            tp, pp, cp = int(layout[1]), int(layout[2]), int(layout[3] or 1)
-            seq = int(r["seq_len"])
-            if r["source"].startswith("Narayanan"):
-                def num(key: str) -> int:
-                    return int(re.search(key + r" (\d+)", notes).group(1))
-                h, L, heads, vocab = num("hidden"), num("layers"), num("heads"), num("vocab")
-                model = make_shape(num_layers=L, hidden_size=h, num_attention_heads=heads, num_query_groups=heads,
-                                   ffn_hidden_size=4 * h, vocab_size=vocab, seq_length=seq, activation="gelu",
-                                   position_embedding="learned", normalization="LayerNorm", tied_embeddings=True,
-                                   add_bias_linear=True)
-                gbs = num("batch")
-                # Narayanan eq. 3 counts hardware FLOPs with full recompute: 96 B s L h^2 (1 + s/6h + V/16Lh)
-                eq3 = 96 * gbs * seq * L * h * h * (1 + seq / (6 * h) + vocab / (16 * L * h))
-                reported = float(r["tflops_per_gpu"]) * 1e12 * int(r["n_gpus"]) / eq3 * gbs * seq / int(r["n_gpus"])
-                pins = dict(tp=tp, pp=pp, cp=1, vpp=1, recompute="full", sequence_parallel=False,
-                            distributed_optimizer=False)
-                group = r["name"]
-            else:
-                model = find_model("Llama-3-405B").model_copy(update={"seq_length": seq})
-                tokens_per_batch = 16 * 1024 * 1024
-                gbs = tokens_per_batch // seq
-                reported = float(r["mfu"]) * gpu.peak_bf16_flops / model_flops_per_token(model)
-                pins = dict(tp=tp, pp=pp, cp=cp)
-                group = "Llama-3-405B (Llama Team 2024)"
-            rows.append(ThroughputRow(r["name"], group, _framework(r["source"]), model, gpu, int(r["n_gpus"]),
-                                      "bf16", gbs, pins, reported, r["source"]))
-    with open(benchmarks_csv, encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            framework = _framework(r["source"], r["framework"])
-            model = find_model(r["model"]).model_copy(update={"seq_length": int(r["seq_len"])})
-            tp, pp, cp = _int(r["tp"], 1), _int(r["pp"], 1), _int(r["cp"], 1)
-            gbs, mbs = int(r["global_batch_size"]), int(r["micro_batch_size"])
-            dp = int(r["n_gpus"]) // (tp * pp * cp)
-            if framework == "torchtitan" and pp > 1:
-                # torchtitan (2024-12) splits each rank's local batch into as many micro-batches as stages
-                mbs = max(1, gbs // dp // pp)
-            pins = dict(tp=tp, pp=pp, cp=cp, mbs=mbs)
-            if r["vpp"]:
-                pins["vpp"] = int(r["vpp"])
-            elif "1F1B schedule" in r["notes"] and "interleaved" not in r["notes"]:
-                pins["vpp"] = 1  # plain 1F1B: no virtual stages
-            if r["recompute"]:
-                pins["recompute"] = r["recompute"]
-            rows.append(ThroughputRow(r["name"], f"{r['model']} ({framework})", framework, model,
-                                      find_gpu(r["gpu"]), int(r["n_gpus"]), r["precision"], gbs, pins,
-                                      float(r["tokens_per_s_per_gpu"]), r["source"]))
+    for r in catalog.published_runs:
+        if r["kind"] != "throughput" or r["name"] in EXCLUDED_THROUGHPUT:
+            continue
+        notes, gpu = r["notes"], find_gpu(r["gpu"])
+        layout = re.search(r"TP(\d+) PP(\d+)(?: CP(\d+))?", notes)
+        if not layout or not r["n_gpus"]:
+            continue
+        tp, pp, cp = int(layout[1]), int(layout[2]), int(layout[3] or 1)
+        seq = int(r["seq_len"])
+        if r["source"].startswith("Narayanan"):
+            def num(key: str) -> int:
+                return int(re.search(key + r" (\d+)", notes).group(1))
+            h, L, heads, vocab = num("hidden"), num("layers"), num("heads"), num("vocab")
+            model = make_shape(num_layers=L, hidden_size=h, num_attention_heads=heads, num_query_groups=heads,
+                               ffn_hidden_size=4 * h, vocab_size=vocab, seq_length=seq, activation="gelu",
+                               position_embedding="learned", normalization="LayerNorm", tied_embeddings=True,
+                               add_bias_linear=True)
+            gbs = num("batch")
+            # Narayanan eq. 3 counts hardware FLOPs with full recompute: 96 B s L h^2 (1 + s/6h + V/16Lh)
+            eq3 = 96 * gbs * seq * L * h * h * (1 + seq / (6 * h) + vocab / (16 * L * h))
+            reported = float(r["tflops_per_gpu"]) * 1e12 * int(r["n_gpus"]) / eq3 * gbs * seq / int(r["n_gpus"])
+            pins = dict(tp=tp, pp=pp, cp=1, vpp=1, recompute="full", sequence_parallel=False,
+                        distributed_optimizer=False)
+            group = r["name"]
+        else:
+            model = find_model("Llama-3-405B").model_copy(update={"seq_length": seq})
+            tokens_per_batch = 16 * 1024 * 1024
+            gbs = tokens_per_batch // seq
+            reported = float(r["mfu"]) * gpu.peak_bf16_flops / model_flops_per_token(model)
+            pins = dict(tp=tp, pp=pp, cp=cp)
+            group = "Llama-3-405B (Llama Team 2024)"
+        rows.append(ThroughputRow(r["name"], group, _framework(r["source"]), model, gpu, int(r["n_gpus"]),
+                                  "bf16", gbs, pins, reported, r["source"]))
+    for r in catalog.throughput_benchmarks:
+        framework = _framework(r["source"], r["framework"])
+        model = find_model(r["model"]).model_copy(update={"seq_length": int(r["seq_len"])})
+        tp, pp, cp = _int(r["tp"], 1), _int(r["pp"], 1), _int(r["cp"], 1)
+        gbs, mbs = int(r["global_batch_size"]), int(r["micro_batch_size"])
+        dp = int(r["n_gpus"]) // (tp * pp * cp)
+        if framework == "torchtitan" and pp > 1:
+            # torchtitan (2024-12) splits each rank's local batch into as many micro-batches as stages
+            mbs = max(1, gbs // dp // pp)
+        pins = dict(tp=tp, pp=pp, cp=cp, mbs=mbs)
+        if r["vpp"]:
+            pins["vpp"] = int(r["vpp"])
+        elif "1F1B schedule" in r["notes"] and "interleaved" not in r["notes"]:
+            pins["vpp"] = 1  # plain 1F1B: no virtual stages
+        if r["recompute"]:
+            pins["recompute"] = r["recompute"]
+        rows.append(ThroughputRow(r["name"], f"{r['model']} ({framework})", framework, model,
+                                  find_gpu(r["gpu"]), int(r["n_gpus"]), r["precision"], gbs, pins,
+                                  float(r["tokens_per_s_per_gpu"]), r["source"]))
     return rows
 
 
@@ -224,8 +225,8 @@ def fit_step_model(rows: list[ThroughputRow], fit_dp_overlap: bool = False) -> S
     """Least squares on log tokens/s (scipy.optimize.least_squares): one shared kernel efficiency
     (plus one per framework in OWN_EFFICIENCY present in `rows`) and one fp8 efficiency (identified
     by frameworks with both bf16 and fp8 rows; the prior 0.75 holds otherwise)."""
-    import numpy as np
-    from scipy.optimize import least_squares
+    import numpy as np  # deferred: numpy and scipy cost ~0.3 s, paid only by `llmplan calibrate`
+    from scipy.optimize import least_squares  # deferred: as numpy
 
     own = sorted({r.framework for r in rows} & OWN_EFFICIENCY)
     keys = [MEGATRON_CORE, *own]
@@ -276,8 +277,6 @@ def add_ranges(rows: list[dict], key: str = "group") -> dict:
     """p10-p90 of each row from the log residuals of the *other* groups' out-of-sample predictions
     (mean and sample spread, widened for a new run by Student's t: planner.uncertainty), the
     in-range flag, and the summary: median |error|, coverage, sigma over all rows."""
-    from planner.uncertainty import Residuals
-
     logs = {id(r): math.log(r["reported"] / r["predicted"]) for r in rows}
     for r in rows:
         others = [logs[id(o)] for o in rows if o[key] != r[key]]
@@ -318,29 +317,25 @@ RUN_BATCH_TOKENS = {
 """Global batch (tokens) of the shared file's runs, from their papers; the added rows carry theirs."""
 
 
-def run_rows(published_csvs: list[Path]) -> list[RunRow]:
-    """The kind=run rows with reported GPU-hours (or days x GPUs) of every file."""
-    out = []
-    for path in published_csvs:
-        out += _run_rows(path)
-    return out
+def run_rows(catalog: Catalog) -> list[RunRow]:
+    """The kind=run rows with reported GPU-hours (or days x GPUs) of both published-run tables."""
+    return _run_rows(catalog.published_runs) + _run_rows(catalog.published_runs_added)
 
 
-def _run_rows(published_csv: Path) -> list[RunRow]:
+def _run_rows(rows) -> list[RunRow]:
     out = []
-    with open(published_csv, encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            if r["kind"] != "run":
-                continue
-            hours = _float(r["gpu_hours"])
-            if hours is None and _float(r["wallclock_days"]) and _float(r["n_gpus"]):
-                hours = _float(r["wallclock_days"]) * 24 * _float(r["n_gpus"])
-            if hours is None:
-                continue
-            out.append(RunRow(r["name"], r["name"].rsplit("-", 1)[0], r["gpu"], float(r["params"]), float(r["tokens"]),
-                              int(r["seq_len"]), _int(r["n_gpus"]),
-                              _float(r.get("global_batch_tokens", "")) or RUN_BATCH_TOKENS.get(r["name"]), hours,
-                              _float(r["pue"]) or 1.1, {"source": r["source"]}))
+    for r in rows:
+        if r["kind"] != "run":
+            continue
+        hours = _float(r["gpu_hours"])
+        if hours is None and _float(r["wallclock_days"]) and _float(r["n_gpus"]):
+            hours = _float(r["wallclock_days"]) * 24 * _float(r["n_gpus"])
+        if hours is None:
+            continue
+        out.append(RunRow(r["name"], r["name"].rsplit("-", 1)[0], r["gpu"], float(r["params"]), float(r["tokens"]),
+                          int(r["seq_len"]), _int(r["n_gpus"]),
+                          _float(r.get("global_batch_tokens", "")) or RUN_BATCH_TOKENS.get(r["name"]), hours,
+                          _float(r["pue"]) or 1.1, {"source": r["source"]}))
     return out
 
 
@@ -352,34 +347,27 @@ def _float(value: str | None) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def predict_run(row: RunRow, throughput_model, shapes: dict[str, ModelShape]):
+def predict_run(row: RunRow, throughput_model, catalog: Catalog):
     """The chain's estimate (planner.chain.estimate_chain) of a published run from scratch: its
     reference shape (presets/models.yaml) or a derived one, tokens, sequence length, GPU, the GPU
     count and batch when the source states them (else the planner's choice)."""
-    from planner.architecture import derive_shape
-    from planner.estimate import resolve_context
-    from planner.schema import Goals
-
     goals = Goals(name="calibration", gpu=row.gpu, seq_len=row.seq_len, num_gpus=row.num_gpus, pue=row.pue)
-    ctx = resolve_context(goals)
-    ctx.throughput = throughput_model
+    rg = replace(resolve(goals, catalog), throughput=throughput_model)
     key = RUN_SHAPES.get(row.name, row.name)
-    model = shapes.get(key) or derive_shape(row.params, vocab_size=32000, seq_length=row.seq_len)
+    model = catalog.model_shapes().get(key) or derive_shape(row.params, vocab_size=32000, seq_length=row.seq_len)
     gbs = round(row.global_batch_tokens / row.seq_len) if row.global_batch_tokens else None
-    return published_run_chain(goals, ctx, model, row.tokens, gbs), ctx.gpu
+    return published_run_chain(goals, rg, model, row.tokens, gbs), rg.gpu
 
 
-def published_run_chain(goals, ctx, model: ModelShape, tokens: float, global_batch_size: int | None):
+def published_run_chain(goals, rg, model: ModelShape, tokens: float, global_batch_size: int | None):
     """planner.chain.estimate_chain for a published run. When no layout divides the stated GPU count
     exactly (GPT-3's "10,000 V100s" is Patterson's round figure), the run is timed on the largest
     power-of-two number of nodes within it: GPU-hours depend on the count only through the
     layout's efficiency."""
-    from planner.chain import estimate_chain
-
-    chain = estimate_chain(goals, ctx, model, tokens, global_batch_size=global_batch_size)
+    chain = estimate_chain(goals, rg, model, tokens, global_batch_size=global_batch_size)
     if chain.layout is None and goals.num_gpus:
-        nodes = 2 ** int(math.log2(goals.num_gpus / ctx.gpus_per_node))
-        chain = estimate_chain(goals.model_copy(update={"num_gpus": nodes * ctx.gpus_per_node}), ctx, model, tokens,
+        nodes = 2 ** int(math.log2(goals.num_gpus / rg.gpus_per_node))
+        chain = estimate_chain(goals.model_copy(update={"num_gpus": nodes * rg.gpus_per_node}), rg, model, tokens,
                                global_batch_size=global_batch_size)
     return chain
 
@@ -393,7 +381,7 @@ PRIOR_FAMILIES = 1.0
 """Weight, in families, of the pooled efficiency in each generation's estimate (shrinkage)."""
 
 
-def fit_operational_efficiency(rows: list[RunRow], throughput_model, shapes) -> tuple[dict[str, float], float]:
+def fit_operational_efficiency(rows: list[RunRow], throughput_model, catalog: Catalog) -> tuple[dict[str, float], float]:
     """(operational efficiency per GPU generation, pooled), in log space:
 
     - each run gives r = log(predicted-at-efficiency-1 / reported GPU-hours) (GPU-hours scale as
@@ -411,7 +399,7 @@ def fit_operational_efficiency(rows: list[RunRow], throughput_model, shapes) -> 
     for _ in range(2):
         families: dict[tuple[str, str], list[float]] = {}
         for row in rows:
-            chain, gpu = predict_run(row, model, shapes)
+            chain, gpu = predict_run(row, model, catalog)
             eta, _ = model.operational_efficiency_for(gpu)
             families.setdefault((gpu.generation, row.family), []).append(
                 math.log(chain.estimate.gpu_hours * eta / row.reported_gpu_hours))
@@ -427,14 +415,14 @@ def fit_operational_efficiency(rows: list[RunRow], throughput_model, shapes) -> 
             round(model.pooled_operational_efficiency, 4))
 
 
-def cross_validate_runs(rows: list[RunRow], throughput_model, shapes) -> list[dict]:
+def cross_validate_runs(rows: list[RunRow], throughput_model, catalog: Catalog) -> list[dict]:
     """Each run predicted with the operational efficiencies fitted without its family."""
     out = []
     for family in sorted({r.family for r in rows}):
-        per_gen, pooled = fit_operational_efficiency([r for r in rows if r.family != family], throughput_model, shapes)
+        per_gen, pooled = fit_operational_efficiency([r for r in rows if r.family != family], throughput_model, catalog)
         model = replace(throughput_model, operational_efficiency=per_gen, pooled_operational_efficiency=pooled)
         for row in (r for r in rows if r.family == family):
-            chain, gpu = predict_run(row, model, shapes)
+            chain, gpu = predict_run(row, model, catalog)
             e = chain.estimate
             out.append({"name": row.name, "group": family, "gpu": gpu.name, "generation": gpu.generation,
                         "num_gpus": e.num_gpus, "step_mfu": e.step_mfu, "end_to_end_mfu": e.end_to_end_mfu,
@@ -445,39 +433,24 @@ def cross_validate_runs(rows: list[RunRow], throughput_model, shapes) -> list[di
     return sorted(out, key=lambda d: order.index(d["name"]))
 
 
-def _data_paths() -> tuple[list[Path], Path]:
-    from presets.loader import PRESETS_DIR  # the data files; the planner's fits take their paths
-
-    return ([PRESETS_DIR / "published_runs.csv", PRESETS_DIR / "published_runs_added.csv"],
-            PRESETS_DIR / "throughput_benchmarks.csv")
-
-
-def fit_all() -> dict:
+def fit_all(catalog: Catalog) -> dict:
     """The coefficients `llmplan calibrate --fit` prints (presets/mfu_model.yaml holds them):
     the step model on every throughput row, then the operational efficiencies on every whole run."""
-    from presets import load_mfu_model, load_models
-
-    from planner.throughput import ThroughputModel
-    runs_csvs, bench_csv = _data_paths()
-    step = fit_step_model(throughput_rows(runs_csvs[0], bench_csv))
-    base = replace(ThroughputModel.from_preset(load_mfu_model()), step_model=step.step_model())
-    per_gen, pooled = fit_operational_efficiency(run_rows(runs_csvs), base, load_models())
+    step = fit_step_model(throughput_rows(catalog))
+    base = replace(ThroughputModel.from_preset(catalog.mfu_model), step_model=step.step_model())
+    per_gen, pooled = fit_operational_efficiency(run_rows(catalog), base, catalog)
     return {"step_model": {"kernel_efficiency": step.kernel_efficiency[MEGATRON_CORE],
                            "fp8_efficiency": step.fp8_efficiency},
             "framework_kernel_efficiency": {k: v for k, v in step.kernel_efficiency.items() if k != MEGATRON_CORE},
             "operational_efficiency": {"pooled": pooled, **dict(sorted(per_gen.items()))}}
 
 
-def cross_validation() -> dict:
+def cross_validation(catalog: Catalog) -> dict:
     """Leave-one-group-out predictions of every throughput row and every whole run, with p10-p90
     ranges from the other groups' residuals and the summaries (`llmplan calibrate --cv`)."""
-    from presets import load_mfu_model, load_models
-
-    from planner.throughput import ThroughputModel
-    runs_csvs, bench_csv = _data_paths()
-    tp = cross_validate_throughput(throughput_rows(runs_csvs[0], bench_csv))
+    tp = cross_validate_throughput(throughput_rows(catalog))
     tp_summary = add_ranges(tp)
-    runs = cross_validate_runs(run_rows(runs_csvs), ThroughputModel.from_preset(load_mfu_model()), load_models())
+    runs = cross_validation_of_runs(catalog)
     runs_summary = add_ranges(runs)
     return {"throughput": {"rows": tp, "summary": tp_summary, "excluded": EXCLUDED_THROUGHPUT},
             "runs": {"rows": runs, "summary": runs_summary}}
@@ -510,10 +483,6 @@ def cv_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cross_validation_of_runs() -> list[dict]:
-    """The chain's leave-one-family-out predictions of every whole run (planner.uncertainty's residuals)."""
-    from presets import load_mfu_model, load_models
-
-    from planner.throughput import ThroughputModel
-    runs_csvs, _ = _data_paths()
-    return cross_validate_runs(run_rows(runs_csvs), ThroughputModel.from_preset(load_mfu_model()), load_models())
+def cross_validation_of_runs(catalog: Catalog) -> list[dict]:
+    """The chain's leave-one-family-out predictions of every whole run (planner.calibrate's residuals)."""
+    return cross_validate_runs(run_rows(catalog), ThroughputModel.from_preset(catalog.mfu_model), catalog)

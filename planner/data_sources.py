@@ -9,9 +9,14 @@ more tokens from it than it holds (`demo_data_refusal`).
 
 from __future__ import annotations
 
-from planner.schema import RunPlan
+import re
+from pathlib import PurePath
+
+from planner.errors import PlanInputError
+from planner.io import validate_as
+from planner.schema import Goals, RunPlan
 from planner.schema.data import BUILTIN_CORPUS, DataSource, DataSpec
-from planner.units import format_count
+from planner.units import format_count, parse_number
 
 DEMO_CORPUS_TOKENS = 110_000
 """Tokens in the demo corpus before filtering: pydoc topics, ~465k characters at ~4 characters per
@@ -93,11 +98,6 @@ def parse_data_spec(text: str) -> dict:
     `data/web.jsonl,weight=0.7` -> {"path": "data/web.jsonl", "weight": 0.7, "name": "web"}; the name
     defaults to the file's stem with characters outside [A-Za-z0-9._-] replaced by `-`.
     """
-    import re
-    from pathlib import PurePath
-
-    from planner.units import parse_number
-
     path, *options = [part.strip() for part in text.split(",")]
     if not path:
         raise ValueError(f"--data {text!r}: give a path first, then ,format=F ,weight=W ,name=N")
@@ -131,10 +131,6 @@ def data_sources_from_flags(specs: tuple[str, ...] | list[str]) -> list[dict]:
 
 def goals_with_sources(goals, specs: tuple[str, ...] | list[str]):
     """Goals whose data.sources are the `--data` flags (validated; PlanInputError naming the flag)."""
-    from planner.errors import PlanInputError
-    from planner.io import validate_as
-    from planner.schema import Goals
-
     try:
         sources = data_sources_from_flags(specs)
     except ValueError as exc:
@@ -171,8 +167,6 @@ DEMO_NOTE_MARK = "[--allow-demo-data]"
 def approval_note(plan: RunPlan, note: str, allow_demo_data: bool) -> str:
     """The approval note, or PlanInputError when the plan overdraws the demo corpus and that was not
     allowed; an allowed overdraw is kept in the note (`llmplan approve`, the wizard's Approve)."""
-    from planner.errors import PlanInputError
-
     demo = demo_data_refusal(plan)
     if demo is None:
         return note

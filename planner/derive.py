@@ -1,6 +1,6 @@
-"""From goals to a validated run plan: `derive_plan(goals) -> RunPlan`.
+"""From resolved goals to a validated run plan: `derive_plan(resolve(goals, catalog)) -> RunPlan`.
 
-The flow (docs/planner.md): resolve presets -> decide which constraint binds and size the model
+The flow (docs/planner.md): goals resolved against the Catalog (planner.resolve) -> decide which constraint binds and size the model
 and its tokens (planner.sizing) -> an exact shape (planner.architecture) -> the global batch
 (DeepSeek B_opt, planner.recipe) -> the parallel layout (planner.layout) -> the recipe -> the
 estimate (planner.estimate) -> the failure plan (planner.reliability) -> p10-p90 ranges
@@ -13,13 +13,15 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from planner import architecture, flops, sizing, throughput
+from planner import architecture, continuation, flops, inference, risk, sizing
+from planner.chain import cost_per_gpu_hour, estimate_chain, prior_compute_flops
 from planner.errors import PlanInputError
-from planner.chain import estimate_chain
-from planner.recipe import MIN_TRAIN_STEPS, choose_global_batch_size  # noqa: F401  (re-exported)
-from planner.estimate import (Context, _note_estimate_inputs, cost_per_gpu_hour, estimate_run, gpu_hours_and_fleet,
-                              resolve_context)
-from planner.schema import SCHEMA_VERSION, Goals, ModelShape, RunPlan, TokenBudget
+from planner.estimate import estimate_assumptions
+from planner.layout import SearchSpace, search_layouts
+from planner.recipe import MIN_TRAIN_STEPS, choose_global_batch_size, derive_recipe  # noqa: F401  (re-exported)
+from planner.resolve import ResolvedGoals
+from planner.schema import SCHEMA_VERSION, Assumption, Goals, ModelShape, RunPlan, TokenBudget
+from planner.uncertainty import plan_ranges
 from planner.user_law import apply_user_law, loss_fit
 
 MAX_FREE_EPOCHS = 4.0
@@ -50,13 +52,13 @@ class Sizing:
     """True when a budget or deadline set the size (so goals.confidence can re-size it)."""
 
 
-def compute_limits(goals: Goals, ctx: Context) -> list[Limit]:
+def compute_limits(goals: Goals, rg: ResolvedGoals) -> list[Limit]:
     """Every GPU-hour cap the goals state, tightest first."""
     limits = []
     if goals.budget_gpu_hours is not None:
         limits.append(Limit("budget_gpu_hours", f"{goals.budget_gpu_hours:,.0f}", goals.budget_gpu_hours))
     if goals.budget_usd is not None:
-        per_hour = cost_per_gpu_hour(goals, ctx)
+        per_hour = cost_per_gpu_hour(rg, goals)
         hours = goals.budget_usd / per_hour if per_hour > 0 else math.inf
         limits.append(Limit("budget_usd", f"${goals.budget_usd:,.0f} at ${per_hour:.3g}/GPU-hour", hours))
     if goals.deadline_days is not None and goals.num_gpus is not None:
@@ -105,13 +107,9 @@ def _objective_params_for_compute(goals: Goals, compute_flops: float) -> float:
     return sizing.rule_of_thumb_params_for_compute(compute_flops)
 
 
-def _affordable_tokens(goals: Goals, ctx: Context, model: ModelShape, limit: Limit) -> float:
+def _affordable_tokens(goals: Goals, rg: ResolvedGoals, model: ModelShape, limit: Limit) -> float:
     """Tokens that `limit` buys for `model` (MFU at the fleet the run would use)."""
-    num_gpus = goals.num_gpus or throughput.fleet_for_days(
-        limit.gpu_hours, goals.deadline_days or ctx.default_run_days, ctx.gpus_per_node, ctx.max_gpus)
-    mfu = goals.mfu or throughput.predict_mfu(ctx.mfu_model, ctx.gpu, num_params=model.num_params,
-                                              seq_length=goals.seq_len, num_gpus=num_gpus, precision=ctx.precision)
-    compute = limit.gpu_hours * 3600 * throughput.peak_flops(ctx.gpu, ctx.precision) * mfu
+    compute = prior_compute_flops(goals, rg, limit.gpu_hours, model.num_params)
     return compute / flops.model_flops_per_token(model, goals.seq_len)
 
 
@@ -126,13 +124,9 @@ def _cap_epochs(goals: Goals, num_tokens: float) -> tuple[float, bool]:
 EPOCHS_CAPPED = f"unique_tokens_available ({sizing.MAX_USEFUL_EPOCHS} epochs: each repeat worth >= 1/e, Muennighoff et al. 2023)"
 
 
-def _limit_compute(goals: Goals, ctx: Context, limit: Limit, num_params: float) -> float:
+def _limit_compute(goals: Goals, rg: ResolvedGoals, limit: Limit, num_params: float) -> float:
     """Model FLOPs that `limit` buys for a model of about `num_params` (MFU at the fleet it would use)."""
-    num_gpus = goals.num_gpus or throughput.fleet_for_days(
-        limit.gpu_hours, goals.deadline_days or ctx.default_run_days, ctx.gpus_per_node, ctx.max_gpus)
-    mfu = goals.mfu or throughput.predict_mfu(ctx.mfu_model, ctx.gpu, num_params=num_params,
-                                              seq_length=goals.seq_len, num_gpus=num_gpus, precision=ctx.precision)
-    return limit.gpu_hours * 3600 * throughput.peak_flops(ctx.gpu, ctx.precision) * mfu
+    return prior_compute_flops(goals, rg, limit.gpu_hours, num_params)
 
 
 def _data_too_small(goals: Goals, num_params: float, exc: PlanInputError) -> PlanInputError:
@@ -149,12 +143,12 @@ def _data_too_small(goals: Goals, num_params: float, exc: PlanInputError) -> Pla
         f"give at least ~{need:.2g} unique tokens, or lower vocab_size"])
 
 
-def _size_from_params(goals: Goals, ctx: Context, limit: Limit | None) -> Sizing:
+def _size_from_params(goals: Goals, rg: ResolvedGoals, limit: Limit | None) -> Sizing:
     model = _shape(goals, goals.target_params)
     if goals.target_tokens is not None:
         return Sizing(model, goals.target_tokens, "target_params and target_tokens")
     if goals.objective == "fixed-size" and limit is not None:
-        tokens, capped = _cap_epochs(goals, _affordable_tokens(goals, ctx, model, limit))
+        tokens, capped = _cap_epochs(goals, _affordable_tokens(goals, rg, model, limit))
         binding = EPOCHS_CAPPED if capped else f"{limit.fields} (fixed-size: tokens from the budget)"
         useful = 6.0 * model.num_params * tokens if capped else None
         return Sizing(model, tokens, binding, useful, limit_sized=True)
@@ -168,14 +162,14 @@ def _size_from_tokens(goals: Goals) -> Sizing:
     return Sizing(model, goals.target_tokens, f"target_tokens ({goals.objective})")
 
 
-def _size_from_budget(goals: Goals, ctx: Context, limit: Limit) -> Sizing:
+def _size_from_budget(goals: Goals, rg: ResolvedGoals, limit: Limit) -> Sizing:
     """Spend the budget: N from the objective's compute split, then D = C / FLOPs per token. When the
     unique data would repeat more than MAX_FREE_EPOCHS times, N and D come from the data-limited
     optimum instead, and compute past what the data supports is left unspent (planner.sizing)."""
     num_params, unique = 1e9, goals.unique_tokens_available
     smallest = architecture.smallest_params(goals.vocab_size, goals.seq_len)
     for _ in range(3):
-        compute = _limit_compute(goals, ctx, limit, min(max(num_params, smallest), architecture.MAX_PARAMS))
+        compute = _limit_compute(goals, rg, limit, min(max(num_params, smallest), architecture.MAX_PARAMS))
         if not compute >= 6.0 * smallest * smallest:  # the smallest model on one token per parameter
             raise PlanInputError(f"{limit.fields} is too small for any model", [
                 f"{limit.fields}: {limit.value_text} buys {compute:.3g} FLOPs; the smallest model at vocab_size "
@@ -184,17 +178,17 @@ def _size_from_budget(goals: Goals, ctx: Context, limit: Limit) -> Sizing:
         num_params = _objective_params_for_compute(goals, compute)
     if unique is None or compute / (6 * num_params) <= MAX_FREE_EPOCHS * unique:
         model = _shape(goals, num_params, f"{limit.fields} buys")
-        return Sizing(model, _affordable_tokens(goals, ctx, model, limit), f"{limit.fields} ({goals.objective})",
+        return Sizing(model, _affordable_tokens(goals, rg, model, limit), f"{limit.fields} ({goals.objective})",
                       limit_sized=True)
     for _ in range(2):  # MFU depends on the size the data supports
         best = sizing.data_limited_optimum(compute, unique)
-        compute = _limit_compute(goals, ctx, limit, best.num_params)
+        compute = _limit_compute(goals, rg, limit, best.num_params)
     best = sizing.data_limited_optimum(compute, unique)
     try:
         model = _shape(goals, best.num_params, "unique_tokens_available supports")
     except PlanInputError as exc:
         raise _data_too_small(goals, best.num_params, exc) from None
-    tokens = min(_affordable_tokens(goals, ctx, model, limit), best.max_tokens)
+    tokens = min(_affordable_tokens(goals, rg, model, limit), best.max_tokens)
     if best.useful_compute_flops < compute:
         return Sizing(model, tokens, f"unique_tokens_available (data-limited, Muennighoff et al. 2023: the data "
                       f"supports {best.useful_compute_flops:.3g} of the {compute:.3g} FLOPs {limit.fields} buys)",
@@ -217,7 +211,7 @@ def _check_token_counts(goals: Goals) -> None:
             f"unique_tokens_available: {goals.unique_tokens_available:.3g} is less than one token"])
 
 
-def size_run(goals: Goals, ctx: Context, headroom: float | None = None) -> Sizing:
+def size_run(goals: Goals, rg: ResolvedGoals, headroom: float | None = None) -> Sizing:
     """Which constraint binds, and the model and token count it gives (PlanInputError on conflict).
 
     `headroom` (>= 1; default planner.risk.sizing_headroom(goals.confidence)) shrinks the GPU-hour cap
@@ -225,10 +219,8 @@ def size_run(goals: Goals, ctx: Context, headroom: float | None = None) -> Sizin
     judged on the point estimate. The fast path (planner.sweep) and derive_plan size alike.
     """
     if headroom is None:
-        from planner.risk import sizing_headroom
-
-        headroom = sizing_headroom(goals.confidence)
-    limits = [lim for lim in compute_limits(goals, ctx) if not math.isnan(lim.gpu_hours)]
+        headroom = risk.sizing_headroom(goals.confidence, rg.residuals[0])
+    limits = [lim for lim in compute_limits(goals, rg) if not math.isnan(lim.gpu_hours)]
     if any(lim.gpu_hours <= 0 or math.isinf(lim.gpu_hours) for lim in limits):
         bad = next(lim for lim in limits if lim.gpu_hours <= 0 or math.isinf(lim.gpu_hours))
         raise PlanInputError(f"{bad.fields}: {bad.value_text} gives {bad.gpu_hours:g} GPU-hours; "
@@ -239,38 +231,34 @@ def size_run(goals: Goals, ctx: Context, headroom: float | None = None) -> Sizin
     if limit is not None and headroom > 1.0:
         limit = Limit(limit.fields, f"{limit.value_text} at {goals.confidence}", limit.gpu_hours / headroom)
     if goals.continue_from is not None:  # continued pretraining: the checkpoint's shape (planner.continuation)
-        return _size_continued(goals, ctx, limit, check_limit)
+        return _size_continued(goals, rg, limit, check_limit)
     if goals.objective == "fixed-size" and goals.target_params is None:
         raise PlanInputError("objective fixed-size needs a size",
                              ["target_params: missing; state the parameter count, or pick another objective"])
     if goals.target_params is not None:
-        sized = _size_from_params(goals, ctx, limit)
+        sized = _size_from_params(goals, rg, limit)
     elif goals.target_tokens is not None:
         sized = _size_from_tokens(goals)
     elif limit is not None:
-        sized = _size_from_budget(goals, ctx, limit)
+        sized = _size_from_budget(goals, rg, limit)
     else:
         raise PlanInputError("nothing to size the run from", [
             "state one of: target_params, target_tokens, budget_usd, budget_gpu_hours, "
             "or deadline_days together with num_gpus"])
     if limit is not None:
-        sized = _fit_tokens_to_limit(goals, ctx, sized, limit)
+        sized = _fit_tokens_to_limit(goals, rg, sized, limit)
     if check_limit is not None:
-        _check_limit(goals, ctx, sized, check_limit)
+        _check_limit(goals, rg, sized, check_limit)
     return sized
 
 
-def _size_continued(goals: Goals, ctx: Context, limit: Limit | None, check_limit: Limit | None) -> Sizing:
+def _size_continued(goals: Goals, rg: ResolvedGoals, limit: Limit | None, check_limit: Limit | None) -> Sizing:
     """goals.continue_from: the checkpoint's fixed shape; this run's tokens are target_tokens, or what
     the budget buys (fixed-size), or the objective's total minus tokens_seen capped by the budget."""
-    from planner import continuation
-
     model, seen = continuation.fixed_shape(goals), goals.continue_from.tokens_seen
-    ctx.note("tokens_seen", seen, "tokens", f"goals.continue_from.tokens_seen ({goals.continue_from.checkpoint})",
-             "tokens of this run (the objective's total minus these), predicted_loss L(N, seen + D)")
 
     def bought(why: str) -> Sizing:
-        tokens, capped = _cap_epochs(goals, _affordable_tokens(goals, ctx, model, limit))
+        tokens, capped = _cap_epochs(goals, _affordable_tokens(goals, rg, model, limit))
         return Sizing(model, tokens, EPOCHS_CAPPED if capped else f"{limit.fields} (continue_from: {why})",
                       6.0 * model.num_params * tokens if capped else None, limit_sized=True)
 
@@ -284,20 +272,20 @@ def _size_continued(goals: Goals, ctx: Context, limit: Limit | None, check_limit
         sized = bought("fixed-size, tokens from the budget")
     else:
         left = continuation.remaining_tokens(goals, model, _objective_tokens(goals, model.num_params))
-        if limit is not None and _affordable_tokens(goals, ctx, model, limit) < left:
+        if limit is not None and _affordable_tokens(goals, rg, model, limit) < left:
             sized = bought(f"buys less than the {left:,.3g} tokens {goals.objective} leaves after {seen:,.3g} seen")
         else:
             tokens, capped = _cap_epochs(goals, left)
             sized = Sizing(model, tokens, EPOCHS_CAPPED if capped else
                            f"continue_from ({goals.objective} total minus {seen:,.3g} tokens seen)")
     if limit is not None:  # target_params only agrees with the shape here, so it must not stop the fitting
-        sized = _fit_tokens_to_limit(goals.model_copy(update={"target_params": None}), ctx, sized, limit)
+        sized = _fit_tokens_to_limit(goals.model_copy(update={"target_params": None}), rg, sized, limit)
     if check_limit is not None:
-        _check_limit(goals, ctx, sized, check_limit)
+        _check_limit(goals, rg, sized, check_limit)
     return sized
 
 
-def _fit_tokens_to_limit(goals: Goals, ctx: Context, sized: Sizing, limit: Limit) -> Sizing:
+def _fit_tokens_to_limit(goals: Goals, rg: ResolvedGoals, sized: Sizing, limit: Limit) -> Sizing:
     """Tokens bought by a budget, priced by the chain. The sizing prior (planner.throughput.predict_mfu)
     guesses what a budget buys before a shape, and so a layout, exists; the chain (planner.chain)
     then prices the run. GPU-hours are proportional to tokens on a fixed fleet, so the tokens are
@@ -308,15 +296,15 @@ def _fit_tokens_to_limit(goals: Goals, ctx: Context, sized: Sizing, limit: Limit
     spend_all = sized.binding.startswith(limit.fields)
     tokens = sized.num_tokens
     for _ in range(3):
-        hours, _, _ = gpu_hours_and_fleet(goals, ctx, sized.model, tokens)
+        hours = estimate_chain(goals, rg, sized.model, tokens).estimate.gpu_hours
         if hours <= limit.gpu_hours * 1.0005 and (not spend_all or hours >= limit.gpu_hours * 0.995):
             break
         tokens *= limit.gpu_hours / hours * 0.9995
     return dataclasses.replace(sized, num_tokens=tokens)  # keeps limit_sized (goals.confidence re-sizing)
 
 
-def _check_limit(goals: Goals, ctx: Context, sized: Sizing, limit: Limit) -> None:
-    hours, _, _ = gpu_hours_and_fleet(goals, ctx, sized.model, sized.num_tokens)
+def _check_limit(goals: Goals, rg: ResolvedGoals, sized: Sizing, limit: Limit) -> None:
+    hours = estimate_chain(goals, rg, sized.model, sized.num_tokens).estimate.gpu_hours
     if hours <= limit.gpu_hours * 1.001:
         return
     fixed, names = [], []
@@ -349,47 +337,39 @@ def token_budget(goals: Goals, model: ModelShape, num_tokens: float) -> TokenBud
     )
 
 
-def derive_plan(goals: Goals, *, pins: dict | None = None) -> RunPlan:
-    """The run plan for `goals` (see the module docstring); PlanInputError when the goals conflict.
+def derive_plan(rg: ResolvedGoals, *, pins: dict | None = None) -> RunPlan:
+    """The run plan for the resolved goals (see the module docstring); PlanInputError when the goals
+    conflict. A pure function of its inputs: `rg = planner.resolve.resolve(goals, catalog)`.
 
-    `pins` (presets/pins.yaml) fixes layout, recipe or reliability values after derivation.
+    `pins` (a goals preset's presets/pins.yaml entry) fixes layout, recipe or reliability values after derivation.
     """
-    from planner import inference, risk
-
-    ctx = resolve_context(goals)
-    sized = size_run(goals, ctx)
+    goals = rg.goals
+    sized = size_run(goals, rg)
+    first = [rg.assumption("tokens_seen")] if goals.continue_from is not None else []
     if sized.limit_sized:  # the cap was divided by this so that it holds at goals.confidence
-        ctx.note("confidence_headroom", round(risk.sizing_headroom(goals.confidence), 4), "x",
-                 f"planner.risk.sizing_headroom at goals.confidence {goals.confidence}", "GPU-hour cap the size is derived from")
-    plan = assemble_plan(goals, ctx, sized.model, sized.num_tokens, sized.binding, pins)
-    from planner.continuation import with_tokens_seen
-
-    return risk.finish_plan(inference.with_serving(with_tokens_seen(plan)), sized.useful_compute_flops)
-
-
-def derive_preset(name: str) -> RunPlan:
-    """The plan of a goals preset (`default`, `tiny-cpu`) with the preset's pins applied."""
-    import presets
-
-    return derive_plan(presets.load_goals_preset(name), pins=presets.load_pins(name))
+        first.append(Assumption(
+            name="confidence_headroom", value=round(risk.sizing_headroom(goals.confidence, rg.residuals[0]), 4), unit="x",
+            source=f"planner.risk.sizing_headroom at goals.confidence {goals.confidence}",
+            used_for="GPU-hour cap the size is derived from"))
+    plan = assemble_plan(goals, rg, sized.model, sized.num_tokens, sized.binding, pins, first)
+    plan = inference.with_serving(continuation.with_tokens_seen(plan), rg.catalog)
+    return risk.finish_plan(plan, sized.useful_compute_flops, rg.gpu)
 
 
-def _layout(goals: Goals, ctx: Context, model: ModelShape, chain, gbs: int, warnings: list[str],
+def _layout(goals: Goals, rg: ResolvedGoals, model: ModelShape, chain, gbs: int, warnings: list[str],
             pins: dict | None = None):
     """The chain's layout (the fastest that fits, planner.layout), or the fastest one matching `pins`."""
-    from planner.layout import SearchSpace, search_layouts
-
     if not pins:
         if chain.layout is None:
-            result = search_layouts(model, ctx.gpu, chain.estimate.num_gpus, global_batch_size=gbs,
-                                    seq_length=goals.seq_len, gpus_per_node=ctx.gpus_per_node,
-                                    precision=ctx.precision, top_k=0, step_model=ctx.throughput.step_model)
+            result = search_layouts(model, rg.gpu, chain.estimate.num_gpus, global_batch_size=gbs,
+                                    seq_length=goals.seq_len, gpus_per_node=rg.gpus_per_node,
+                                    precision=rg.precision, top_k=0, step_model=rg.throughput.step_model)
             warnings.append(f"no parallel layout fits: {result.no_fit_message()}")
         return chain.layout
     space = SearchSpace(sequence_parallel=bool(pins.get("sequence_parallel", True)))
-    result = search_layouts(model, ctx.gpu, chain.estimate.num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
-                            gpus_per_node=ctx.gpus_per_node, precision=ctx.precision, top_k=1000, space=space,
-                            step_model=ctx.throughput.step_model)
+    result = search_layouts(model, rg.gpu, chain.estimate.num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
+                            gpus_per_node=rg.gpus_per_node, precision=rg.precision, top_k=1000, space=space,
+                            step_model=rg.throughput.step_model)
     if result.best is None:
         warnings.append(f"no parallel layout fits: {result.no_fit_message()}")
         return None
@@ -403,78 +383,50 @@ def _layout(goals: Goals, ctx: Context, model: ModelShape, chain, gbs: int, warn
                          [f"layout.{key}: {value}" for key, value in pins.items()])
 
 
-def _recipe(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, total_flops: float, gbs: int,
+def _recipe(goals: Goals, rg: ResolvedGoals, model: ModelShape, num_tokens: float, total_flops: float, gbs: int,
             warnings, layout=None):
-    from planner.recipe import derive_recipe
-
     granularity = 1
     if layout is not None:  # a ramped batch must stay a multiple of micro-batch x data-parallel size
         granularity = layout.layout.micro_batch_size * layout.layout.data_parallel_size
-    recipe = derive_recipe(model, num_tokens, total_flops, gbs, goals, gpu=ctx.gpu,
+    recipe = derive_recipe(model, num_tokens, total_flops, gbs, goals, gpu=rg.gpu,
                            schedule=goals.training.lr_schedule, batch_rampup=goals.training.batch_rampup,
                            batch_granularity=granularity)
-    if recipe.precision != ctx.precision and not (recipe.precision == "fp8"):
-        warnings.append(f"recipe precision {recipe.precision} replaced by {ctx.precision}: "
-                        f"{ctx.gpu.name} has no fast {recipe.precision}")
-        recipe = recipe.model_copy(update={"precision": ctx.precision})
+    if recipe.precision != rg.precision and not (recipe.precision == "fp8"):
+        warnings.append(f"recipe precision {recipe.precision} replaced by {rg.precision}: "
+                        f"{rg.gpu.name} has no fast {recipe.precision}")
+        recipe = recipe.model_copy(update={"precision": rg.precision})
     return recipe
 
 
-def _check_training_presets(goals: Goals) -> None:
-    from planner.reliability import failure_model_names, storage_names
-
-    t = goals.training
-    for field, value, names in (("checkpoint_storage", t.checkpoint_storage, storage_names()),
-                                ("failure_model", t.failure_model, failure_model_names())):
-        if value is not None and value not in names:
-            raise PlanInputError(f"goals.training.{field}: {value!r} is not a preset; choose one of "
-                                 f"{', '.join(names)} (presets/reliability.yaml)")
+def _reliability_assumptions(rg: ResolvedGoals, chain) -> list[Assumption]:
+    """The checkpoint storage and failure rate of the chain's failure plan (planner.chain: Daly's
+    model on the failure-free hours), as resolved (planner.resolve); none without a failure plan."""
+    if chain.reliability is None:
+        return []
+    return [rg.assumption("checkpoint_storage"), rg.assumption("failures_per_gpu_hour")]
 
 
-def _reliability(goals: Goals, ctx: Context, chain):
-    """The chain's failure plan (planner.chain: Daly's model on the failure-free hours), noted."""
-    from planner.reliability import load_presets
-
-    t, reliability = goals.training, chain.reliability
-    if reliability is None:
-        return None
-    defaults = load_presets()
-    ctx.note("checkpoint_storage", reliability.storage, "", "goals.training.checkpoint_storage" if t.checkpoint_storage
-             else "presets/reliability.yaml default_storage", "checkpoint write time and interval")
-    ctx.note("failures_per_gpu_hour", reliability.failures_per_gpu_hour, "1/GPU-hour",
-             "goals.training.failures_per_gpu_hour" if t.failures_per_gpu_hour is not None
-             else f"failure model {t.failure_model or defaults['default_failure_model']} (presets/reliability.yaml)",
-             "expected interruptions, checkpoint interval")
-    return reliability
+def _sizing_assumptions(rg: ResolvedGoals, binding: str) -> list[Assumption]:
+    names = ["objective", "loss_fit", "tokens_per_param_rule", "inference_tokens"]
+    return [Assumption(name="binding_constraint", value=binding, source="planner.derive.size_run",
+                       used_for="model size and tokens"),
+            *(rg.assumption(name) for name in names if rg.has(name))]
 
 
-def _sizing_assumptions(ctx: Context, goals: Goals, binding: str) -> None:
-    ctx.note("binding_constraint", binding, "", "planner.derive.size_run", "model size and tokens")
-    ctx.note("objective", goals.objective, "", "goals.objective", "model size and tokens")
-    ctx.note("loss_fit", loss_fit(goals).name, "", loss_fit(goals).source,
-             "compute-optimal and inference-optimal sizing, predicted_loss")
-    if goals.objective == "rule-of-thumb-20x":
-        ctx.note("tokens_per_param_rule", sizing.TOKENS_PER_PARAM_RULE, "tokens/param",
-                 "Hoffmann et al. 2022, Table 3 (approaches 1 and 2)", "tokens")
-    if goals.objective == "inference-optimal":
-        ctx.note("inference_tokens", goals.inference_tokens, "tokens", "goals.inference_tokens; Sardana & Frankle 2023 eq. 2", "size")
-
-
-def _apply_pins(recipe, reliability, pins: dict, ctx: Context):
-    """Recipe and reliability values a preset pins (presets/pins.yaml), noted as assumptions."""
+def _apply_pins(recipe, reliability, pins: dict) -> tuple:
+    """Recipe and reliability values a preset pins (presets/pins.yaml), and the assumptions naming them."""
     recipe = recipe.model_copy(update=pins.get("recipe", {}))
     steps = pins.get("reliability", {}).get("checkpoint_interval_steps")
     if steps is not None and reliability is not None:
         per_step_s = reliability.checkpoint_interval_s / reliability.checkpoint_interval_steps
         reliability = reliability.model_copy(update={
             "checkpoint_interval_steps": steps, "checkpoint_interval_s": steps * per_step_s})
-    for section in ("layout", "recipe", "reliability"):
-        for key, value in pins.get(section, {}).items():
-            ctx.note(f"pinned.{section}.{key}", value, "", f"presets/pins.yaml: {pins.get('reason', '')}")
-    return recipe, reliability
+    notes = [Assumption(name=f"pinned.{section}.{key}", value=value, source=f"presets/pins.yaml: {pins.get('reason', '')}")
+             for section in ("layout", "recipe", "reliability") for key, value in pins.get(section, {}).items()]
+    return recipe, reliability, notes
 
 
-def plan_warnings(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, estimate) -> list[str]:
+def plan_warnings(goals: Goals, rg: ResolvedGoals, model: ModelShape, num_tokens: float, estimate) -> list[str]:
     """What a reader of the plan should know before trusting it."""
     warnings = []
     if goals.unique_tokens_available is not None:
@@ -483,9 +435,9 @@ def plan_warnings(goals: Goals, ctx: Context, model: ModelShape, num_tokens: flo
     if model.num_params < 7e7:
         warnings.append(f"{model.num_params:,} parameters is below the smallest model of the loss fits "
                         "(~70M, Hoffmann et al. 2022): predicted_loss is an extrapolation")
-    days = goals.deadline_days or ctx.default_run_days
+    days = rg.run_days
     if goals.num_gpus is None and estimate.wallclock_days > days * 1.001:
-        warnings.append(f"finishing in {days:g} days needs more than {ctx.max_gpus:,} GPUs (the planner's cap); "
+        warnings.append(f"finishing in {days:g} days needs more than {rg.max_gpus:,} GPUs (the planner's cap); "
                         f"on {estimate.num_gpus:,} the run takes {estimate.wallclock_days:,.1f} days")
     if goals.data.tokenizer.vocab_size != goals.vocab_size:
         warnings.append(f"vocab_size ({goals.vocab_size}) differs from data.tokenizer.vocab_size "
@@ -493,48 +445,51 @@ def plan_warnings(goals: Goals, ctx: Context, model: ModelShape, num_tokens: flo
     return warnings
 
 
-def assemble_plan(goals: Goals, ctx: Context, model: ModelShape, num_tokens: float, binding: str,
-                  pins: dict | None = None) -> RunPlan:
-    """Batch, layout, recipe, estimate, reliability and ranges around a sized model."""
-    from planner.uncertainty import plan_ranges
-
+def assemble_plan(goals: Goals, rg: ResolvedGoals, model: ModelShape, num_tokens: float, binding: str,
+                  pins: dict | None = None, first: list[Assumption] | None = None) -> RunPlan:
+    """Batch, layout, recipe, estimate, reliability and ranges around a sized model; `first` are
+    assumptions the sizing adds ahead of the estimate's."""
     tokens = token_budget(goals, model, num_tokens)
     total_flops = flops.training_flops(model, num_tokens, goals.seq_len)
     gbs = choose_global_batch_size(total_flops, num_tokens, goals.seq_len)
-    _check_training_presets(goals)
-    chain = estimate_chain(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available,
+    chain = estimate_chain(goals, rg, model, num_tokens, unique_tokens=goals.unique_tokens_available,
                            global_batch_size=gbs)
-    warnings = plan_warnings(goals, ctx, model, num_tokens, chain.estimate)
+    warnings = plan_warnings(goals, rg, model, num_tokens, chain.estimate)
     pins = pins or {}
-    layout = _layout(goals, ctx, model, chain, gbs, warnings, pins.get("layout"))
+    layout = _layout(goals, rg, model, chain, gbs, warnings, pins.get("layout"))
     if layout is not None and layout is not chain.layout:  # a pinned layout: price that one
-        chain = estimate_chain(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available,
+        chain = estimate_chain(goals, rg, model, num_tokens, unique_tokens=goals.unique_tokens_available,
                                global_batch_size=gbs, layout=layout)
     estimate = chain.estimate
-    _note_estimate_inputs(goals, ctx, estimate)
-    recipe = _recipe(goals, ctx, model, num_tokens, total_flops, gbs, warnings, layout)
-    reliability = _reliability(goals, ctx, chain)
+    recipe = _recipe(goals, rg, model, num_tokens, total_flops, gbs, warnings, layout)
+    reliability, pinned = chain.reliability, []
     if pins:
-        recipe, reliability = _apply_pins(recipe, reliability, pins, ctx)
-    _sizing_assumptions(ctx, goals, binding)
+        recipe, reliability, pinned = _apply_pins(recipe, reliability, pins)
+    assumptions = _ordered([*(first or []), *estimate_assumptions(rg, estimate), *_reliability_assumptions(rg, chain),
+                            *pinned, *_sizing_assumptions(rg, binding)])
     plan = RunPlan(
         schema_version=SCHEMA_VERSION, name=goals.name, description=goals.description,
         llmplan_version=LLMPLAN_VERSION, goals=goals, binding_constraint=binding, model=model,
         tokens=tokens, estimate=estimate, layout=layout, recipe=recipe, reliability=reliability,
-        data=goals.data, evaluation=goals.evaluation, assumptions=list(ctx.assumptions), warnings=warnings,
+        data=goals.data, evaluation=goals.evaluation, assumptions=assumptions, warnings=warnings,
     )
-    return apply_user_law(plan.model_copy(update={"ranges": plan_ranges(plan)}))  # goals.scaling_law, if any
+    ranges = plan_ranges(plan, rg.residuals, rg.reliability)
+    return apply_user_law(plan.model_copy(update={"ranges": ranges}))  # goals.scaling_law, if any
 
 
-__all__ = ["Limit", "Sizing", "assemble_plan", "compute_limits", "derive_plan", "derive_preset", "size_run", "token_budget"]
+def _ordered(assumptions: list[Assumption]) -> list[Assumption]:
+    """One assumption per name, the last one given for it, where it was last given."""
+    last = {a.name: i for i, a in enumerate(assumptions)}
+    return [a for i, a in enumerate(assumptions) if last[a.name] == i]
+
+
+__all__ = ["Limit", "Sizing", "assemble_plan", "compute_limits", "derive_plan", "size_run", "token_budget"]
 
 
 def plan_problems(plan: RunPlan) -> list[str]:
     """Arithmetic a valid plan must satisfy, as `field: message` lines (empty when consistent)."""
-    from planner import architecture as arch
-
     problems = []
-    exact = arch.shape_params(plan.model)
+    exact = architecture.shape_params(plan.model)
     if exact != plan.model.num_params:
         problems.append(f"model.num_params: {plan.model.num_params:,} but the shape holds {exact:,}")
     e = plan.estimate

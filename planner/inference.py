@@ -18,7 +18,8 @@ ownership (training + serving).
 from __future__ import annotations
 
 from planner import throughput
-from planner.schema import Goals, GpuSpec, ModelShape, ServingEstimate
+from planner.schema import Assumption, Goals, GpuSpec, ModelShape, ServingEstimate
+from planner.schema.catalog import Catalog
 
 
 def serving_flops_per_token(model: ModelShape, context_tokens: int) -> float:
@@ -72,15 +73,13 @@ def serving_assumptions(goals: Goals, estimate: ServingEstimate) -> list[tuple[s
     ]
 
 
-def with_serving(plan):
-    """`plan` with its serving section and the serving assumptions (unchanged without inference tokens)."""
-    import presets
-    from planner.schema import Assumption
-
+def with_serving(plan, catalog: Catalog):
+    """`plan` with its serving section and the serving assumptions (unchanged without inference tokens);
+    the serving GPU is looked up in `catalog`."""
     goals = plan.goals
     if goals.inference_tokens <= 0:
         return plan
-    gpu = presets.find_gpu(goals.serving.gpu or goals.gpu, "serving.gpu")
+    gpu = catalog.gpu(goals.serving.gpu or goals.gpu, "serving.gpu")
     serving = serving_estimate(goals, plan.model, gpu, throughput.default_precision(gpu), plan.estimate.total_cost_usd)
     notes = [Assumption(name=n, value=v, unit=u, source=s, used_for=f) for n, v, u, s, f in serving_assumptions(goals, serving)]
     return plan.model_copy(update={"serving": serving, "assumptions": [*plan.assumptions, *notes]})

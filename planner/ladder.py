@@ -26,9 +26,10 @@ import math
 from planner import architecture, sizing
 from planner.derive import assemble_plan
 from planner.errors import PlanInputError
-from planner.estimate import resolve_context
+from planner.resolve import resolve
 from planner.io import canonical_sha256
 from planner.schema import SCHEMA_VERSION, Assumption, Goals, RunPlan
+from planner.schema.catalog import Catalog
 from planner.schema.ladder import LadderPlan, LadderRung, LadderTarget, LadderTotals
 
 DEFAULT_NUM_SIZES = 5
@@ -70,11 +71,10 @@ def base_goals(plan: RunPlan) -> Goals:
     return Goals.model_validate(data)
 
 
-def rung_plan(ladder: LadderPlan, rung: LadderRung) -> RunPlan:
+def rung_plan(ladder: LadderPlan, rung: LadderRung, catalog: Catalog) -> RunPlan:
     """The full RunPlan of one rung (what the executor trains), derived again from the ladder."""
     goals = rung_goals(ladder.goals, rung.name, rung.num_params, rung.num_tokens)
-    ctx = resolve_context(goals)
-    plan = assemble_plan(goals, ctx, rung.model, rung.num_tokens, f"ladder {ladder.name} rung {rung.name}",
+    plan = assemble_plan(goals, resolve(goals, catalog), rung.model, rung.num_tokens, f"ladder {ladder.name} rung {rung.name}",
                          ladder.pins)
     if plan.recipe.train_steps != rung.train_steps or plan.model.num_params != rung.num_params:
         raise PlanInputError(f"ladder rung {rung.name} no longer derives the same run", [
@@ -98,11 +98,11 @@ def _shape(goals: Goals, name: str, num_params: float):
         "raise --budget-fraction, lower --span-decades or use fewer --ratios"])
 
 
-def _rung(goals: Goals, name: str, role: str, num_params: float, ratio: float, pins) -> LadderRung:
+def _rung(catalog: Catalog, goals: Goals, name: str, role: str, num_params: float, ratio: float, pins) -> LadderRung:
     shape = _shape(goals, name, num_params)
     tokens = ratio * shape.num_params
     rgoals = rung_goals(goals, name, shape.num_params, tokens)
-    plan = assemble_plan(rgoals, resolve_context(rgoals), shape, tokens, f"ladder rung {name}", pins)
+    plan = assemble_plan(rgoals, resolve(rgoals, catalog), shape, tokens, f"ladder rung {name}", pins)
     e = plan.estimate
     return LadderRung(
         name=name, role=role, num_params=shape.num_params, num_tokens=tokens, tokens_per_param=ratio, model=shape,
@@ -113,18 +113,18 @@ def _rung(goals: Goals, name: str, role: str, num_params: float, ratio: float, p
     )
 
 
-def _rungs(goals: Goals, n_max: float, num_sizes: int, ratios, span: float, holdout: bool, pins) -> list[LadderRung]:
+def _rungs(catalog: Catalog, goals: Goals, n_max: float, num_sizes: int, ratios, span: float, holdout: bool, pins) -> list[LadderRung]:
     rungs = []
     for i, q in enumerate(relative_sizes(num_sizes, span)):
         for r in ratios:
-            rungs.append(_rung(goals, f"s{i + 1}-r{r:g}", "fit", q * n_max, r, pins))
+            rungs.append(_rung(catalog, goals, f"s{i + 1}-r{r:g}", "fit", q * n_max, r, pins))
     if holdout:
         step, ratio = 10 ** (span / max(1, num_sizes - 1)), holdout_ratio(ratios)
-        rungs.append(_rung(goals, f"holdout-r{ratio:g}", "holdout", n_max * step, ratio, pins))
+        rungs.append(_rung(catalog, goals, f"holdout-r{ratio:g}", "holdout", n_max * step, ratio, pins))
     return rungs
 
 
-def plan_ladder(plan: RunPlan, *, num_sizes: int = DEFAULT_NUM_SIZES, ratios=DEFAULT_RATIOS,
+def plan_ladder(plan: RunPlan, catalog: Catalog, *, num_sizes: int = DEFAULT_NUM_SIZES, ratios=DEFAULT_RATIOS,
                 span_decades: float = DEFAULT_SPAN_DECADES, budget_fraction: float = DEFAULT_BUDGET_FRACTION,
                 holdout: bool = False, pins: dict | None = None, name: str | None = None) -> LadderPlan:
     """The ladder for `plan` (see the module docstring); PlanInputError when no ladder fits the budget."""
@@ -143,7 +143,7 @@ def plan_ladder(plan: RunPlan, *, num_sizes: int = DEFAULT_NUM_SIZES, ratios=DEF
     capped = n_max > cap
     n_max = min(n_max, cap)
     for _ in range(6):  # refine on the derived shapes' exact FLOPs (attention, discrete widths)
-        rungs = _rungs(goals, n_max, num_sizes, ratios, span_decades, holdout, pins)
+        rungs = _rungs(catalog, goals, n_max, num_sizes, ratios, span_decades, holdout, pins)
         total = sum(r.model_flops for r in rungs)
         if total <= budget_fraction * target_flops * 1.0001:
             break

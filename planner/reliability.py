@@ -21,16 +21,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from statistics import NormalDist
-
-import yaml
 
 from planner.errors import PlanInputError
 from planner.schema import GpuSpec, ModelShape, ReliabilityPlan
+from planner.schema.catalog import ReliabilityPresets
 
-PRESETS_PATH = Path(__file__).resolve().parent.parent / "presets" / "reliability.yaml"
 MIN_GOODPUT = 0.01
 """Below 1% goodput (Daly's model) the run is refused: it would spend its life failing and restarting."""
 SMALL_COUNT = 20.0
@@ -53,50 +49,38 @@ class FailureInputs:
     sources: tuple[str, ...]
 
 
-@lru_cache(maxsize=1)
-def load_presets() -> dict:
-    """presets/reliability.yaml as a mapping (cached)."""
-    return yaml.safe_load(PRESETS_PATH.read_text(encoding="utf-8"))
-
-
-def storage_names() -> list[str]:
-    return sorted(load_presets()["storage"])
-
-
-def failure_model_names() -> list[str]:
-    return sorted(load_presets()["failure_models"])
-
-
 def resolve_inputs(
+    presets: ReliabilityPresets,
     num_gpus: int,
     gpus_per_node: int = 8,
     storage: str | None = None,
     failure_model: str | None = None,
     failures_per_gpu_hour: float | None = None,
 ) -> FailureInputs:
-    """Look up the presets; raise ValueError naming the preset and the choices when one is unknown."""
-    p = load_presets()
-    storage = storage or p["default_storage"]
-    failure_model = failure_model or p["default_failure_model"]
-    if storage not in p["storage"]:
-        raise ValueError(f"storage {storage!r} is not a preset; choose one of {', '.join(storage_names())}")
-    if failure_model not in p["failure_models"]:
+    """Look up the presets (the Catalog's `reliability`, presets/reliability.yaml); raise ValueError
+    naming the preset and the choices when one is unknown."""
+    p = presets
+    storage = storage or p.default_storage
+    failure_model = failure_model or p.default_failure_model
+    if storage not in p.storage:
+        raise ValueError(f"storage {storage!r} is not a preset; choose one of {', '.join(p.storage_names())}")
+    if failure_model not in p.failure_models:
         raise ValueError(f"failure_model {failure_model!r} is not a preset; choose one of "
-                         f"{', '.join(failure_model_names())}")
-    st, fm = p["storage"][storage], p["failure_models"][failure_model]
+                         f"{', '.join(p.failure_model_names())}")
+    st, fm = p.storage[storage], p.failure_models[failure_model]
     num_nodes = max(1, math.ceil(num_gpus / max(1, gpus_per_node)))
-    rate = fm["failures_per_gpu_hour"] if failures_per_gpu_hour is None else failures_per_gpu_hour
-    rate_source = fm["source"] if failures_per_gpu_hour is None else "given in the goals"
+    rate = fm.failures_per_gpu_hour if failures_per_gpu_hour is None else failures_per_gpu_hour
+    rate_source = fm.source if failures_per_gpu_hour is None else "given in the goals"
     return FailureInputs(
         failures_per_gpu_hour=float(rate),
-        rate_p10_factor=float(fm["rate_p10_factor"]),
-        rate_p90_factor=float(fm["rate_p90_factor"]),
-        restart_overhead_s=float(p["restart"]["overhead_s"]),
-        write_bytes_per_s=min(float(st["aggregate_bytes_per_s"]), num_nodes * float(st["per_node_bytes_per_s"])),
-        bytes_per_param=float(p["checkpoint"]["bytes_per_param"]),
+        rate_p10_factor=float(fm.rate_p10_factor),
+        rate_p90_factor=float(fm.rate_p90_factor),
+        restart_overhead_s=float(p.restart.overhead_s),
+        write_bytes_per_s=min(float(st.aggregate_bytes_per_s), num_nodes * float(st.per_node_bytes_per_s)),
+        bytes_per_param=float(p.checkpoint.bytes_per_param),
         storage=storage,
-        sources=(f"failure rate: {rate_source}", f"restart: {p['restart']['source']}",
-                 f"storage ({storage}): {st['source']}", f"checkpoint size: {p['checkpoint']['source']}"),
+        sources=(f"failure rate: {rate_source}", f"restart: {p.restart.source}",
+                 f"storage ({storage}): {st.source}", f"checkpoint size: {p.checkpoint.source}"),
     )
 
 
@@ -168,6 +152,7 @@ def timeline(inputs: FailureInputs, num_gpus: int, num_params: int, run_s: float
 
 
 def plan_reliability(
+    presets: ReliabilityPresets,
     num_gpus: int,
     gpu: GpuSpec,
     model: ModelShape,
@@ -187,7 +172,7 @@ def plan_reliability(
     `price_per_gpu_hour_usd` or the GPU preset's typical price.
     """
     _check_positive(num_gpus=num_gpus, train_hours=train_hours, step_time_s=step_time_s, num_params=num_params)
-    inputs = resolve_inputs(num_gpus, gpus_per_node or gpu.gpus_per_node, storage, failure_model,
+    inputs = resolve_inputs(presets, num_gpus, gpus_per_node or gpu.gpus_per_node, storage, failure_model,
                             failures_per_gpu_hour)
     t = timeline(inputs, num_gpus, num_params, train_hours * 3600.0, step_time_s)
     interruptions = 0.0 if math.isinf(t.mtti_s) else t.wall_s / t.mtti_s

@@ -14,7 +14,8 @@ from planner.data_sources import data_markdown
 from planner.errors import PlanInputError
 from planner.io import atomic_write_text, canonical_sha256
 from planner.report_basic import mfu_chain_text
-from planner.uncertainty import step_time_range
+from planner.schema.catalog import Catalog
+from planner.uncertainty import plan_ranges, residuals_of, step_residuals_of, step_time_range
 from planner.schema import Range, RunPlan
 from planner.units import format_count, format_number
 
@@ -23,7 +24,7 @@ LOSS_CHART = "loss_vs_compute.png"
 GIB = 1024**3
 
 
-def render_markdown(plan: RunPlan, out_dir: str | Path, filename: str | None = None) -> Path:
+def render_markdown(plan: RunPlan, out_dir: str | Path, filename: str | None = None, *, catalog: Catalog) -> Path:
     """Write the report (`filename`, default `<plan name>.md`) and both charts into `out_dir`;
     return the Markdown file's path. Needs matplotlib (`pip install 'llmplan[report]'`)."""
     try:
@@ -32,23 +33,21 @@ def render_markdown(plan: RunPlan, out_dir: str | Path, filename: str | None = N
         raise PlanInputError("the Markdown report draws charts with matplotlib: pip install 'llmplan[report]'") from None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ranges = plan.ranges or _computed_ranges(plan)
+    ranges = plan.ranges or _computed_ranges(plan, catalog)
     cost_chart(plan, ranges, out / COST_CHART)
     loss_chart(plan, out / LOSS_CHART)
     path = out / (filename or f"{plan.name}.md")
-    atomic_write_text(path, markdown_text(plan, ranges))
+    atomic_write_text(path, markdown_text(plan, ranges, catalog=catalog))
     path.chmod(0o644)  # a report is meant to be shared
     return path
 
 
-def _computed_ranges(plan: RunPlan) -> dict[str, Range]:
-    from planner.uncertainty import plan_ranges
-
-    return plan_ranges(plan)
+def _computed_ranges(plan: RunPlan, catalog: Catalog) -> dict[str, Range]:
+    return plan_ranges(plan, residuals_of(catalog), catalog.reliability)
 
 
-def markdown_text(plan: RunPlan, ranges: dict[str, Range]) -> str:
-    """The report body (pure: no files, no charts)."""
+def markdown_text(plan: RunPlan, ranges: dict[str, Range], *, catalog: Catalog) -> str:
+    """The report body (pure: no files, no charts); `catalog` gives the calibration residuals of the ranges."""
     parts = [
         _header(plan),
         _summary(plan, ranges),
@@ -57,11 +56,11 @@ def markdown_text(plan: RunPlan, ranges: dict[str, Range]) -> str:
         _model(plan),
         _costs(plan, ranges),
         _serving_and_budget(plan),
-        _layout(plan),
+        _layout(plan, catalog),
         _recipe(plan),
         _reliability(plan),
         _loss(plan),
-        _assumptions(plan),
+        _assumptions(plan, catalog),
         _warnings(plan),
     ]
     return "\n\n".join(p for p in parts if p).rstrip() + "\n"
@@ -177,12 +176,12 @@ def _costs(plan: RunPlan, ranges: dict[str, Range]) -> str:
             + table(["Throughput", "Value"], flops) + f"\n\n![Cost breakdown]({COST_CHART})")
 
 
-def _layout(plan: RunPlan) -> str:
+def _layout(plan: RunPlan, catalog: Catalog) -> str:
     if plan.layout is None:
         return "## Parallel layout and memory\n\nNo layout in this plan."
     lay, mem = plan.layout.layout, plan.layout.memory
     rows = [[k, v] for k, v in lay.model_dump(mode="json").items()]
-    span = step_time_range(plan.layout.step_time_s)
+    span = step_time_range(plan.layout.step_time_s, step_residuals_of(catalog))
     rows += [["num_microbatches", lay.num_microbatches],
              ["step_time_s", f"{num(plan.layout.step_time_s)} (p10–p90 {num(span.p10)}–{num(span.p90)})"],
              ["tokens_per_s", num(plan.layout.tokens_per_s)], ["mfu", f"{plan.layout.mfu:.3f}"]]
@@ -239,14 +238,14 @@ def _loss(plan: RunPlan) -> str:
             f"loss law and the plan's model size at other token counts.\n\n![Loss vs compute]({LOSS_CHART})")
 
 
-def _assumptions(plan: RunPlan) -> str:
+def _assumptions(plan: RunPlan, catalog: Catalog) -> str:
     rows = [[a.name, num(a.value) if isinstance(a.value, float) else a.value, a.unit, a.source, a.used_for]
             for a in plan.assumptions]
     text = "## Assumptions\n\n" + (table(["Assumption", "Value", "Unit", "Source", "Used for"], rows)
                                    if rows else "The plan lists no assumptions.")
     methods = sorted({r.method for r in plan.ranges.values() if r.method}) if plan.ranges else []
     if not methods:
-        methods = sorted({r.method for r in _computed_ranges(plan).values() if r.method})
+        methods = sorted({r.method for r in _computed_ranges(plan, catalog).values() if r.method})
     text += "\n\n### How the ranges are computed\n\n" + "\n".join(f"- {m}" for m in methods)
     return text
 

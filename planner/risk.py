@@ -22,7 +22,10 @@ import math
 
 from planner import sizing
 from planner.errors import PlanInputError
-from planner.schema import BudgetUse, Range, RunPlan
+from planner.megatron_args import megatron_argv
+from planner.memory import state_bytes_per_parameter
+from planner.schema import BudgetUse, GpuSpec, Range, RunPlan
+from planner.uncertainty import Residuals
 from planner.units import format_count
 
 Z = {"p50": 0.0, "p80": 0.8416212335729143, "p90": 1.2815515655446004}
@@ -48,12 +51,10 @@ def _q(plan: RunPlan, name: str, point: float, confidence: str) -> float:
     return point if r is None else quantile(r, confidence)
 
 
-def sizing_headroom(confidence: str) -> float:
+def sizing_headroom(confidence: str, tp: Residuals) -> float:
     """How much a budget or deadline must shrink so that it holds at `confidence` (>= 1): e^(mu + z_q·sigma)
-    of the throughput residuals, sigma widened for a new run as planner.uncertainty does."""
-    from planner.uncertainty import calibration_residuals
-
-    tp, _ = calibration_residuals()
+    of the throughput residuals `tp` (planner.uncertainty.residuals_of), sigma widened for a new run
+    as planner.uncertainty does."""
     return max(1.0, math.exp(tp.mu + Z[confidence] * tp.sigma * tp.prediction_factor))
 
 
@@ -114,17 +115,12 @@ def use_hints(plan: RunPlan, use: BudgetUse) -> list[str]:
 def gpus_for_states(num_params: float, precision: str, memory_bytes: float, num_gpus: int, per_node: int) -> int:
     """GPUs whose memory (less 10%) holds the weights, gradients and sharded optimizer states alone
     (planner.memory.state_bytes_per_parameter with the distributed optimizer): a lower bound."""
-    from planner.memory import state_bytes_per_parameter
-
     per_param = sum(state_bytes_per_parameter(precision, 1, num_gpus))
     need = num_params * per_param / (0.9 * memory_bytes)
     return max(per_node, per_node * math.ceil(need / per_node))
 
 
-def _gpus_for_states(plan: RunPlan) -> int:
-    import presets
-
-    gpu = presets.find_gpu(plan.estimate.gpu)
+def _gpus_for_states(plan: RunPlan, gpu: GpuSpec) -> int:
     return gpus_for_states(plan.model.num_params, plan.recipe.precision, gpu.memory_bytes, plan.estimate.num_gpus,
                            plan.goals.gpus_per_node)
 
@@ -142,12 +138,12 @@ def estimate_problems(num_params: float, estimate, memory_bytes: float, precisio
     return out
 
 
-def feasibility_problems(plan: RunPlan) -> list[str]:
+def feasibility_problems(plan: RunPlan, gpu: GpuSpec) -> list[str]:
     """Why a plan cannot run as planned, each with what would fit (empty when it can)."""
     e, out = plan.estimate, []
     if plan.layout is None:
         why = next((w for w in plan.warnings if w.startswith("no parallel layout fits")), "no parallel layout fits")
-        out.append(f"layout: {why}; the model states alone need at least {_gpus_for_states(plan):,} x {e.gpu} "
+        out.append(f"layout: {why}; the model states alone need at least {_gpus_for_states(plan, gpu):,} x {e.gpu} "
                    f"(the plan has {e.num_gpus:,})")
     if e.wallclock_days > MAX_SANE_DAYS:
         gpus = math.ceil(e.num_gpus * e.wallclock_days / MAX_SANE_DAYS)
@@ -157,17 +153,16 @@ def feasibility_problems(plan: RunPlan) -> list[str]:
                    f"{format_count(tokens)} tokens on {e.num_gpus:,}")
     if plan.layout is not None:
         try:
-            from planner.megatron_args import megatron_argv
-
             megatron_argv(plan)
         except Exception as exc:  # noqa: BLE001 - any failure means the plan cannot be exported
             out.append(f"megatron arguments: cannot be rendered ({exc.__class__.__name__}: {exc})")
     return out
 
 
-def check_feasible(plan: RunPlan) -> RunPlan:
-    """The plan, marked infeasible when goals.allow_infeasible; else PlanInputError listing why."""
-    problems = feasibility_problems(plan)
+def check_feasible(plan: RunPlan, gpu: GpuSpec) -> RunPlan:
+    """The plan (on `gpu`, its GPU preset), marked infeasible when goals.allow_infeasible; else
+    PlanInputError listing why."""
+    problems = feasibility_problems(plan, gpu)
     if not problems:
         return plan
     if not plan.goals.allow_infeasible:
@@ -177,9 +172,9 @@ def check_feasible(plan: RunPlan) -> RunPlan:
     return plan.model_copy(update={"infeasible": problems, "warnings": [*marked, *plan.warnings]})
 
 
-def finish_plan(plan: RunPlan, useful_compute_flops: float | None) -> RunPlan:
+def finish_plan(plan: RunPlan, useful_compute_flops: float | None, gpu: GpuSpec) -> RunPlan:
     """Budget use, risk warnings, hints and the feasibility check (the last step of derive_plan)."""
     use = budget_use(plan, useful_compute_flops)
     plan = plan.model_copy(update={"budget_use": use, "warnings": [*plan.warnings, *risk_warnings(plan)],
                                    "hints": use_hints(plan, use)})
-    return check_feasible(plan)
+    return check_feasible(plan, gpu)

@@ -6,7 +6,7 @@
 - an arithmetic range `START:STOP:+S` or `START:STOP:S` (add S while <= STOP); `START:STOP` steps by 1.
 Nested fields use dots (`data.tokenizer.vocab_size=32000,50000`).
 
-`run_sweep(base, varies)` plans the Cartesian product of the values and returns a pandas DataFrame,
+`run_sweep(base, varies, catalog)` plans the Cartesian product of the values and returns a pandas DataFrame,
 one row per scenario, with the varied fields, the headline figures and `pareto` (True when no other
 feasible scenario is at least as good on cost, days and predicted loss and better on one of them).
 The cost on the front is the total cost of ownership: training plus serving goals.inference_tokens
@@ -27,8 +27,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from planner import architecture, inference, throughput
+from planner.derive import derive_plan, size_run
 from planner.errors import PlanInputError, describe_validation_error
+from planner.estimate import estimate_run
+from planner.reliability import Z90
+from planner.resolve import ResolvedGoals, resolve
+from planner.risk import estimate_problems
 from planner.schema import Goals
+from planner.schema.catalog import Catalog
 
 PARETO_OBJECTIVES = ("total_cost_of_ownership_usd", "wallclock_days", "predicted_loss")
 MAX_SCENARIOS = 100_000
@@ -39,7 +46,7 @@ RESULT_COLUMNS = (
 )
 RANGED_COLUMNS = ("gpu_hours", "wallclock_days", "total_cost_usd")
 """Figures whose p10/p90 go into the table as NAME_p10 and NAME_p90."""
-Evaluator = Callable[[Goals], dict[str, Any]]
+Evaluator = Callable[[Goals, Catalog], dict[str, Any]]
 
 
 def parse_vary(spec: str) -> tuple[str, list[Any]]:
@@ -169,7 +176,7 @@ def pareto_front(rows: Sequence[Sequence[float]]) -> list[bool]:
 
     Rows with a NaN are never on the front. Broadcast over blocks of 256 rows: 1,000 rows take ~10 ms.
     """
-    import numpy as np
+    import numpy as np  # deferred: numpy costs ~0.1 s of start-up, paid only by the Pareto front of a sweep
 
     values = np.asarray(rows, dtype=float)
     if values.size == 0:
@@ -187,11 +194,9 @@ def pareto_front(rows: Sequence[Sequence[float]]) -> list[bool]:
     return front.tolist()
 
 
-def evaluate_plan(goals: Goals) -> dict[str, Any]:
+def evaluate_plan(goals: Goals, catalog: Catalog) -> dict[str, Any]:
     """Full plan through planner.derive.derive_plan (with layout, recipe and failures)."""
-    from planner.derive import derive_plan
-
-    plan = derive_plan(goals)
+    plan = derive_plan(resolve(goals, catalog))
     e = plan.estimate
     row = {
         "num_params": plan.model.num_params, "num_tokens": plan.tokens.num_tokens, "gpu": e.gpu,
@@ -212,14 +217,14 @@ def evaluate_plan(goals: Goals) -> dict[str, Any]:
     return row
 
 
-def run_sweep(base: Goals, varies: Sequence[tuple[str, list[Any]]], evaluate: Evaluator | None = None):
+def run_sweep(base: Goals, varies: Sequence[tuple[str, list[Any]]], catalog: Catalog, evaluate: Evaluator | None = None):
     """One DataFrame row per scenario: varied fields, results, `error` and `pareto` (see module doc)."""
-    import pandas as pd
+    import pandas as pd  # deferred: pandas costs ~0.3 s of start-up, paid only by sweeps
 
     evaluate = evaluate or default_evaluator()
     grid = scenarios(varies)
     with memoized_presets_and_shapes():
-        records = [_one(base, changes, evaluate) for changes in grid]
+        records = [_one(base, changes, catalog, evaluate) for changes in grid]
     frame = pd.DataFrame.from_records(records)
     for column in (*RESULT_COLUMNS, "error"):
         if column not in frame:
@@ -230,10 +235,10 @@ def run_sweep(base: Goals, varies: Sequence[tuple[str, list[Any]]], evaluate: Ev
     return frame
 
 
-def _one(base: Goals, changes: dict[str, Any], evaluate: Evaluator) -> dict[str, Any]:
+def _one(base: Goals, changes: dict[str, Any], catalog: Catalog, evaluate: Evaluator) -> dict[str, Any]:
     row: dict[str, Any] = {f"vary.{k}" if k in RESULT_COLUMNS else k: v for k, v in changes.items()}
     try:
-        row.update(evaluate(scenario_goals(base, changes)))
+        row.update(evaluate(scenario_goals(base, changes), catalog))
         row["error"] = None
     except ValidationError as err:
         row["error"] = "; ".join(describe_validation_error(err))
@@ -242,50 +247,43 @@ def _one(base: Goals, changes: dict[str, Any], evaluate: Evaluator) -> dict[str,
     return row
 
 
-def evaluate_estimate(goals: Goals) -> dict[str, Any]:
+def evaluate_estimate(goals: Goals, catalog: Catalog) -> dict[str, Any]:
     """The fast path: size the run and estimate it (planner.derive.size_run and
     planner.estimate.estimate_run), without the layout search, recipe or failure plan."""
-    from planner.derive import size_run
-    from planner.estimate import estimate_run
-    from planner.risk import estimate_problems
-
-    ctx = _context(goals)
-    sized = size_run(goals, ctx)
-    e = estimate_run(goals, ctx, sized.model, sized.num_tokens, unique_tokens=goals.unique_tokens_available)
+    rg = resolve(goals, catalog)
+    sized = size_run(goals, rg)
+    e = estimate_run(rg, sized.model, sized.num_tokens, unique_tokens=goals.unique_tokens_available)
     row = {
         "num_params": sized.model.num_params, "num_tokens": sized.num_tokens, "gpu": e.gpu,
         "num_gpus": e.num_gpus, "gpu_hours": e.gpu_hours, "wallclock_days": e.wallclock_days,
         "cost_usd": e.cost_usd, "total_cost_usd": e.total_cost_usd, "energy_kwh": e.energy_kwh,
         "co2_kg": e.co2_kg, "mfu": e.mfu, "predicted_loss": e.predicted_loss, "binding_constraint": sized.binding,
     }
-    problems = estimate_problems(sized.model.num_params, e, ctx.gpu.memory_bytes, ctx.precision, ctx.gpus_per_node)
+    problems = estimate_problems(sized.model.num_params, e, rg.gpu.memory_bytes, rg.precision, rg.gpus_per_node)
     if problems and not goals.allow_infeasible:  # as derive_plan would refuse it (planner.risk)
         raise PlanInputError("the plan cannot run as planned", problems)
     if problems:
         row["infeasible"] = "; ".join(problems)
-    row.update(_serving_columns(goals, ctx, sized.model, e.total_cost_usd))
-    row.update(_throughput_ranges(row))
+    row.update(_serving_columns(goals, rg, sized.model, e.total_cost_usd))
+    row.update(_throughput_ranges(row, rg))
     return row
 
 
-def _serving_columns(goals: Goals, ctx, model, training_cost_usd: float) -> dict[str, float]:
+def _serving_columns(goals: Goals, rg: ResolvedGoals, model, training_cost_usd: float) -> dict[str, float]:
     """serving_cost_usd and total_cost_of_ownership_usd (planner.inference) for the fast path."""
-    from planner import inference, throughput
-
     serving = 0.0
     if goals.inference_tokens > 0:
-        import presets
-
-        gpu = ctx.gpu if goals.serving.gpu is None else presets.find_gpu(goals.serving.gpu, "serving.gpu")
+        gpu = rg.gpu if goals.serving.gpu is None else rg.catalog.gpu(goals.serving.gpu, "serving.gpu")
         serving = inference.serving_estimate(goals, model, gpu, throughput.default_precision(gpu),
                                              training_cost_usd).cost_usd
     return {"serving_cost_usd": serving, "total_cost_of_ownership_usd": training_cost_usd + serving}
 
 
-def _throughput_ranges(row: dict[str, Any]) -> dict[str, float]:
+def _throughput_ranges(row: dict[str, Any], rg: ResolvedGoals) -> dict[str, float]:
     """p10/p90 of GPU-hours, days and cost from the calibration residuals (planner.uncertainty); the
     fast path has no failure plan, so the failure model's variance is left out here."""
-    mu, spread = _range_exponents()
+    tp, _ = rg.residuals
+    mu, spread = tp.mu, Z90 * tp.sigma * tp.prediction_factor  # as planner.uncertainty's ranges for a new run
     out = {}
     for name in RANGED_COLUMNS:
         out[f"{name}_p10"] = row[name] * math.exp(mu - spread)
@@ -293,31 +291,8 @@ def _throughput_ranges(row: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-@lru_cache(maxsize=1)
-def _range_exponents() -> tuple[float, float]:
-    """(mu, z * sigma) of planner.uncertainty's GPU-hour ranges for a new run."""
-    from planner.reliability import Z90
-    from planner.uncertainty import calibration_residuals
-
-    tp, _ = calibration_residuals()
-    return tp.mu, Z90 * tp.sigma * tp.prediction_factor
-
-
-_CONTEXTS: dict[tuple[str, str], Any] = {}
 _MEMO = {"depth": 0, "original": None}
 _MEMO_LOCK = threading.Lock()
-
-
-def _context(goals: Goals):
-    """resolve_context(goals) once per (gpu, region) inside a sweep (it reads only those two goals)."""
-    from planner.estimate import resolve_context
-
-    if not _MEMO["depth"]:
-        return resolve_context(goals)
-    key = (goals.gpu, goals.region)
-    if key not in _CONTEXTS:
-        _CONTEXTS[key] = resolve_context(goals)
-    return _CONTEXTS[key]
 
 
 @contextmanager
@@ -326,8 +301,6 @@ def memoized_presets_and_shapes():
     (target_params, vocab_size, seq_length) and searches ~70 widths, which is most of a scenario's time.
     Callers get copies, so nobody shares a mutable ModelShape. Re-entrant and thread-safe (the TUI
     runs sweeps in workers): the first sweep in installs the memo, the last one out removes it."""
-    from planner import architecture
-
     with _MEMO_LOCK:
         if _MEMO["depth"] == 0:
             original = architecture.derive_shape
@@ -346,7 +319,6 @@ def memoized_presets_and_shapes():
             _MEMO["depth"] -= 1
             if _MEMO["depth"] == 0:
                 architecture.derive_shape = _MEMO["original"]
-                _CONTEXTS.clear()
 
 
 def default_evaluator() -> Evaluator:

@@ -8,7 +8,7 @@ Method (lognormal error model, combined in log space):
   new run sees. The published GPU-hours include each run's own restarts, so the residuals already
   carry the *average* failure overhead; the failure model adds its *variance* only.
 - Steady-state step time (the layout's tokens/s): the step-time model's leave-one-group-out log
-  residuals over the throughput benchmarks (`step_residuals`), separately.
+  residuals over the throughput benchmarks (`step_residuals_of`), separately.
 - Failures: the interruption rate is uncertain by x0.5..x2 (p10..p90, presets/reliability.yaml);
   the wall-clock overhead it causes moves by sigma_fail = sigma_rate * f / (1 + f), f = 1/goodput - 1
   (planner.reliability.failure_overhead_sigma).
@@ -25,10 +25,10 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from functools import lru_cache
 
 from planner.reliability import Z90, failure_overhead_sigma, resolve_inputs
-from planner.schema import Estimate, Goals, Range, RunPlan
+from planner.schema import Estimate, Range, RunPlan
+from planner.schema.catalog import Catalog, ReliabilityPresets
 
 INTERIM_SIGMA_TP = 0.15
 """Used only when the calibration cannot be run: ~15% is the median absolute GPU-hour error that
@@ -74,145 +74,27 @@ def summarise(log_residuals: list[float], source: str, fallback_sigma: float) ->
     return Residuals(statistics.fmean(values), statistics.stdev(values), len(values), source)
 
 
-RESIDUALS_FILE = "calibration_residuals.yaml"
-"""In presets/: the committed output of `computed_residuals()` (`llmplan calibrate --residuals`), so
-a plan or `llmplan estimate` does not rerun the calibration (~50 ms) at every start. A test checks it
-equals the recomputed values, the way the MFU coefficients and the JSON Schemas are checked."""
+def _from_entry(entry) -> Residuals:
+    return Residuals(float(entry.mu), float(entry.sigma), int(entry.n), str(entry.source))
 
 
-@lru_cache(maxsize=1)
-def step_residuals() -> Residuals:
-    """Spread of the step-time model's steady-state throughput: the committed
-    presets/calibration_residuals.yaml `step_time` entry, or computed now when it is missing."""
-    from presets.loader import PRESETS_DIR
-
-    path = PRESETS_DIR / RESIDUALS_FILE
-    import yaml
-
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
-    if "step_time" not in data:
-        return computed_step_residuals()
-    d = data["step_time"]
-    return Residuals(float(d["mu"]), float(d["sigma"]), int(d["n"]), str(d["source"]))
-
-
-@lru_cache(maxsize=1)
-def calibration_residuals() -> tuple[Residuals, Residuals]:
+def residuals_of(catalog: Catalog) -> tuple[Residuals, Residuals]:
     """(GPU-hours, energy) residuals of the planner against the published runs: the committed
-    presets/calibration_residuals.yaml, or computed now when it is missing."""
-    from presets.loader import PRESETS_DIR
-
-    path = PRESETS_DIR / RESIDUALS_FILE
-    if not path.exists():
-        return computed_residuals()
-    import yaml
-
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return tuple(Residuals(float(d["mu"]), float(d["sigma"]), int(d["n"]), str(d["source"]))
-                 for d in (data["gpu_hours"], data["energy"]))
+    presets/calibration_residuals.yaml (`llmplan calibrate --residuals`, planner.calibrate
+    recomputes them; a test checks they agree), or the interim constants when it is missing."""
+    if catalog.residuals is None:
+        why = "interim constant; presets/calibration_residuals.yaml is missing (llmplan calibrate --residuals)"
+        return Residuals(0.0, INTERIM_SIGMA_TP, 0, why), Residuals(0.0, INTERIM_SIGMA_ENERGY, 0, why)
+    return _from_entry(catalog.residuals.gpu_hours), _from_entry(catalog.residuals.energy)
 
 
-def computed_residuals() -> tuple[Residuals, Residuals]:
-    """(GPU-hours, energy) residuals computed now: GPU-hours from the chain's leave-one-family-out
-    predictions of the whole published runs (planner.crossval, `llmplan calibrate --cv`), energy
-    from the calibration table (planner.calibrate)."""
-    try:
-        tp = [math.log(r["reported"] / r["predicted"]) for r in cross_validated_runs()]
-        _, energy = _published_log_residuals()
-    except (ImportError, AttributeError, KeyError, ValueError, OSError) as exc:
-        why = f"calibration unavailable ({exc.__class__.__name__})"
-        return (Residuals(0.0, INTERIM_SIGMA_TP, 0, f"interim constant; {why}"),
-                Residuals(0.0, INTERIM_SIGMA_ENERGY, 0, f"interim constant; {why}"))
-    src = ("out-of-sample log residuals of GPU-hours: the chain's leave-one-family-out predictions of the "
-           "published whole runs (planner.crossval)")
-    return (summarise(tp, src, INTERIM_SIGMA_TP),
-            summarise(energy, "log residuals of energy vs published runs", INTERIM_SIGMA_ENERGY))
-
-
-def computed_step_residuals() -> Residuals:
-    """Spread of steady-state throughput: the step-time model's leave-one-group-out log residuals
-    over the throughput benchmark rows (planner.crossval)."""
-    from planner.crossval import cross_validate_throughput, throughput_rows, _data_paths
-
-    runs_csvs, bench = _data_paths()
-    rows = cross_validate_throughput(throughput_rows(runs_csvs[0], bench))
-    return summarise([math.log(r["reported"] / r["predicted"]) for r in rows],
-                     "out-of-sample log residuals of steady-state tokens/s per GPU: the step-time model's "
-                     "leave-one-group-out predictions of the throughput benchmarks (planner.crossval)", INTERIM_SIGMA_TP)
-
-
-def cross_validated_runs() -> list[dict]:
-    from planner.crossval import cross_validation_of_runs  # reads the presets' run tables
-
-    return cross_validation_of_runs()
-
-
-def residuals_yaml(residuals: tuple[Residuals, Residuals] | None = None) -> str:
-    """The text of presets/calibration_residuals.yaml for `residuals` (default: computed now)."""
-    import yaml
-
-    tp, energy = residuals or computed_residuals()
-    step = computed_step_residuals()
-    body = {name: {"mu": r.mu, "sigma": r.sigma, "n": r.n, "source": r.source}
-            for name, r in (("gpu_hours", tp), ("energy", energy), ("step_time", step))}
-    return ("# Written by `llmplan calibrate --residuals presets/calibration_residuals.yaml` after any change to\n"
-            "# the estimator, the MFU model or published_runs.csv; tests/planner/test_uncertainty.py checks it.\n"
-            + yaml.safe_dump(body, sort_keys=False))
-
-
-def _published_log_residuals() -> tuple[list[float], list[float]]:
-    """ln(reported/predicted) of GPU-hours and energy over the kind=run published runs, from the planner's
-    calibration table (planner.calibrate, the same numbers `llmplan calibrate` prints)."""
-    rows = [r for r in _calibration_rows() if r["kind"] == "run"]
-    tp = [_log_ratio(r.get("reported_gpu_hours"), r.get("predicted_gpu_hours")) for r in rows]
-    energy = [_log_ratio(r.get("reported_energy_kwh"), r.get("predicted_energy_kwh")) for r in rows]
-    return [x for x in tp if x is not None], [x for x in energy if x is not None]
-
-
-def _calibration_rows() -> list[dict]:
-    from planner.calibrate import calibration_table  # reads presets/published_runs.csv
-
-    return calibration_table()
-
-
-def published_run_predictions(names: tuple[str, ...] | None = None) -> list[dict]:
-    """Calibration rows (planner.calibrate) with reported GPU-hours, each with the Goals that plan the
-    same run from scratch (size, tokens, sequence length, GPU, GPU count when the source gives it)."""
-    import presets
-
-    runs = {row["name"]: row for row in presets_rows(presets.PUBLISHED_RUNS_CSV)}
-    out = []
-    for row in _calibration_rows():
-        if row["kind"] != "run" or row.get("reported_gpu_hours") is None or (names and row["name"] not in names):
-            continue
-        out.append({**row, "goals": _goals_for_row(runs[row["name"]])})
-    return out
-
-
-def presets_rows(path) -> list[dict]:
-    import csv
-
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _goals_for_row(row: dict) -> Goals:
-    return Goals(
-        name="calibration", objective="fixed-size", target_params=float(row["params"]),
-        target_tokens=float(row["tokens"]), seq_len=int(row["seq_len"]), gpu=row["gpu"],
-        num_gpus=int(row["n_gpus"]) if row["n_gpus"] else None,
-        pue=float(row["pue"]) if row["pue"] else 1.1,
-    )
-
-
-def _log_ratio(reported, predicted) -> float | None:
-    try:
-        reported, predicted = float(reported), float(predicted)
-    except (TypeError, ValueError):
-        return None
-    if not (reported > 0 and predicted > 0) or math.isnan(reported) or math.isnan(predicted):
-        return None
-    return math.log(reported / predicted)
+def step_residuals_of(catalog: Catalog) -> Residuals:
+    """Spread of the step-time model's steady-state throughput: the committed `step_time` entry of
+    presets/calibration_residuals.yaml, or the interim constant when it is missing."""
+    if catalog.residuals is None or catalog.residuals.step_time is None:
+        return Residuals(0.0, INTERIM_SIGMA_TP, 0, "interim constant; no step_time entry in "
+                         "presets/calibration_residuals.yaml (llmplan calibrate --residuals)")
+    return _from_entry(catalog.residuals.step_time)
 
 
 def lognormal_range(point: float, mu: float, sigma: float, method: str) -> Range:
@@ -225,25 +107,26 @@ def lognormal_range(point: float, mu: float, sigma: float, method: str) -> Range
     )
 
 
-def failure_sigma(plan: RunPlan) -> float:
-    """Log-space spread that the failure model adds (0 without a reliability section)."""
+def failure_sigma(plan: RunPlan, presets: ReliabilityPresets) -> float:
+    """Log-space spread that the failure model adds (0 without a reliability section); the rate's
+    p10/p90 factors of the catalog's default failure model."""
     if plan.reliability is None:
         return 0.0
-    inputs = resolve_inputs(plan.estimate.num_gpus)
+    inputs = resolve_inputs(presets, plan.estimate.num_gpus)
     return failure_overhead_sigma(plan.reliability, inputs.rate_p10_factor, inputs.rate_p90_factor)
 
 
-def plan_ranges(plan: RunPlan, residuals: tuple[Residuals, Residuals] | None = None) -> dict[str, Range]:
+def plan_ranges(plan: RunPlan, residuals: tuple[Residuals, Residuals], presets: ReliabilityPresets) -> dict[str, Range]:
     """p10-p90 ranges for gpu_hours, wallclock_days, cost_usd, total_cost_usd, energy_kwh,
-    energy_cost_usd and co2_kg of `plan.estimate` (see the module docstring for the method)."""
-    return estimate_ranges(plan.estimate, failure_sigma(plan), residuals)
+    energy_cost_usd and co2_kg of `plan.estimate` (see the module docstring for the method);
+    `residuals` from `residuals_of(catalog)`, `presets` the catalog's reliability presets."""
+    return estimate_ranges(plan.estimate, residuals, failure_sigma(plan, presets))
 
 
-def estimate_ranges(estimate: Estimate, s_fail: float = 0.0,
-                    residuals: tuple[Residuals, Residuals] | None = None) -> dict[str, Range]:
+def estimate_ranges(estimate: Estimate, residuals: tuple[Residuals, Residuals], s_fail: float = 0.0) -> dict[str, Range]:
     """The ranges of `plan_ranges` for an estimate alone (`llmplan estimate`): without a failure
     plan `s_fail` is 0 and only the throughput (and energy) model's spread counts."""
-    tp, energy = residuals or calibration_residuals()
+    tp, energy = residuals
     s_tp = tp.sigma * tp.prediction_factor
     sigma_time = math.hypot(s_tp, s_fail)
     sigma_energy = math.sqrt(s_tp**2 + s_fail**2 + (energy.sigma * energy.prediction_factor) ** 2)
@@ -264,11 +147,11 @@ def relative_half_width(r: Range, point: float) -> float:
     return max(r.p90 - point, point - r.p10) / point
 
 
-def step_time_range(step_time_s: float, residuals: Residuals | None = None) -> Range:
+def step_time_range(step_time_s: float, residuals: Residuals) -> Range:
     """p10-p90 of a layout's steady-state step time from the step-time model's out-of-sample
-    throughput residuals (`step_residuals`): time is the reciprocal of throughput, so its log
-    error is the negative of the throughput's."""
-    r = residuals or step_residuals()
+    throughput residuals (`step_residuals_of(catalog)`): time is the reciprocal of throughput, so
+    its log error is the negative of the throughput's."""
+    r = residuals
     s = r.sigma * r.prediction_factor
     return Range(p10=step_time_s * math.exp(-r.mu - Z90 * s), p50=step_time_s * math.exp(-r.mu),
                  p90=step_time_s * math.exp(-r.mu + Z90 * s),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from planner import sizing
-from planner.schema import Goals, Range, RunPlan
+from planner.schema import Assumption, Goals, Range, RunPlan
 from planner.schema.scaling_law import ScalingLaw
 
 Z80 = 1.2815515655446004
@@ -80,8 +80,6 @@ def apply_user_law(plan: RunPlan) -> RunPlan:
 
 
 def a_loss_fit(plan: RunPlan, law: ScalingLaw):
-    from planner.schema import Assumption
-
     value = f"{law.name}: E={law.E:.4g} A={law.A:.4g} B={law.B:.4g} alpha={law.alpha:.4g} beta={law.beta:.4g}"
     return Assumption(name="loss_fit", value=value, source=f"goals.scaling_law ({law.source})",
                       used_for="compute-optimal and inference-optimal sizing, predicted_loss and its range")

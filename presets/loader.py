@@ -1,26 +1,31 @@
-"""Load and validate the preset files of this package into planner types.
+"""Load and validate the preset files of this package into the planner's Catalog.
 
-GPU names are matched case-insensitively with their aliases (`H100`, `h100-sxm-80gb`, ...); an
-unknown name raises PlanInputError listing the known ones. Files are read once per process.
+`load_catalog()` reads every data file once per process (YAML through the C loader when PyYAML has
+it, CSV rows as strings) and validates them into planner.schema.catalog.Catalog; a malformed entry
+raises PlanInputError naming the file and field. The planner receives the Catalog and never opens a
+preset file itself. The `find_*`/`load_*` functions below are thin wrappers over the Catalog for the
+executor and the wizard. Goals presets (presets/goals/*.yaml) and their pins are read here too.
 """
 
 from __future__ import annotations
 
+import csv
 import functools
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from planner.errors import PlanInputError, from_validation_error
 from planner.schema import Goals, GpuSpec, ModelShape, RegionSpec
+from planner.schema.catalog import Catalog, name_key
+from planner.schema.errors import PlanInputError, from_validation_error
 
 PRESETS_DIR = Path(__file__).resolve().parent
 GOALS_DIR = PRESETS_DIR / "goals"
 PUBLISHED_RUNS_CSV = PRESETS_DIR / "published_runs.csv"
 """Copy of ../shared/calibration/published_runs.csv (see its README for the sources of each row)."""
+RESIDUALS_FILE = "calibration_residuals.yaml"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -31,93 +36,82 @@ def _read_yaml(name: str) -> Any:
         return yaml.load(fh, Loader=_Loader)  # noqa: S506 - a SafeLoader
 
 
-def _key(name: str) -> str:
-    """Case-, space- and separator-insensitive form of a name: ` H100_sxm ` -> `h100-sxm`."""
-    return re.sub(r"[\s_]+", "-", name.strip().lower())
+def read_csv(path: str | Path) -> tuple[dict[str, str], ...]:
+    """The rows of a CSV file as string mappings (the published runs and benchmarks tables)."""
+    with Path(path).open(encoding="utf-8", newline="") as fh:
+        return tuple(csv.DictReader(fh))
 
 
-def _validated(model: type, item: dict, where: str):
+def _validated(model: type, data: Any, where: str):
     try:
-        return model.model_validate(item)
+        return model.model_validate(data)
     except ValidationError as err:
         raise from_validation_error(err, f"invalid preset {where}", str(PRESETS_DIR)) from None
 
 
 @functools.cache
+def load_catalog() -> Catalog:
+    """Every preset of this package, validated once per process (see planner.schema.catalog)."""
+    residuals_path = PRESETS_DIR / RESIDUALS_FILE
+    data = {
+        "gpus": _read_yaml("gpus.yaml")["gpus"],
+        "regions": _read_yaml("regions.yaml")["regions"],
+        "clusters": _read_yaml("clusters.yaml").get("clusters", []),
+        "models": _read_yaml("models.yaml")["models"],
+        "mfu_model": _read_yaml("mfu_model.yaml"),
+        "energy": _read_yaml("energy.yaml"),
+        "reliability": _read_yaml("reliability.yaml"),
+        "residuals": _read_yaml(RESIDUALS_FILE) if residuals_path.exists() else None,
+        "published_runs": read_csv(PUBLISHED_RUNS_CSV),
+        "published_runs_added": read_csv(PRESETS_DIR / "published_runs_added.csv"),
+        "throughput_benchmarks": read_csv(PRESETS_DIR / "throughput_benchmarks.csv"),
+    }
+    return _validated(Catalog, data, "catalog")
+
+
 def load_gpus() -> tuple[GpuSpec, ...]:
     """Every GPU preset of gpus.yaml, validated."""
-    items = _read_yaml("gpus.yaml")["gpus"]
-    return tuple(_validated(GpuSpec, item, f"gpus.yaml:{item.get('name')}") for item in items)
-
-
-@functools.cache
-def _gpu_index() -> dict[str, GpuSpec]:
-    index: dict[str, GpuSpec] = {}
-    for gpu in load_gpus():
-        for name in (gpu.name, *gpu.aliases):
-            index[_key(name)] = gpu
-    return index
+    return load_catalog().gpus
 
 
 def gpu_names() -> list[str]:
-    return [gpu.name for gpu in load_gpus()]
+    return load_catalog().gpu_names()
 
 
 def find_gpu(name: str, field: str = "gpu") -> GpuSpec:
     """The GPU preset a name or alias refers to, or PlanInputError listing the known names."""
-    gpu = _gpu_index().get(_key(name))
-    if gpu is None:
-        raise PlanInputError(
-            f"{field}: unknown GPU {name!r}",
-            [f"known GPUs: {', '.join(gpu_names())}",
-             "aliases such as H100, A100, A100-40GB, MI300X work too; see `llmplan presets gpus`"],
-        )
-    return gpu
+    return load_catalog().gpu(name, field)
 
 
-@functools.cache
 def load_regions() -> tuple[RegionSpec, ...]:
-    items = _read_yaml("regions.yaml")["regions"]
-    return tuple(_validated(RegionSpec, item, f"regions.yaml:{item.get('name')}") for item in items)
+    return load_catalog().regions
 
 
 def find_region(name: str, field: str = "region") -> RegionSpec:
-    for region in load_regions():
-        if _key(region.name) == _key(name):
-            return region
-    known = ", ".join(r.name for r in load_regions())
-    raise PlanInputError(f"{field}: unknown region {name!r}", [f"known regions: {known}"])
+    return load_catalog().region(name, field)
 
 
-@functools.cache
 def load_models() -> dict[str, ModelShape]:
     """Reference model shapes by name (num_params exact, see models.yaml)."""
-    items = _read_yaml("models.yaml")["models"]
-    return {item["name"]: _validated(ModelShape, item["shape"], f"models.yaml:{item['name']}") for item in items}
+    return load_catalog().model_shapes()
 
 
-@functools.cache
 def model_sources() -> dict[str, str]:
-    return {item["name"]: item["source"] for item in _read_yaml("models.yaml")["models"]}
+    return {m.name: m.source for m in load_catalog().models}
 
 
 def find_model(name: str) -> ModelShape:
-    for key, shape in load_models().items():
-        if _key(key) == _key(name):
-            return shape
-    raise PlanInputError(f"model: unknown preset {name!r}", [f"known models: {', '.join(load_models())}"])
+    return load_catalog().model(name)
 
 
-@functools.cache
 def load_mfu_model() -> dict:
     """Coefficients of the calibrated MFU model (planner.throughput.MfuModel.from_preset)."""
-    return _read_yaml("mfu_model.yaml")
+    return load_catalog().mfu_model
 
 
-@functools.cache
 def load_energy_defaults() -> dict:
     """Power draw, node overhead and fleet defaults used by planner.cost, each with its source."""
-    return _read_yaml("energy.yaml")
+    return load_catalog().energy.model_dump()
 
 
 @functools.cache
@@ -142,6 +136,15 @@ def load_goals_preset(name: str) -> Goals:
         raise PlanInputError(
             f"--preset: unknown goals preset {name!r}", [f"known presets: {', '.join(goals_preset_names())}"]
         )
-    from planner.io import read_goals
+    try:
+        return Goals.model_validate(_read_yaml(path.relative_to(PRESETS_DIR).as_posix()) or {})
+    except ValidationError as err:
+        raise from_validation_error(err, "invalid Goals", str(path)) from None
 
-    return read_goals(path)
+
+def goals_preset(name: str) -> tuple[Goals, dict | None]:
+    """A goals preset and the pins its plan applies: `derive_plan(resolve(goals, load_catalog()), pins=pins)`."""
+    return load_goals_preset(name), load_pins(name)
+
+
+_key = name_key

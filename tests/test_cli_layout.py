@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from planner.derive import derive_preset
+from tests.planner.plan_helpers import derive_preset
 from planner.io import write_model
 from planner.megatron_args import megatron_argv
 from planner.layout import validate_plan_layout

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
 import json, sys
 import planner, planner.schema, planner.derive, planner.estimate, planner.calibrate, planner.io, presets
-from planner.derive import derive_preset
+from tests.planner.plan_helpers import derive_preset
 derive_preset("tiny-cpu")
 heavy = sorted(m for m in ("textual", "torch", "pandas", "executor", "tui", "megatron") if m in sys.modules)
 print(json.dumps(heavy))

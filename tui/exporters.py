@@ -63,8 +63,10 @@ class Exporter:
         if not self.runnable_only:
             return
         from planner.risk import feasibility_problems
+        from presets import find_gpu
 
-        problems = list(dict.fromkeys([*plan.infeasible, *feasibility_problems(plan)]))
+        gpu = find_gpu(plan.estimate.gpu, "estimate.gpu")
+        problems = list(dict.fromkeys([*plan.infeasible, *feasibility_problems(plan, gpu)]))
         if problems:
             raise PlanInputError(f"--format {self.name}: the plan cannot run as planned", problems, source)
 
@@ -79,8 +81,9 @@ class Exporter:
 def write_report(plan: RunPlan, path: Path) -> list[Path]:
     """The full Markdown report at `path` with its two charts beside it (planner.report.render_markdown)."""
     from planner.report import COST_CHART, LOSS_CHART, render_markdown
+    from presets import load_catalog
 
-    written = render_markdown(plan, path.parent, filename=path.name)
+    written = render_markdown(plan, path.parent, filename=path.name, catalog=load_catalog())
     return [written, written.parent / COST_CHART, written.parent / LOSS_CHART]
 
 

@@ -169,8 +169,10 @@ def region_names() -> list[str]:
 def derive(goals: Goals) -> RunPlan:
     """The planner's plan for these goals (raises PlanInputError for goals that cannot hold)."""
     from planner.derive import derive_plan
+    from planner.resolve import resolve
+    from presets import load_catalog
 
-    return derive_plan(goals)
+    return derive_plan(resolve(goals, load_catalog()))
 
 
 @dataclass(frozen=True)
@@ -193,8 +195,9 @@ class Headline:
 def quick_headline(goals: Goals) -> Headline:
     """The planner's fast path (size and estimate, no layout search): a few ms, ahead of `derive`."""
     from planner.sweep import evaluate_estimate
+    from presets import load_catalog
 
-    row = evaluate_estimate(goals)
+    row = evaluate_estimate(goals, load_catalog())
     return Headline(**{name: row[name] for name in _HEADLINE_FIELDS}, num_gpus=row["num_gpus"], gpu=row["gpu"])
 
 
@@ -270,10 +273,11 @@ def compare_varies(goals: Goals) -> list[tuple[str, list]]:
 def scenarios(goals: Goals) -> list[Scenario]:
     """The planner's sweep (planner.sweep.run_sweep) of `compare_varies(goals)`, one row each."""
     from planner.sweep import run_sweep, scenario_goals
+    from presets import load_catalog
 
     varies = compare_varies(goals)
     names = [name for name, _ in varies]
-    frame = run_sweep(goals, varies)
+    frame = run_sweep(goals, varies, load_catalog())
     out = []
     for i, record in enumerate(frame.to_dict("records")):
         row = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}

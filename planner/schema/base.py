@@ -17,6 +17,13 @@ NAME_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 """Names that end up in file names, Slurm job names and shell scripts."""
 
 
+def known_schema_version(v: int) -> int:
+    """`v` unchanged, or ValueError when a file is newer than this llmplan (Goals and RunPlan validators)."""
+    if v > SCHEMA_VERSION:
+        raise ValueError(f"schema_version {v} is newer than this llmplan understands ({SCHEMA_VERSION}); upgrade llmplan")
+    return v
+
+
 class StrictModel(BaseModel):
     """Base of every schema model: unknown fields, NaN and infinity are errors."""
 

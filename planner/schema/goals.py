@@ -14,6 +14,7 @@ from planner.schema.base import (
     PositiveInt,
     SafeName,
     StrictModel,
+    known_schema_version,
 )
 from planner.schema.continuation import ContinueFrom
 from planner.schema.data import DataSpec
@@ -127,11 +128,7 @@ class Goals(StrictModel):
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, v: int) -> int:
-        if v > SCHEMA_VERSION:
-            raise ValueError(
-                f"schema_version {v} is newer than this llmplan understands ({SCHEMA_VERSION}); "
-                "upgrade llmplan"
-            )
+        known_schema_version(v)
         if v < 1:
             raise ValueError(f"schema_version must be at least 1, got {v}")
         return v

@@ -34,6 +34,26 @@ class GpuSpec(StrictModel):
     date: str
 
 
+class ClusterSpec(StrictModel):
+    """A node shape and the links between its GPUs (presets/clusters.yaml, or planner.cluster.cluster_from_gpu)."""
+
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    gpu: str = Field(description="canonical GPU preset name the cluster is built from")
+    gpus_per_node: PositiveInt
+    intra_node_bandwidth_bytes_per_s: PositiveFloat = Field(description="per GPU, one direction")
+    inter_node_bandwidth_bytes_per_s: PositiveFloat = Field(description="per GPU, one direction")
+    collective_latency_s: float = Field(2e-5, ge=0)
+    nvlink_domain_gpus: PositiveInt | None = Field(None, description="GPUs joined by NVLink; default: one node")
+    source: str
+    date: str
+
+    @property
+    def nvlink_domain(self) -> int:
+        """GPUs whose collectives run at the intra-node (NVLink) bandwidth."""
+        return max(self.nvlink_domain_gpus or 0, self.gpus_per_node)
+
+
 class RegionSpec(StrictModel):
     name: str
     grid_kg_co2_per_kwh: NonNegativeFloat

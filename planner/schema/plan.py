@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from planner.schema.approval import Approval
-from planner.schema.base import SCHEMA_VERSION, Assumption, FreeText, Range, SafeName, StrictModel
+from planner.schema.base import SCHEMA_VERSION, Assumption, FreeText, Range, SafeName, StrictModel, known_schema_version
 from planner.schema.data import DataSpec
 from planner.schema.evaluation import EvalSpec
 from planner.schema.goals import Goals
@@ -80,9 +80,5 @@ class RunPlan(StrictModel):
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, v: int) -> int:
-        if v > SCHEMA_VERSION:
-            raise ValueError(
-                f"schema_version {v} is newer than this llmplan understands ({SCHEMA_VERSION}); "
-                "upgrade llmplan"
-            )
+        known_schema_version(v)
         return v

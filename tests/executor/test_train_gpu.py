@@ -33,6 +33,8 @@ def gpu_plan(tmp_path, *, tp=1, pp=1, vpp=1, dp=None, target_params=1.25e8):
     """A planner-derived plan for this machine's GPUs, pinned to the layout under test."""
     from executor.train.model import transformer_engine_available
     from planner.derive import derive_plan
+    from planner.resolve import resolve
+    from presets import load_catalog
     from planner.io import read_plan, write_model
     from test_train_support import TINY_PLAN
 
@@ -50,7 +52,7 @@ def gpu_plan(tmp_path, *, tp=1, pp=1, vpp=1, dp=None, target_params=1.25e8):
                        "sequence_parallel": tp > 1 and transformer_engine_available()},
             "recipe": {"eval_interval_steps": STEPS, "eval_iters": 2},
             "reliability": {"checkpoint_interval_steps": STEPS}}
-    plan = derive_plan(goals, pins=pins)
+    plan = derive_plan(resolve(goals, load_catalog()), pins=pins)
     path = tmp_path / "plan.yaml"
     write_model(plan, path)
     return path, plan

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from planner.calibrate import calibration_table, summary
+from presets import load_catalog
 
 
 @pytest.fixture(scope="module")
 def rows():
-    return calibration_table()
+    return calibration_table(load_catalog())
 
 
 def test_median_gpu_hour_error_over_whole_runs_is_at_most_15_percent(rows):
@@ -41,7 +42,7 @@ def test_reference_shapes_are_used_where_presets_have_them(rows):
 def test_the_calibration_frame_is_a_pandas_table():
     from planner.calibrate import calibration_frame
 
-    frame = calibration_frame()
+    frame = calibration_frame(load_catalog())
     assert {"predicted_gpu_hours", "reported_gpu_hours", "gpu_hours_error"} <= set(frame.columns)
 
 
@@ -51,7 +52,7 @@ def test_refitting_on_the_published_runs_reproduces_the_committed_coefficients()
     from presets import load_mfu_model
 
     preset = MfuModel.from_preset(load_mfu_model())
-    fitted = fit_mfu_model()
+    fitted = fit_mfu_model(load_catalog())
     assert fitted["median_abs_rel_error"] <= 0.15 and fitted["max_factor"] < 2
     for gpu, base in fitted["bases"].items():
         assert preset.gpus[gpu].base == pytest.approx(base, rel=0.02), gpu

@@ -18,20 +18,21 @@ import pytest
 from planner import precision, throughput
 from planner.chain import estimate_chain
 from planner.crossval import cross_validation, cv_markdown, fit_all
-from planner.derive import derive_preset
 from planner.flops import model_flops_per_token
-from planner.estimate import resolve_context
 from planner.layout import search_layouts
 from planner.recipe import batch_sequences
+from planner.resolve import resolve
 from planner.schema import Goals
 from presets import find_gpu, find_model, load_mfu_model
+from presets import load_catalog
+from tests.planner.plan_helpers import derive_preset
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "planner.md"
 
 
 @pytest.fixture(scope="module")
 def cv() -> dict:
-    return cross_validation()
+    return cross_validation(load_catalog())
 
 
 def test_end_to_end_mfu_is_step_mfu_times_the_product_of_the_overheads_on_the_default_plan():
@@ -60,7 +61,7 @@ def test_the_failure_plan_is_the_chains_so_failures_are_counted_once():
 @pytest.mark.parametrize("name,reported", [("Llama-2-7B", 184_320), ("Llama-2-70B", 1_720_320)])
 def test_llama2_gpu_hours_stay_within_15_percent_of_the_published(name, reported):
     goals = Goals(name="anchor", gpu="A100-80GB", seq_len=4096)
-    chain = estimate_chain(goals, resolve_context(goals), find_model(name), 2e12)
+    chain = estimate_chain(goals, resolve(goals, load_catalog()), find_model(name), 2e12)
     assert chain.estimate.gpu_hours == pytest.approx(reported, rel=0.15)
 
 
@@ -89,7 +90,7 @@ def test_a_batch_shorter_than_one_sequence_is_refused():
 
 def test_the_committed_chain_coefficients_equal_a_refit():
     preset = load_mfu_model()
-    fitted = fit_all()
+    fitted = fit_all(load_catalog())
     assert fitted["step_model"] == preset["step_model"]
     assert fitted["framework_kernel_efficiency"] == preset["framework_kernel_efficiency"]
     assert fitted["operational_efficiency"] == preset["operational_efficiency"]

@@ -15,7 +15,9 @@ from planner.architecture import derive_shape
 from planner.derive import derive_plan
 from planner.errors import PlanInputError
 from planner.io import read_plan, validate_as
+from planner.resolve import resolve
 from planner.schema import Goals
+from presets import load_catalog
 
 TINY_PLAN = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "tiny_plan.yaml"
 ONE_B = derive_shape(1.0e9, vocab_size=32000, seq_length=4096)
@@ -30,7 +32,7 @@ def goals(seen: float, shape=ONE_B, **extra) -> Goals:
 
 
 def test_the_plan_keeps_the_checkpoints_shape_and_trains_the_objectives_total_minus_tokens_seen():
-    plan = derive_plan(goals(10e9))
+    plan = derive_plan(resolve(goals(10e9), load_catalog()))
     assert plan.model == ONE_B  # exactly the checkpoint's shape, no derived one
     assert plan.tokens.num_tokens == pytest.approx(20 * ONE_B.num_params - 10e9)
     assert plan.tokens.tokens_seen == 10e9
@@ -42,13 +44,13 @@ def test_the_plan_keeps_the_checkpoints_shape_and_trains_the_objectives_total_mi
 
 
 def test_compute_optimal_total_minus_seen():
-    plan = derive_plan(goals(5e9, objective="compute-optimal"))
+    plan = derive_plan(resolve(goals(5e9, objective="compute-optimal"), load_catalog()))
     total = sizing.compute_optimal_tokens_for_params(ONE_B.num_params)
     assert plan.tokens.num_tokens == pytest.approx(total - 5e9)
 
 
 def test_a_budget_smaller_than_the_remaining_tokens_binds_and_is_spent_without_changing_the_shape():
-    plan = derive_plan(goals(10e9, budget_usd=50))
+    plan = derive_plan(resolve(goals(10e9, budget_usd=50), load_catalog()))
     assert plan.model == ONE_B
     assert plan.binding_constraint.startswith("budget_usd (continue_from: buys less than")
     assert plan.tokens.num_tokens < 20 * ONE_B.num_params - 10e9
@@ -56,19 +58,19 @@ def test_a_budget_smaller_than_the_remaining_tokens_binds_and_is_spent_without_c
 
 
 def test_fixed_size_takes_the_tokens_of_this_run_from_the_budget_even_past_the_objective():
-    plan = derive_plan(goals(30e9, objective="fixed-size", budget_gpu_hours=2000))
+    plan = derive_plan(resolve(goals(30e9, objective="fixed-size", budget_gpu_hours=2000), load_catalog()))
     assert plan.model == ONE_B and plan.binding_constraint.startswith("budget_gpu_hours (continue_from: fixed-size")
     assert plan.estimate.gpu_hours <= 2000 and plan.tokens.num_tokens > 1e10
 
 
 def test_target_tokens_are_the_tokens_of_this_run():
-    plan = derive_plan(goals(30e9, target_tokens=4e9))
+    plan = derive_plan(resolve(goals(30e9, target_tokens=4e9), load_catalog()))
     assert plan.tokens.num_tokens == 4e9 and plan.tokens.tokens_seen == 30e9
 
 
 def test_a_checkpoint_that_has_seen_more_than_the_objective_trains_is_refused_with_the_numbers():
     with pytest.raises(PlanInputError) as err:
-        derive_plan(goals(30e9))
+        derive_plan(resolve(goals(30e9), load_catalog()))
     text = str(err.value)
     assert "continue_from.tokens_seen: 30,000,000,000" in text
     assert f"{20 * ONE_B.num_params:,.0f} tokens in all for {ONE_B.num_params:,} parameters" in text
@@ -77,23 +79,23 @@ def test_a_checkpoint_that_has_seen_more_than_the_objective_trains_is_refused_wi
 
 def test_target_params_that_conflict_are_refused_naming_both_and_agreeing_ones_are_accepted():
     with pytest.raises(PlanInputError) as err:
-        derive_plan(goals(1e9, target_params=7e9))
+        derive_plan(resolve(goals(1e9, target_params=7e9), load_catalog()))
     assert "target_params: 7,000,000,000" in str(err.value)
     assert f"continue_from.shape.num_params: {ONE_B.num_params:,}" in str(err.value)
-    assert derive_plan(goals(1e9, target_params=1e9)).model == ONE_B  # within 2%: the same model
+    assert derive_plan(resolve(goals(1e9, target_params=1e9), load_catalog())).model == ONE_B  # within 2%: the same model
 
 
 def test_the_shape_sets_vocab_and_context_a_conflicting_vocabulary_is_an_error_and_no_shape_cannot_plan():
     g = goals(0)
     assert g.vocab_size == 32000 and g.seq_len == 4096
     longer = goals(0, seq_len=8192)  # RoPE: continued pretraining at a longer context
-    assert derive_plan(longer).model.seq_length == 8192
+    assert derive_plan(resolve(longer, load_catalog())).model.seq_length == 8192
     with pytest.raises(PlanInputError, match="continue_from.shape.vocab_size: 32,000"):
-        derive_plan(goals(0, vocab_size=50000))
+        derive_plan(resolve(goals(0, vocab_size=50000), load_catalog()))
     with pytest.raises(PlanInputError, match="continue_from.shape: missing"):
-        derive_plan(Goals(continue_from={"checkpoint": "/ckpt", "tokens_seen": 0}))
+        derive_plan(resolve(Goals(continue_from={"checkpoint": "/ckpt", "tokens_seen": 0}), load_catalog()))
     with pytest.raises(PlanInputError, match="continue_from.shape.num_params"):
-        derive_plan(goals(0, shape=ONE_B.model_copy(update={"num_params": 5})))
+        derive_plan(resolve(goals(0, shape=ONE_B.model_copy(update={"num_params": 5})), load_catalog()))
     with pytest.raises(PlanInputError, match="tokens_seen"):
         validate_as(Goals, {"continue_from": {"checkpoint": "/x", "tokens_seen": -1}}, "goals.yaml")
 
@@ -101,7 +103,7 @@ def test_the_shape_sets_vocab_and_context_a_conflicting_vocabulary_is_an_error_a
 def test_a_plan_with_continue_from_round_trips_through_yaml(tmp_path):
     from planner.io import write_model
 
-    plan = derive_plan(goals("10B"))
+    plan = derive_plan(resolve(goals("10B"), load_catalog()))
     write_model(plan, tmp_path / "plan.yaml")
     back = read_plan(tmp_path / "plan.yaml")
     assert back.goals.continue_from == plan.goals.continue_from and back.tokens.tokens_seen == 10e9
@@ -113,7 +115,7 @@ def test_a_transformers_config_gives_the_shape_import_model_checks_against(tmp_p
     (tmp_path / "config.json").write_text(json.dumps(TINY_CONFIG))
     data = continue_from(tmp_path, 1e6)
     assert data["shape"]["num_params"] == 1_787_008  # the tiny demo model (tests/fixtures/tiny_plan.yaml)
-    plan = derive_plan(Goals(continue_from=data, gpu="CPU", num_gpus=2, price_per_gpu_hour_usd=0.05))
+    plan = derive_plan(resolve(Goals(continue_from=data, gpu="CPU", num_gpus=2, price_per_gpu_hour_usd=0.05), load_catalog()))
     hfconfig.check_against_plan(TINY_CONFIG, plan, "config.json")  # import-model accepts this plan's shape
     for change, field in (({"model_type": "gpt2"}, "model_type"), ({"rope_theta": 5e5}, "rope_theta"),
                           ({"rms_norm_eps": 1e-6}, "rms_norm_eps")):

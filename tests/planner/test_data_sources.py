@@ -15,13 +15,15 @@ from planner.data_sources import (
 from planner.derive import derive_plan
 from planner.io import read_plan
 from planner.report_basic import render_text
+from planner.resolve import resolve
+from presets import load_catalog
 from presets import load_goals_preset
 from tui.cli import main
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    return derive_plan(load_goals_preset("tiny-cpu"))
+    return derive_plan(resolve(load_goals_preset("tiny-cpu"), load_catalog()))
 
 
 def run(capsys, *argv):

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from planner.derive import derive_plan, derive_preset, plan_problems, size_run
+from planner.derive import derive_plan, plan_problems, size_run
+
 from planner.errors import PlanInputError
-from planner.estimate import resolve_context
 from planner.io import read_plan
+from planner.resolve import resolve
 from planner.risk import sizing_headroom
 from planner.schema import Goals
+from planner.uncertainty import residuals_of
 from presets import find_model
+from presets import load_catalog
+from tests.planner.plan_helpers import derive_preset
 from tui.commands.planning import estimate_figures
 
 
 def sized(**goals):
     g = Goals(**goals)
-    return size_run(g, resolve_context(g))
+    return size_run(g, resolve(g, load_catalog()))
 
 
 def test_a_dollar_budget_binds_and_is_spent():
@@ -89,7 +93,7 @@ def test_a_dollar_budget_on_owned_gpus_buys_amortisation_and_power():
               gpu_lifetime_years=4, electricity_price_usd_per_kwh=0.10, num_gpus=64)
     hours = estimate_figures(g, s.model, s.num_tokens)["gpu_hours"]
     # $1.0847 per GPU-hour; the cap shrinks so that it holds at p80 (planner.risk.sizing_headroom, issue 13)
-    assert hours == pytest.approx(100_000 / (1.0 + 0.0847) / sizing_headroom("p80"), rel=1e-3)
+    assert hours == pytest.approx(100_000 / (1.0 + 0.0847) / sizing_headroom("p80", residuals_of(load_catalog())[0]), rel=1e-3)
 
 
 def test_a_size_and_a_budget_that_cannot_both_hold_are_named():
@@ -114,15 +118,15 @@ def test_fixed_size_without_a_size_and_goals_without_anything_are_refused():
 
 def test_node_size_comes_from_the_gpu_preset_unless_the_goals_state_it():
     goals = Goals(gpu="MI250X", target_params=1e8)
-    assert resolve_context(goals).gpus_per_node == 4  # Frontier-style nodes of 4 MI250X
+    assert resolve(goals, load_catalog()).gpus_per_node == 4  # Frontier-style nodes of 4 MI250X
     figures = estimate_figures(goals, sized(gpu="MI250X", target_params=1e8).model, 2e9)
     assert figures["num_gpus"] == 4
-    assert resolve_context(Goals(gpu="MI250X", gpus_per_node=8)).gpus_per_node == 8
+    assert resolve(Goals(gpu="MI250X", gpus_per_node=8), load_catalog()).gpus_per_node == 8
 
 
 def test_unknown_gpu_in_goals_is_an_input_error():
     with pytest.raises(PlanInputError, match="unknown GPU 'Z80'"):
-        resolve_context(Goals(gpu="Z80"))
+        resolve(Goals(gpu="Z80"), load_catalog())
 
 
 @pytest.mark.parametrize("name,reported", [("Llama-2-7B", 184_320), ("Llama-2-70B", 1_720_320)])
@@ -198,11 +202,11 @@ def test_warnings_flag_an_unreachable_deadline_and_a_vocab_mismatch():
     from planner.architecture import derive_shape
 
     goals = Goals(gpu="A100", deadline_days=1, vocab_size=50_000)
-    ctx = resolve_context(goals)
+    ctx = resolve(goals, load_catalog())
     model = derive_shape(1e12, vocab_size=50_000, seq_length=4096)
     from planner.estimate import estimate_run
 
-    notes = plan_warnings(goals, ctx, model, 2e13, estimate_run(goals, ctx, model, 2e13))
+    notes = plan_warnings(goals, ctx, model, 2e13, estimate_run(ctx, model, 2e13))
     assert any("finishing in 1 days needs more than 32,768 GPUs" in n for n in notes)
     assert any("differs from data.tokenizer.vocab_size (32000)" in n for n in notes)
 

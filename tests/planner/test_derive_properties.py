@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from planner import flops, throughput
 from planner.derive import compute_limits, size_run
 from planner.errors import PlanInputError
-from planner.estimate import estimate_run, resolve_context
+from planner.estimate import estimate_run
+from planner.resolve import resolve
 from planner.schema import Goals
+from presets import load_catalog
 
 GOAL_FIELDS = ("target_params", "target_tokens", "budget_usd", "budget_gpu_hours", "deadline_days", "num_gpus",
                "objective", "unique_tokens_available")
@@ -40,13 +42,13 @@ goals_strategy = st.builds(
 @given(goals_strategy)
 def test_sizing_respects_caps_and_sizes_or_refuses_naming_a_goal(data):
     goals = Goals(**data)
-    ctx = resolve_context(goals)
+    ctx = resolve(goals, load_catalog())
     try:
         sized = size_run(goals, ctx)
     except PlanInputError as err:
         assert any(field in str(err) for field in GOAL_FIELDS), str(err)
         return
-    est = estimate_run(goals, ctx, sized.model, sized.num_tokens)
+    est = estimate_run(ctx, sized.model, sized.num_tokens)
     limits = compute_limits(goals, ctx)
     if limits:
         assert est.gpu_hours <= limits[0].gpu_hours * 1.001

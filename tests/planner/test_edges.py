@@ -15,9 +15,11 @@ from pydantic import ValidationError
 from executor.approval import approve
 from planner.derive import derive_plan, plan_problems
 from planner.errors import PlanInputError
+from planner.layout import validate_plan_layout
+from planner.resolve import resolve
 from planner.risk import feasibility_problems
 from planner.schema import Goals
-from planner.layout import validate_plan_layout
+from presets import find_gpu, load_catalog
 
 
 @pytest.mark.parametrize("unique", [1, 1e6, 1e8, 1e9, 1e11])
@@ -25,7 +27,7 @@ def test_limited_data_plans_fast_with_useful_repeats_or_refuses_with_the_reason(
     goals = Goals(gpu="H100", budget_usd=1e6, unique_tokens_available=unique)
     start = time.perf_counter()
     try:
-        plan = derive_plan(goals)
+        plan = derive_plan(resolve(goals, load_catalog()))
     except PlanInputError as exc:
         assert time.perf_counter() - start < 1.0
         assert "unique_tokens_available" in str(exc) and "give at least" in str(exc)
@@ -38,18 +40,18 @@ def test_limited_data_plans_fast_with_useful_repeats_or_refuses_with_the_reason(
 
 def test_a_model_that_fits_no_layout_exits_with_what_would_fit():
     with pytest.raises(PlanInputError, match="more GPUs") as err:
-        derive_plan(Goals(gpu="H100", target_params=1e12, num_gpus=8, objective="fixed-size"))
+        derive_plan(resolve(Goals(gpu="H100", target_params=1e12, num_gpus=8, objective="fixed-size"), load_catalog()))
     assert "allow_infeasible" in str(err.value)
 
 
 def test_a_run_of_twenty_thousand_days_is_infeasible():
     with pytest.raises(PlanInputError, match="past 365") as err:
-        derive_plan(Goals(gpu="H100", target_params=1e12, target_tokens=1e12, num_gpus=8))
+        derive_plan(resolve(Goals(gpu="H100", target_params=1e12, target_tokens=1e12, num_gpus=8), load_catalog()))
     assert "GPUs, or at most" in str(err.value)
 
 
 def test_allow_infeasible_keeps_the_plan_marked_and_approve_refuses_it():
-    plan = derive_plan(Goals(gpu="H100", target_params=1e12, num_gpus=8, objective="fixed-size", allow_infeasible=True))
+    plan = derive_plan(resolve(Goals(gpu="H100", target_params=1e12, num_gpus=8, objective="fixed-size", allow_infeasible=True), load_catalog()))
     assert plan.layout is None and plan.infeasible
     assert plan.warnings[0].startswith("INFEASIBLE: layout")
     assert plan_problems(plan) == []
@@ -61,7 +63,7 @@ def test_validate_fails_an_unmarked_infeasible_plan_and_shows_a_marked_one(tmp_p
     from planner.io import write_model
     from tui.cli import main
 
-    plan = derive_plan(Goals(gpu="H100", target_params=1e12, num_gpus=8, objective="fixed-size", allow_infeasible=True))
+    plan = derive_plan(resolve(Goals(gpu="H100", target_params=1e12, num_gpus=8, objective="fixed-size", allow_infeasible=True), load_catalog()))
     marked, unmarked = tmp_path / "marked.yaml", tmp_path / "unmarked.yaml"
     write_model(plan, marked)
     write_model(plan.model_copy(update={"infeasible": []}), unmarked)
@@ -75,7 +77,7 @@ def test_validate_fails_an_unmarked_infeasible_plan_and_shows_a_marked_one(tmp_p
 
 
 def test_a_fixed_size_plan_whose_p80_misses_the_deadline_warns():
-    plan = derive_plan(Goals(gpu="H100", num_gpus=256, target_params=7e9, target_tokens=5.4e12, deadline_days=30))
+    plan = derive_plan(resolve(Goals(gpu="H100", num_gpus=256, target_params=7e9, target_tokens=5.4e12, deadline_days=30), load_catalog()))
     assert plan.estimate.wallclock_days < 30 < plan.budget_use.days_at_confidence
     assert any(w.startswith("p80 of wallclock_days") for w in plan.warnings)
 
@@ -116,14 +118,14 @@ def test_any_goals_plan_within_two_seconds_or_fail_with_a_reason(fields):
     data = {k: v for k, v in fields.items() if v is not None}
     start = time.perf_counter()
     try:
-        plan = derive_plan(Goals.model_validate(data))
+        plan = derive_plan(resolve(Goals.model_validate(data), load_catalog()))
     except (ValidationError, PlanInputError):  # exit 2 at the command line, with the field named
         assert time.perf_counter() - start < 2.0
         return
     assert time.perf_counter() - start < 2.0, data
     assert plan_problems(plan) == [] and validate_plan_layout(plan) == []
     assert plan.layout is not None or plan.infeasible
-    assert [p for p in feasibility_problems(plan) if p not in plan.infeasible] == []
+    assert [p for p in feasibility_problems(plan, find_gpu(plan.estimate.gpu)) if p not in plan.infeasible] == []
 
 
 REALISTIC = st.fixed_dictionaries({
@@ -148,7 +150,7 @@ def test_realistic_goals_give_valid_plans_or_a_reason(fields):
     if data.get("objective") == "fixed-size":
         data.setdefault("target_params", 7e9)
     try:
-        plan = derive_plan(Goals.model_validate(data))
+        plan = derive_plan(resolve(Goals.model_validate(data), load_catalog()))
     except PlanInputError:
         return
     assert plan_problems(plan) == [] and validate_plan_layout(plan) == []
@@ -183,7 +185,7 @@ def test_a_plan_approved_before_the_new_fields_existed_still_matches_its_approva
 def test_the_late_fields_list_holds_the_schema_defaults():
     from planner.io import LATE_FIELDS, to_data
 
-    data = to_data(derive_plan(Goals(gpu="H100", target_params=1e9, num_gpus=8)))
+    data = to_data(derive_plan(resolve(Goals(gpu="H100", target_params=1e9, num_gpus=8), load_catalog())))
     data.update(serving=None, budget_use=None, hints=[], infeasible=[])
     data["estimate"].update(step_mfu=None, end_to_end_mfu=None, overheads=[], step_time_s=None)
     for path, default in LATE_FIELDS.items():

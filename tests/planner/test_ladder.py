@@ -9,15 +9,18 @@ import math
 import pytest
 
 from planner import architecture, sizing
-from planner.derive import derive_plan, derive_preset
+from planner.derive import derive_plan
 from planner.errors import PlanInputError
-from planner.estimate import estimate_run, resolve_context
+from planner.estimate import estimate_run
 from planner.io import parse_text, to_json, to_yaml, validate_as
 from planner.ladder import plan_ladder, rung_goals, rung_plan
 from planner.ladder_report import ladder_markdown
+from planner.resolve import resolve
 from planner.schema import Goals
 from planner.schema.ladder import LadderPlan
 from planner.schema.scaling_law import ScalingLaw
+from presets import load_catalog
+from tests.planner.plan_helpers import derive_preset
 from tui.cli import main
 
 USER_LAW = {"name": "our-data", "source": "tests: a law unlike the published one", "E": 2.1, "A": 300.0,
@@ -33,7 +36,7 @@ def target():
 
 @pytest.fixture(scope="module")
 def ladder(target):
-    return plan_ladder(target)
+    return plan_ladder(target, load_catalog())
 
 
 def test_rung_sizes_are_log_uniform_over_about_two_decades_below_the_target(ladder, target):
@@ -66,7 +69,7 @@ def test_each_rung_has_the_shape_rules_and_the_estimate_of_any_plan(ladder):
     assert rung.model == architecture.derive_shape(rung.num_params, vocab_size=ladder.goals.vocab_size,
                                                    seq_length=ladder.goals.seq_len)
     goals = rung_goals(ladder.goals, rung.name, rung.num_params, rung.num_tokens)
-    est = estimate_run(goals, resolve_context(goals), rung.model, rung.num_tokens)
+    est = estimate_run(resolve(goals, load_catalog()), rung.model, rung.num_tokens)
     assert rung.gpu_hours == pytest.approx(est.gpu_hours, rel=0.02)  # the layout's recompute may differ
     assert rung.wallclock_days == pytest.approx(rung.gpu_hours / 24 / rung.num_gpus, rel=1e-9)
     assert rung.layout is not None and rung.layout.global_batch_size == rung.global_batch_size
@@ -74,7 +77,7 @@ def test_each_rung_has_the_shape_rules_and_the_estimate_of_any_plan(ladder):
 
 def test_a_rung_plan_derives_again_to_the_same_run(ladder):
     rung = ladder.rungs[-1]
-    plan = rung_plan(ladder, rung)
+    plan = rung_plan(ladder, rung, load_catalog())
     assert (plan.model.num_params, plan.recipe.train_steps) == (rung.num_params, rung.train_steps)
     assert plan.goals.budget_usd is None and plan.goals.deadline_days is None
 
@@ -87,7 +90,7 @@ def test_ladder_yaml_and_json_round_trip_and_the_markdown_lists_every_rung(ladde
 
 
 def test_a_holdout_rung_sits_one_step_above_the_fitted_sizes(target):
-    lad = plan_ladder(target, holdout=True)
+    lad = plan_ladder(target, load_catalog(), holdout=True)
     fit_max = max(r.num_params for r in lad.rungs if r.role == "fit")
     (hold,) = [r for r in lad.rungs if r.role == "holdout"]
     assert math.log10(hold.num_params / fit_max) == pytest.approx(1.75 / 4, abs=0.06)
@@ -100,7 +103,7 @@ def test_a_holdout_rung_sits_one_step_above_the_fitted_sizes(target):
 ])
 def test_ladders_that_cannot_exist_are_refused_naming_the_option(target, kwargs, field):
     with pytest.raises(PlanInputError, match=field):
-        plan_ladder(target, **kwargs)
+        plan_ladder(target, load_catalog(), **kwargs)
 
 
 def _goals(**extra) -> Goals:
@@ -108,8 +111,8 @@ def _goals(**extra) -> Goals:
 
 
 def test_a_user_law_sets_the_compute_optimal_size_and_the_predicted_loss():
-    published = derive_plan(_goals())
-    ours = derive_plan(_goals(scaling_law=USER_LAW))
+    published = derive_plan(resolve(_goals(), load_catalog()))
+    ours = derive_plan(resolve(_goals(scaling_law=USER_LAW), load_catalog()))
     law = sizing.LossFit("x", 2.1, 300.0, 900.0, 0.32, 0.30, "")
     # compute-optimal split on the user's law (Hoffmann eq. 4): N_opt(C) with a = beta/(alpha+beta)
     n_opt, _ = sizing.compute_optimal(ours.estimate.model_flops, law)
@@ -121,14 +124,14 @@ def test_a_user_law_sets_the_compute_optimal_size_and_the_predicted_loss():
 
 
 def test_the_plan_records_the_law_it_used_and_the_loss_range_from_its_covariance():
-    plan = derive_plan(_goals(scaling_law=USER_LAW))
+    plan = derive_plan(resolve(_goals(scaling_law=USER_LAW), load_catalog()))
     note = next(a for a in plan.assumptions if a.name == "loss_fit")
     assert note.value.startswith("our-data") and "goals.scaling_law" in note.source
     assert plan.goals.scaling_law == ScalingLaw.model_validate(USER_LAW)
     r = plan.ranges["predicted_loss"]
     assert r.p10 < plan.estimate.predicted_loss == r.p50 < r.p90
     assert any("largest ladder rung" in w for w in plan.warnings)
-    assert "predicted_loss" not in derive_plan(_goals()).ranges
+    assert "predicted_loss" not in derive_plan(resolve(_goals(), load_catalog())).ranges
 
 
 def _write_fit(tmp_path, **changes) -> str:

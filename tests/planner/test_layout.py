@@ -18,8 +18,8 @@ from planner.architecture import make_shape
 from planner.layout import SearchSpace, search_layouts
 from planner.schema import ParallelLayout
 from planner.step_time import MEGATRON_2021, pipeline_terms, step_time
-from planner.cluster import cluster_from_gpu, get_cluster
-from presets import PUBLISHED_RUNS_CSV, find_model
+from planner.cluster import cluster_from_gpu
+from presets import PUBLISHED_RUNS_CSV, find_model, load_catalog
 from tests.planner.hardware_fixtures import A100_80GB, H100_80GB
 
 PAPER_SPACE = SearchSpace(recompute_modes=("full",), distributed_optimizer=(False,), sequence_parallel=False,
@@ -206,11 +206,11 @@ def test_data_parallel_traffic_over_the_network_costs_more_than_over_nvlink():
 
 
 def test_cluster_presets_load_with_their_sources():
-    dgx = get_cluster("DGX-H100")
+    dgx = load_catalog().cluster("DGX-H100")
     assert dgx.gpus_per_node == 8 and dgx.inter_node_bandwidth_bytes_per_s == 50e9
     assert "DGX H100" in dgx.source
     with pytest.raises(ValueError, match="unknown cluster 'dgx-z'; known clusters: dgx-a100"):
-        get_cluster("dgx-z")
+        load_catalog().cluster("dgx-z")
 
 
 def test_non_positive_sizes_are_rejected():
@@ -240,6 +240,8 @@ def _default_goals_search_args(monkeypatch) -> tuple:
     import planner.layout
     import presets
     from planner.derive import derive_plan
+    from planner.resolve import resolve
+    from presets import load_catalog
 
     calls = []
     real = planner.layout.search_layouts
@@ -253,7 +255,7 @@ def _default_goals_search_args(monkeypatch) -> tuple:
     monkeypatch.setattr(planner.layout, "search_layouts", spy)
     monkeypatch.setattr(planner.chain, "search_layouts", spy)  # the chain prices the plan's layout
     planner.chain.clear_layout_cache()
-    derive_plan(presets.load_goals_preset("default"))
+    derive_plan(resolve(presets.load_goals_preset("default"), load_catalog()))
     return calls[0]
 
 

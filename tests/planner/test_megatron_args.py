@@ -20,7 +20,9 @@ import pytest
 from executor.prepare.writer import TRAIN_SUFFIX, VAL_SUFFIX
 from planner.derive import derive_plan
 from planner.megatron_args import megatron_argv, render_megatron_args
+from planner.resolve import resolve
 from planner.schema import Goals
+from presets import load_catalog
 from presets import load_goals_preset
 
 REFERENCE = json.loads((Path(__file__).parent / "megatron_arguments.json").read_text(encoding="utf-8"))
@@ -79,12 +81,12 @@ def goals(preset: str = "default", **changes) -> Goals:
 
 @pytest.fixture(scope="module")
 def plans():
-    default = derive_plan(goals())
+    default = derive_plan(resolve(goals(), load_catalog()))
     cp_layout = default.layout.layout.model_copy(update={"context_parallel_size": 2, "data_parallel_size": 16})
     return {
         "default": default,
-        "wsd-rampup": derive_plan(goals(training={"lr_schedule": "wsd", "batch_rampup": True})),
-        "tiny-cpu": derive_plan(load_goals_preset("tiny-cpu")),
+        "wsd-rampup": derive_plan(resolve(goals(training={"lr_schedule": "wsd", "batch_rampup": True}), load_catalog())),
+        "tiny-cpu": derive_plan(resolve(load_goals_preset("tiny-cpu"), load_catalog())),
         "context-parallel": default.model_copy(update={"layout": default.layout.model_copy(
             update={"layout": cp_layout})}),
     }

@@ -21,10 +21,11 @@ from planner.reliability import (
     resolve_inputs,
     young_interval,
 )
-import presets
 from planner.schema import ModelShape
+import presets
 
 H100 = presets.find_gpu("H100")
+PRESETS = presets.load_catalog().reliability
 LLAMA3_405B = ModelShape(
     num_layers=126, hidden_size=16384, num_attention_heads=128, num_query_groups=8,
     ffn_hidden_size=53248, vocab_size=128256, seq_length=8192, num_params=405_000_000_000,
@@ -84,12 +85,12 @@ def test_job_mtti_falls_as_one_over_the_number_of_gpus():
 
 def test_checkpoint_holds_bf16_weights_fp32_master_and_adam_moments():
     # 2 + 4 + 4 + 4 = 14 bytes per parameter (fp32 gradients are not saved).
-    assert checkpoint_bytes(1_000_000, resolve_inputs(8).bytes_per_param) == 14_000_000
+    assert checkpoint_bytes(1_000_000, resolve_inputs(PRESETS, 8).bytes_per_param) == 14_000_000
 
 
 def test_405b_on_16384_h100_for_54_days_expects_about_the_interruptions_llama3_saw():
     # Llama 3 405B: 16,384 H100s, Tectonic storage (2 TB/s sustained), a 54-day snapshot.
-    plan = plan_reliability(16_384, H100, LLAMA3_405B, train_hours=54 * 24, step_time_s=15.0,
+    plan = plan_reliability(PRESETS, 16_384, H100, LLAMA3_405B, train_hours=54 * 24, step_time_s=15.0,
                             num_params=LLAMA3_405B.num_params, storage="llama3-tectonic")
     # Llama 3 paper, Sec 3.3.4 / Table 5: 419 unexpected interruptions in the 54-day snapshot.
     assert 210 <= plan.expected_interruptions <= 840
@@ -102,9 +103,9 @@ def test_405b_on_16384_h100_for_54_days_expects_about_the_interruptions_llama3_s
 
 
 def test_slower_storage_means_longer_intervals_and_lower_goodput():
-    fast = plan_reliability(16_384, H100, LLAMA3_405B, 1000.0, 15.0, LLAMA3_405B.num_params,
+    fast = plan_reliability(PRESETS, 16_384, H100, LLAMA3_405B, 1000.0, 15.0, LLAMA3_405B.num_params,
                             storage="llama3-tectonic")
-    slow = plan_reliability(16_384, H100, LLAMA3_405B, 1000.0, 15.0, LLAMA3_405B.num_params,
+    slow = plan_reliability(PRESETS, 16_384, H100, LLAMA3_405B, 1000.0, 15.0, LLAMA3_405B.num_params,
                             storage="parallel-fs")
     assert slow.checkpoint_write_s == pytest.approx(fast.checkpoint_write_s * 20)
     assert slow.checkpoint_interval_s > fast.checkpoint_interval_s
@@ -112,7 +113,7 @@ def test_slower_storage_means_longer_intervals_and_lower_goodput():
 
 
 def test_adjusted_days_and_dollars_add_the_lost_time_to_the_failure_free_run():
-    plan = plan_reliability(1024, H100, SEVEN_B, train_hours=240.0, step_time_s=2.0,
+    plan = plan_reliability(PRESETS, 1024, H100, SEVEN_B, train_hours=240.0, step_time_s=2.0,
                             num_params=SEVEN_B.num_params, price_per_gpu_hour_usd=2.0)
     assert plan.adjusted_wallclock_days * 24 == pytest.approx(240.0 + plan.lost_hours)
     assert plan.adjusted_cost_usd == pytest.approx(plan.adjusted_gpu_hours * 2.0)
@@ -123,7 +124,7 @@ def test_adjusted_days_and_dollars_add_the_lost_time_to_the_failure_free_run():
 
 
 def test_a_short_small_run_checkpoints_at_most_once_per_run():
-    plan = plan_reliability(8, H100, SEVEN_B, train_hours=2.0, step_time_s=1.0, num_params=SEVEN_B.num_params)
+    plan = plan_reliability(PRESETS, 8, H100, SEVEN_B, train_hours=2.0, step_time_s=1.0, num_params=SEVEN_B.num_params)
     assert plan.checkpoint_interval_steps == 7200
     assert plan.expected_interruptions < 0.01
 
@@ -146,17 +147,17 @@ def test_interruption_range_of_a_rare_failure_run_is_exact_poisson_quantiles():
 
 def test_unknown_storage_preset_is_rejected_with_the_choices():
     with pytest.raises(ValueError, match=r"storage 'tape' is not a preset; choose one of .*parallel-fs"):
-        plan_reliability(8, H100, SEVEN_B, 10.0, 1.0, SEVEN_B.num_params, storage="tape")
+        plan_reliability(PRESETS, 8, H100, SEVEN_B, 10.0, 1.0, SEVEN_B.num_params, storage="tape")
 
 
 def test_non_positive_run_length_is_rejected():
     with pytest.raises(ValueError, match="train_hours must be a positive finite number, got 0"):
-        plan_reliability(8, H100, SEVEN_B, 0.0, 1.0, SEVEN_B.num_params)
+        plan_reliability(PRESETS, 8, H100, SEVEN_B, 0.0, 1.0, SEVEN_B.num_params)
 
 
 def test_a_job_that_fails_faster_than_it_checkpoints_is_refused_with_the_numbers():
     from planner.errors import PlanInputError
 
     with pytest.raises(PlanInputError, match=r"num_gpus: 16,384 GPUs are interrupted every 22 s .* under 1% of the wall-clock time"):
-        plan_reliability(16_384, H100, LLAMA3_405B, 1000.0, 15.0, LLAMA3_405B.num_params,
+        plan_reliability(PRESETS, 16_384, H100, LLAMA3_405B, 1000.0, 15.0, LLAMA3_405B.num_params,
                          storage="nfs", failures_per_gpu_hour=1e-2)

@@ -18,7 +18,8 @@ from markdown_it import MarkdownIt  # noqa: E402
 
 from planner.io import read_plan  # noqa: E402
 from planner.report import COST_CHART, LOSS_CHART, count_label, markdown_text, num, render_markdown, table  # noqa: E402
-from planner.uncertainty import plan_ranges  # noqa: E402
+from planner.uncertainty import plan_ranges, residuals_of  # noqa: E402
+from presets import load_catalog  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -82,7 +83,8 @@ def test_report_shows_ranges_and_the_memory_breakdown(tiny_plan, rendered):
 
 def test_report_computes_ranges_when_the_plan_has_none(tiny_plan):
     tiny_plan.ranges = {}
-    html = to_html(markdown_text(tiny_plan, plan_ranges(tiny_plan)))
+    html = to_html(markdown_text(tiny_plan, plan_ranges(tiny_plan, residuals_of(load_catalog()), load_catalog().reliability),
+                                 catalog=load_catalog()))
     assert f"<td>{num(tiny_plan.estimate.gpu_hours)} (" in html and "lognormal" in html
 
 
@@ -91,7 +93,7 @@ def test_pipes_in_cells_do_not_break_the_tables(tiny_plan):
     tiny_plan.description = "shape | test"
     text = table(["x", "y"], [["a|b", "c"]])
     assert text.splitlines()[2] == "| a\\|b | c |"
-    html = to_html(markdown_text(tiny_plan, tiny_plan.ranges))
+    html = to_html(markdown_text(tiny_plan, tiny_plan.ranges, catalog=load_catalog()))
     assert "a | b" in html and "shape | test" in html
 
 

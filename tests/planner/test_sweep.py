@@ -14,6 +14,7 @@ import pytest
 from planner.errors import PlanInputError
 from planner.schema import Goals
 from planner.sweep import pareto_front, parse_vary, scenario_goals, scenarios
+from presets import load_catalog
 
 
 def test_list_values_keep_their_types():
@@ -94,7 +95,7 @@ pd = pytest.importorskip("pandas")
 def sweep_frame(*specs: str):
     from planner.sweep import parse_varies, run_sweep
 
-    return run_sweep(Goals(), parse_varies(specs))
+    return run_sweep(Goals(), parse_varies(specs), load_catalog())
 
 
 def test_sweep_returns_one_row_per_scenario_with_the_headline_figures():
@@ -153,7 +154,7 @@ def test_full_sweep_derives_whole_plans_with_failures_and_ranges(capsys):
     from planner.sweep import evaluate_plan, parse_varies, run_sweep
     from tui.cli import main
 
-    frame = run_sweep(Goals(), parse_varies(["target_params=1e8,3e8"]), evaluate_plan)
+    frame = run_sweep(Goals(), parse_varies(["target_params=1e8,3e8"]), load_catalog(), evaluate_plan)
     assert frame["error"].isna().all()
     # one chain (planner.chain): the headline days already include the failure plan's losses
     assert ((frame["days_with_failures"] - frame["wallclock_days"]).abs() <= 1e-6 * frame["wallclock_days"]).all()
@@ -178,7 +179,7 @@ def test_the_fast_path_refuses_a_run_past_a_year_as_derive_plan_does():
     from planner.sweep import evaluate_estimate
 
     with pytest.raises(PlanInputError, match="past 365"):
-        evaluate_estimate(Goals(gpu="H100", num_gpus=8, budget_usd=5e5, objective="compute-optimal"))
+        evaluate_estimate(Goals(gpu="H100", num_gpus=8, budget_usd=5e5, objective="compute-optimal"), load_catalog())
     row = evaluate_estimate(Goals(gpu="H100", num_gpus=8, budget_usd=5e5, objective="compute-optimal",
-                                  allow_infeasible=True))
+                                  allow_infeasible=True), load_catalog())
     assert "past 365" in row["infeasible"]

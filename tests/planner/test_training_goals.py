@@ -18,8 +18,9 @@ from planner.derive import derive_plan
 from planner.errors import PlanInputError
 from planner.io import write_model
 from planner.megatron_args import megatron_argv
-from planner.reliability import load_presets
+from planner.resolve import resolve
 from planner.schema import Goals
+from presets import load_catalog
 from presets import load_goals_preset
 from tui.cli import main
 
@@ -31,22 +32,22 @@ def goals_with(**training) -> Goals:
 
 @pytest.fixture(scope="module")
 def default_plan():
-    return derive_plan(load_goals_preset("default"))
+    return derive_plan(resolve(load_goals_preset("default"), load_catalog()))
 
 
 def test_the_defaults_are_cosine_a_fixed_batch_and_the_preset_storage_and_failure_rate(default_plan):
-    p = load_presets()
+    p = load_catalog().reliability
     assert default_plan.recipe.lr_decay_style == "cosine" and not default_plan.recipe.batch_size_rampup
-    assert default_plan.reliability.storage == p["default_storage"]
-    rate = p["failure_models"][p["default_failure_model"]]["failures_per_gpu_hour"]
+    assert default_plan.reliability.storage == p.default_storage
+    rate = p.failure_models[p.default_failure_model].failures_per_gpu_hour
     assert default_plan.reliability.failures_per_gpu_hour == rate
     names = {a.name: a for a in default_plan.assumptions}
-    assert names["checkpoint_storage"].value == p["default_storage"]
+    assert names["checkpoint_storage"].value == p.default_storage
     assert "presets/reliability.yaml" in names["failures_per_gpu_hour"].source
 
 
 def test_wsd_decays_over_the_last_tenth_of_the_steps_in_the_plan_and_the_megatron_arguments(default_plan):
-    plan = derive_plan(goals_with(lr_schedule="wsd"))
+    plan = derive_plan(resolve(goals_with(lr_schedule="wsd"), load_catalog()))
     r = plan.recipe
     assert r.lr_decay_style == "wsd" and r.train_steps == default_plan.recipe.train_steps
     assert r.lr_wsd_decay_steps == math.ceil(0.1 * r.train_steps)  # MiniCPM Sec 4
@@ -57,7 +58,7 @@ def test_wsd_decays_over_the_last_tenth_of_the_steps_in_the_plan_and_the_megatro
 
 
 def test_batch_rampup_sizes_divide_the_layout_and_reach_the_megatron_arguments(default_plan):
-    plan = derive_plan(goals_with(batch_rampup=True))
+    plan = derive_plan(resolve(goals_with(batch_rampup=True), load_catalog()))
     lay = plan.layout.layout
     start, increment, samples = plan.recipe.rampup_batch_size
     granule = lay.micro_batch_size * lay.data_parallel_size
@@ -72,7 +73,7 @@ def test_batch_rampup_sizes_divide_the_layout_and_reach_the_megatron_arguments(d
 
 
 def test_the_training_loop_refuses_a_ramped_batch_with_the_field_and_the_way_out(tmp_path):
-    plan = derive_plan(goals_with(batch_rampup=True))
+    plan = derive_plan(resolve(goals_with(batch_rampup=True), load_catalog()))
     path = tmp_path / "plan.yaml"
     write_model(plan, path)
     with pytest.raises(PlanInputError) as err:
@@ -83,11 +84,11 @@ def test_the_training_loop_refuses_a_ramped_batch_with_the_field_and_the_way_out
 
 
 def test_slower_checkpoint_storage_lengthens_the_interval_by_youngs_square_root(default_plan):
-    plan = derive_plan(goals_with(checkpoint_storage="nfs"))
+    plan = derive_plan(resolve(goals_with(checkpoint_storage="nfs"), load_catalog()))
     fast, slow = default_plan.reliability, plan.reliability
-    nfs = load_presets()["storage"]["nfs"]
+    nfs = load_catalog().reliability.storage["nfs"]
     nodes = math.ceil(plan.estimate.num_gpus / plan.goals.gpus_per_node)
-    bandwidth = min(float(nfs["aggregate_bytes_per_s"]), nodes * float(nfs["per_node_bytes_per_s"]))
+    bandwidth = min(nfs.aggregate_bytes_per_s, nodes * nfs.per_node_bytes_per_s)
     assert slow.storage == "nfs" and slow.checkpoint_write_s == pytest.approx(slow.checkpoint_bytes / bandwidth)
     # Young: tau = sqrt(2 delta M); the job's MTTI is unchanged, so the interval scales as sqrt(delta).
     assert slow.young_interval_s / fast.young_interval_s == pytest.approx(
@@ -97,7 +98,7 @@ def test_slower_checkpoint_storage_lengthens_the_interval_by_youngs_square_root(
 
 def test_a_given_failure_rate_overrides_the_preset_and_scales_the_interruptions(default_plan):
     rate = 4 * default_plan.reliability.failures_per_gpu_hour
-    plan = derive_plan(goals_with(failures_per_gpu_hour=rate))
+    plan = derive_plan(resolve(goals_with(failures_per_gpu_hour=rate), load_catalog()))
     r = plan.reliability
     assert r.failures_per_gpu_hour == rate and "given in the goals" in r.sources[0]
     assert r.job_mtti_hours == pytest.approx(default_plan.reliability.job_mtti_hours / 4)
@@ -105,7 +106,7 @@ def test_a_given_failure_rate_overrides_the_preset_and_scales_the_interruptions(
     assert r.expected_interruptions == pytest.approx(
         r.adjusted_wallclock_days * 24 / r.job_mtti_hours, rel=1e-6)
     assert r.expected_interruptions > 3.9 * default_plan.reliability.expected_interruptions
-    assert derive_plan(goals_with(failure_model="llama3-h100-pessimistic")).reliability.failures_per_gpu_hour == \
+    assert derive_plan(resolve(goals_with(failure_model="llama3-h100-pessimistic"), load_catalog())).reliability.failures_per_gpu_hour == \
         pytest.approx(2 * default_plan.reliability.failures_per_gpu_hour)
 
 
@@ -115,7 +116,7 @@ def test_a_given_failure_rate_overrides_the_preset_and_scales_the_interruptions(
 ])
 def test_an_unknown_preset_names_the_field_and_the_choices(training, needle):
     with pytest.raises(PlanInputError, match=needle):
-        derive_plan(goals_with(**training))
+        derive_plan(resolve(goals_with(**training), load_catalog()))
 
 
 def test_plan_flags_write_the_training_goals_and_bad_values_exit_2(capsys, tmp_path):

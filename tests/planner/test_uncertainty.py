@@ -15,18 +15,29 @@ from pathlib import Path
 
 import pytest
 
+from planner.calibrate import computed_residuals, published_run_predictions, residuals_yaml
 import presets
 from planner.uncertainty import (
     TIME_FIELDS,
     Residuals,
-    calibration_residuals,
     lognormal_range,
     plan_ranges,
-    published_run_predictions,
     relative_half_width,
+    residuals_of,
     summarise,
     t_quantile_90,
 )
+from presets import load_catalog
+
+
+def calibration_residuals() -> tuple[Residuals, Residuals]:
+    """The committed residuals every plan's ranges use (presets/calibration_residuals.yaml)."""
+    return residuals_of(load_catalog())
+
+
+def ranges_of(plan):
+    catalog = load_catalog()
+    return plan_ranges(plan, residuals_of(catalog), catalog.reliability)
 
 LLAMA_ROWS = ("LLaMA-7B", "LLaMA-13B", "LLaMA-33B", "LLaMA-65B",
               "Llama-2-7B", "Llama-2-13B", "Llama-2-34B", "Llama-2-70B")
@@ -63,13 +74,11 @@ def test_a_new_run_gets_the_wider_prediction_interval():
 def test_the_committed_residuals_equal_the_ones_computed_from_the_published_runs_now():
     """presets/calibration_residuals.yaml spares every plan and `llmplan estimate` the calibration run;
     it must be what the estimator gives today (refresh: `llmplan calibrate --residuals FILE`)."""
-    from planner.uncertainty import computed_residuals, residuals_yaml
-
-    assert calibration_residuals() == computed_residuals(), (
+    assert calibration_residuals() == computed_residuals(load_catalog()), (
         "presets/calibration_residuals.yaml is stale: run "
         "`llmplan calibrate --residuals presets/calibration_residuals.yaml` and commit it")
     committed = (Path(presets.__file__).parent / "calibration_residuals.yaml").read_text(encoding="utf-8")
-    assert committed == residuals_yaml()
+    assert committed == residuals_yaml(load_catalog())
 
 
 def test_calibration_residuals_are_the_out_of_sample_residuals_of_the_published_runs():
@@ -89,7 +98,7 @@ issue 5's +-40% bound held only for in-sample residuals."""
 def test_llama_and_llama2_gpu_hours_fall_inside_p10_p90_for_at_least_7_of_8():
     tp, _ = calibration_residuals()
     inside, widths = 0, []
-    rows = published_run_predictions(LLAMA_ROWS)
+    rows = published_run_predictions(load_catalog(), LLAMA_ROWS)
     assert sorted(p["name"] for p in rows) == sorted(LLAMA_ROWS)
     for p in rows:
         r = lognormal_range(p["predicted_gpu_hours"], tp.mu, tp.sigma * tp.prediction_factor, "")
@@ -103,7 +112,7 @@ def test_plan_ranges_cover_every_headline_figure_and_bracket_the_point(tiny_plan
     from planner.io import read_plan
 
     plan = read_plan(tiny_plan_path)
-    ranges = plan_ranges(plan)
+    ranges = ranges_of(plan)
     assert set(ranges) == {"gpu_hours", "wallclock_days", "cost_usd", "total_cost_usd", "energy_kwh",
                            "energy_cost_usd", "co2_kg"}
     for name, r in ranges.items():
@@ -120,9 +129,9 @@ def test_failure_variance_widens_the_ranges_of_a_failure_prone_run(tiny_plan_pat
     from planner.io import read_plan
 
     plan = read_plan(tiny_plan_path)
-    calm = plan_ranges(plan)["wallclock_days"]
+    calm = ranges_of(plan)["wallclock_days"]
     plan.reliability.goodput = 0.5  # half the wall-clock lost to failures
-    stormy = plan_ranges(plan)["wallclock_days"]
+    stormy = ranges_of(plan)["wallclock_days"]
     assert stormy.p90 / stormy.p10 > calm.p90 / calm.p10
 
 
@@ -131,10 +140,12 @@ def test_derived_plans_for_the_llama_runs_carry_ranges_that_hold_7_of_8_reported
     """End to end: derive_plan on each run's goals (model size, tokens, sequence, A100-80GB, GPUs where
     the paper gives them) puts p10-p90 ranges in the plan; the reported GPU-hours fall inside for 7 of 8."""
     from planner.derive import derive_plan
+    from planner.resolve import resolve
+    from presets import load_catalog
 
     inside = 0
-    for p in published_run_predictions(LLAMA_ROWS):
-        plan = derive_plan(p["goals"])
+    for p in published_run_predictions(load_catalog(), LLAMA_ROWS):
+        plan = derive_plan(resolve(p["goals"], load_catalog()))
         r = plan.ranges["gpu_hours"]
         inside += r.p10 <= p["reported_gpu_hours"] <= r.p90
         assert relative_half_width(r, plan.estimate.gpu_hours) <= OUT_OF_SAMPLE_HALF_WIDTH

@@ -46,7 +46,9 @@ def plan_cmd(plan_file, num_sizes, ratios, span_decades, budget_fraction, holdou
         pins = presets.load_pins(pins_preset)
         if not pins:
             raise PlanInputError(f"--pins: {pins_preset!r} has no pins in presets/pins.yaml")
-    result = plan_ladder(read_plan(plan_file), num_sizes=num_sizes, ratios=_ratios(ratios), span_decades=span_decades,
+    from presets import load_catalog
+
+    result = plan_ladder(read_plan(plan_file), load_catalog(), num_sizes=num_sizes, ratios=_ratios(ratios), span_decades=span_decades,
                          budget_fraction=budget_fraction, holdout=holdout, pins=pins)
     if output:
         write_model(result, output)

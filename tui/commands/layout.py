@@ -156,9 +156,9 @@ def layout(params, model_name, gpu, num_gpus, gpus_per_node, seq_len, global_bat
         pinned = ", ".join(f"--{k} {v}" for k, v in (("tp", tp), ("pp", pp), ("vpp", vpp), ("cp", cp), ("mbs", mbs),
                                                       ("recompute", recompute)) if v is not None)
         raise PlanInputError((f"with {pinned}: " if pinned else "") + result.no_fit_message())
-    from planner.uncertainty import step_time_range
+    from planner.uncertainty import step_residuals_of, step_time_range
 
-    span = step_time_range(result.best.step_time_s)
+    span = step_time_range(result.best.step_time_s, step_residuals_of(presets.load_catalog()))
     if as_json:
         best = _entry(result.best)
         best["step_time_s_p10_p90"] = [span.p10, span.p90]

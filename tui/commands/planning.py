@@ -100,6 +100,7 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
     from planner.derive import derive_plan
     from planner.io import read_goals, to_yaml, write_model
     from planner.report_basic import render_text
+    from planner.resolve import resolve
 
     if goals_file and preset:
         raise PlanInputError("--goals and --preset: give one of them, not both")
@@ -128,7 +129,7 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
         from planner.data_sources import goals_with_sources
 
         goals = goals_with_sources(goals, data_specs)
-    result = derive_plan(goals, pins=pins)
+    result = derive_plan(resolve(goals, presets.load_catalog()), pins=pins)
     if output:
         write_model(result, output)
         click.echo(render_text(result) + f"written to {output}")
@@ -156,12 +157,14 @@ def _continue_from(base: dict, extra: dict, directory: str | None, tokens_seen: 
 
 def estimate_figures(goals, model, num_tokens: float) -> dict:
     """The `llmplan estimate --json` mapping for a shape and token count under goals."""
-    from planner.estimate import estimate_run, resolve_context
+    from planner.estimate import estimate_run
+    from planner.resolve import resolve
     from planner.uncertainty import estimate_ranges
+    from presets import load_catalog
 
-    ctx = resolve_context(goals)
-    est = estimate_run(goals, ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available)
-    ranges = {name: r.model_dump() for name, r in estimate_ranges(est).items()}
+    ctx = resolve(goals, load_catalog())
+    est = estimate_run(ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available)
+    ranges = {name: r.model_dump() for name, r in estimate_ranges(est, ctx.residuals).items()}
     return {
         "params": model.num_params, "tokens": num_tokens, "flops": est.model_flops,
         "flops_per_token": est.flops_per_token, "hardware_flops": est.hardware_flops,
@@ -257,10 +260,12 @@ def validate(file) -> None:
     from planner.layout import validate_plan_layout
 
     from planner.risk import feasibility_problems
+    from presets import find_gpu
 
     result = read_plan(file)
     problems = plan_problems(result) + validate_plan_layout(result)  # layout rules and memory fit
-    unmarked = [p for p in feasibility_problems(result) if p not in result.infeasible]
+    gpu = find_gpu(result.estimate.gpu, "estimate.gpu")
+    unmarked = [p for p in feasibility_problems(result, gpu) if p not in result.infeasible]
     if problems or unmarked:
         raise PlanInputError("plan is inconsistent" if problems else "plan cannot run as planned", problems + unmarked, file)
     if result.infeasible:  # kept by --allow-infeasible: a valid file, not a runnable plan
@@ -355,21 +360,24 @@ def presets_cmd(kind, as_json) -> None:
 def calibrate(csv_path, as_json, fit, residuals_out, cross_validate, markdown_out) -> None:
     """Predicted vs reported GPU-hours, energy and CO2 of every published run."""
     from planner.calibrate import calibration_table, fit_mfu_model, summary
+    from presets import load_catalog
+    from presets.loader import read_csv
 
+    catalog = load_catalog()
     if cross_validate:
-        _cross_validate(as_json, markdown_out)
+        _cross_validate(catalog, as_json, markdown_out)
         return
     if residuals_out:
         from planner.io import atomic_write_text
-        from planner.uncertainty import residuals_yaml
+        from planner.calibrate import residuals_yaml
 
-        atomic_write_text(Path(residuals_out), residuals_yaml())
+        atomic_write_text(Path(residuals_out), residuals_yaml(catalog))
         click.echo(f"written to {residuals_out}")
         return
     if fit:
         from planner.crossval import fit_all
 
-        fitted = {"sizing_prior": fit_mfu_model(), "chain": fit_all()}
+        fitted = {"sizing_prior": fit_mfu_model(catalog), "chain": fit_all(catalog)}
         if as_json:
             _echo_json(fitted)
         else:
@@ -379,7 +387,7 @@ def calibrate(csv_path, as_json, fit, residuals_out, cross_validate, markdown_ou
         return
 
     try:
-        rows = calibration_table(csv_path)
+        rows = calibration_table(catalog, read_csv(csv_path) if csv_path else None)
     except (KeyError, ValueError) as exc:
         raise PlanInputError(f"--csv: cannot read the runs table: {exc.__class__.__name__}: {exc}", source=csv_path or "") from None
     stats = summary(rows)
@@ -391,10 +399,10 @@ def calibrate(csv_path, as_json, fit, residuals_out, cross_validate, markdown_ou
     click.echo(calibration_text(rows, stats))
 
 
-def _cross_validate(as_json: bool, markdown_out: str | None) -> None:
+def _cross_validate(catalog, as_json: bool, markdown_out: str | None) -> None:
     from planner.crossval import cross_validation, cv_markdown
 
-    result = cross_validation()
+    result = cross_validation(catalog)
     if markdown_out:
         from planner.io import atomic_write_text
 

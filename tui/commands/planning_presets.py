@@ -20,10 +20,8 @@ def preset_rows(kind: str) -> list[dict]:
     if kind == "goals":
         return [{"name": n, "description": presets.load_goals_preset(n).description}
                 for n in presets.goals_preset_names()]
-    from planner.calibrate import read_runs
-
     keep = ("name", "params", "tokens", "seq_len", "gpu", "n_gpus", "gpu_hours", "mfu", "kind")
-    return [{k: row[k] for k in keep} for row in read_runs()]
+    return [{k: row[k] for k in keep} for row in presets.load_catalog().published_runs]
 
 
 def _pct(value) -> str:

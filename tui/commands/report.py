@@ -33,11 +33,12 @@ def sweep_command(goals_path: str | None, preset: str | None, varies: tuple[str,
                   full: bool, pareto_only: bool, sort_by: str) -> None:
     """Plan every combination of the varied goals; mark the Pareto front of cost, days and loss."""
     from planner import sweep
+    from presets import load_catalog
 
     if out_path and Path(out_path).suffix.lower() not in (".csv", ".parquet"):
         raise PlanInputError(f"-o: {out_path!r} must end in .csv or .parquet")
     base = _base_goals(goals_path, preset)
-    frame = sweep.run_sweep(base, sweep.parse_varies(varies), sweep.evaluate_plan if full else None)
+    frame = sweep.run_sweep(base, sweep.parse_varies(varies), load_catalog(), sweep.evaluate_plan if full else None)
     if sort_by not in frame.columns:
         raise PlanInputError(f"--sort: no column {sort_by!r}", [f"columns: {', '.join(frame.columns)}"])
     frame = frame.sort_values(sort_by, kind="stable", na_position="last").reset_index(drop=True)

@@ -10,7 +10,8 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from planner.schema import RunPlan
-from planner.uncertainty import step_time_range
+from planner.uncertainty import step_residuals_of, step_time_range
+from presets import load_catalog
 from tui.widgets import figures
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.memory_bar import MemoryBar
@@ -81,7 +82,7 @@ def layout_table(plan: RunPlan) -> Table | Text:
     table.add_row("CP · DP", f"{lay.context_parallel_size} · {lay.data_parallel_size}")
     table.add_row("micro / global batch", f"{lay.micro_batch_size} / {lay.global_batch_size}")
     table.add_row("recompute · SP", f"{lay.recompute} · {'on' if lay.sequence_parallel else 'off'}")
-    span = step_time_range(lp.step_time_s)
+    span = step_time_range(lp.step_time_s, step_residuals_of(load_catalog()))
     table.add_row("step time", f"{lp.step_time_s:.3g} s (p10–p90 {span.p10:.3g}–{span.p90:.3g})")
     table.add_row("tokens/s · step MFU", f"{figures.count(lp.tokens_per_s)} · {lp.mfu:.1%}")
     return table
