@@ -26,8 +26,9 @@ reader of the plan can check it. Sources:
 from __future__ import annotations
 
 import math
+from typing import get_args
 
-from planner.schema import Choice, Goals, GpuSpec, ModelShape, Recipe
+from planner.schema import Choice, Goals, GpuSpec, ModelShape, Recipe, TrainingSpec
 
 DEEPSEEK = "DeepSeek-AI 2024, DeepSeek LLM, arXiv 2401.02954, Sec 3.1 Eq. (1)"
 LLAMA2 = "Touvron et al. 2023, Llama 2, Sec 2.2"
@@ -38,6 +39,9 @@ WARMUP_FRACTION = 0.1
 MIN_LR_FRACTION = 0.1
 """Cosine decay ends at 10% of the peak learning rate (Llama 2, Chinchilla)."""
 WSD_DECAY_FRACTION = 0.1
+
+LR_SCHEDULES: tuple[str, ...] = get_args(TrainingSpec.model_fields["lr_schedule"].annotation)
+"""The schedules a goal may ask for (goals.training.lr_schedule, the schema's Literal): cosine, wsd."""
 """WSD spends the last 10% of its steps decaying (MiniCPM, Hu et al. 2024, Sec 4)."""
 REPEATED_DATA_EPOCHS = 4.0
 """Beyond ~4 epochs repeated tokens lose value (Muennighoff et al. 2023): switch dropout on."""
@@ -96,8 +100,8 @@ def derive_recipe(
     """
     if global_batch_size < 1:
         raise ValueError(f"global_batch_size must be at least 1 sequence, got {global_batch_size}")
-    if schedule not in ("cosine", "wsd"):
-        raise ValueError(f"schedule must be 'cosine' or 'wsd', got {schedule!r}")
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"schedule must be {' or '.join(map(repr, LR_SCHEDULES))}, got {schedule!r}")
     batch_tokens = float(global_batch_size * model.seq_length)
     train_steps = max(1, math.ceil(num_tokens / batch_tokens))
     lr = peak_lr(total_flops)

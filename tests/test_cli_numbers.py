@@ -60,3 +60,29 @@ def test_a_goals_file_with_a_non_finite_number_exits_2_naming_the_field(capsys, 
 def test_wait_seconds_are_finite_and_not_negative(capsys, tmp_path, value, needle):
     code, _, err = run(capsys, "resume", str(tmp_path), "--wait", value)
     assert code == 2 and f"--wait: '{value}' {needle}" in err
+
+
+def test_choice_flags_offer_exactly_the_values_the_schema_allows():
+    from typing import get_args
+
+    from executor.rundir import RunState
+    from planner.recipe import LR_SCHEDULES
+    from planner.schema import Goals, TrainingSpec
+    from tui.cli_numbers import literal_values
+    from tui.commands.ladder import ladder
+    from tui.commands.planning import estimate, plan
+    from tui.commands.runs import execute
+
+    def choices(command, name):
+        return tuple(next(p for p in command.params if p.name == name).type.choices)
+
+    assert choices(plan, "objective") == get_args(Goals.model_fields["objective"].annotation)
+    assert choices(plan, "ownership") == choices(estimate, "ownership") == ("rented", "owned")
+    assert choices(plan, "lr_schedule") == LR_SCHEDULES == get_args(TrainingSpec.model_fields["lr_schedule"].annotation)
+    assert choices(plan, "confidence") == literal_values(Goals, "confidence") == ("p50", "p80", "p90")
+    backends = get_args(RunState.model_fields["backend"].annotation)
+    assert choices(execute, "backend") == backends
+    ladder_runs = [c for c in ladder.commands.values() if any(p.name == "backend" for p in c.params)]
+    assert ladder_runs and all(choices(c, "backend") == backends for c in ladder_runs)
+    with pytest.raises(TypeError, match="Goals.name is not a Literal field"):
+        literal_values(Goals, "name")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from executor.backends import BACKENDS
 from planner.errors import PlanInputError
 
 
@@ -81,7 +82,7 @@ def approve_cmd(ladder_file, approved_by, note) -> None:
 
 @ladder.command("run")
 @click.argument("ladder_file", type=click.Path(dir_okay=False))
-@click.option("--backend", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
+@click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True)
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Default: runs/<ladder name>.")
 @click.option("--rung", "only", multiple=True, help="Run only these rungs (repeatable).")
 @click.option("--allow-unapproved", is_flag=True, help="Run a ladder nobody approved (recorded nowhere else).")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from executor.backends import BACKENDS
 from tui.cli_numbers import SECONDS
 
 RUNS_ROOT_HELP = "directory holding run directories (default: ./runs)"
@@ -38,7 +39,7 @@ def approve(plan_file: str, approved_by: str, note: str, allow_demo_data: bool) 
 
 @click.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False))
-@click.option("--backend", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
+@click.option("--backend", type=click.Choice(BACKENDS), default="local", show_default=True)
 @click.option("--run-dir", default=None, help="Run directory (default: RUNS_ROOT/<plan name>-<UTC time>).")
 @click.option("--runs-root", default=None, help="directory holding run directories (default: the site's run_root, "
               "else ./runs)")
