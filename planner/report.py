@@ -17,7 +17,7 @@ from planner.report_basic import mfu_chain_text
 from planner.schema.catalog import Catalog
 from planner.uncertainty import plan_ranges, residuals_of, step_residuals_of, step_time_range
 from planner.schema import Range, RunPlan
-from planner.units import format_count, format_number
+from planner.units import format_count, format_number, format_usd
 
 COST_CHART = "cost_breakdown.png"
 LOSS_CHART = "loss_vs_compute.png"
@@ -254,7 +254,7 @@ def _serving_and_budget(plan: RunPlan) -> str:
     """Serving cost and total cost of ownership (planner.inference), budget use at goals.confidence
     and the hints (planner.risk)."""
     s, u, parts = plan.serving, plan.budget_use, []
-    usd = lambda x: "$" + format_count(x) if x >= 0 else "-$" + format_count(-x)  # noqa: E731
+    usd = lambda x: format_usd(x, cents=False)  # noqa: E731 - `$12.5`, `$1.2M`, `-$5k`
     if s is not None:
         rows = [["Tokens served", count_label(s.inference_tokens)],
                 ["FLOPs per served token", f"{s.flops_per_token:.3g} (2N + 2 x layers x {s.context_tokens:,} context x hidden)"],

@@ -162,10 +162,12 @@ def format_scientific(value: float, digits: int = 3) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-def format_usd(value: float | None, digits: int = 3, *, decimals: int | None = None, missing: str = "-") -> str:
+def format_usd(value: float | None, digits: int = 3, *, decimals: int | None = None, cents: bool = True,
+               missing: str = "-") -> str:
     """1e6 -> `$1M`, 999_999.7 -> `$1M`, 60_250 -> `$60.2k`, 12.5 -> `$12.50`; negative as `-$5k`.
 
     `decimals=1`: the run monitor's fixed tenths from $1,000 on (`$60.3k`, `$1.5M`), as format_count.
+    `cents=False`: small amounts as counts too (`$12.5`, `$0.0123`; the report's serving table).
     `missing`: the text for None.
     """
     if value is None:
@@ -173,7 +175,7 @@ def format_usd(value: float | None, digits: int = 3, *, decimals: int | None = N
     sign = "-" if value < 0 else ""
     if decimals is not None and abs(value) >= 1000:
         return f"{sign}${format_count(abs(value), decimals=decimals)}"
-    if decimals is None and abs(value) >= 999.5:
+    if decimals is None and (abs(value) >= 999.5 or not cents):
         return f"{sign}${format_count(abs(value), digits)}"
     return f"{sign}${abs(value):,.2f}"
 

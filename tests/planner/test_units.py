@@ -145,6 +145,7 @@ def test_the_reports_labels_use_a_capital_k_and_the_monitor_fixed_tenths():
     assert [format_count(x, kilo="K") for x in (4e5, 1.5e6, 12)] == ["400K", "1.5M", "12"]
     assert [format_usd(x, decimals=1) for x in (60_250, 1.5e6, 999.96, 12.5)] == ["$60.2k", "$1.5M", "$999.96", "$12.50"]
     assert format_usd(None, missing="?") == "?"
+    assert [format_usd(x, cents=False) for x in (12.5, 0.0123, 1.2e6, -5000)] == ["$12.5", "$0.0123", "$1.2M", "-$5k"]
     assert [format_duration_days(d, tenths=True) for d in (31.4, 2.54, 0.5, 0.01)] == \
         ["31 days", "2.5 days", "12.0 hours", "14.4 minutes"]
 
