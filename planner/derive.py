@@ -343,6 +343,8 @@ def derive_plan(rg: ResolvedGoals, *, pins: dict | None = None) -> RunPlan:
 
     `pins` (a goals preset's presets/pins.yaml entry) fixes layout, recipe or reliability values after derivation.
     """
+    if not isinstance(rg, ResolvedGoals):
+        raise TypeError(f"derive_plan takes planner.resolve.resolve(goals, catalog), not {type(rg).__name__}")
     goals = rg.goals
     sized = size_run(goals, rg)
     first = [rg.assumption("tokens_seen")] if goals.continue_from is not None else []
