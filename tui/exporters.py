@@ -59,14 +59,13 @@ class Exporter:
         return [path]
 
     def check(self, plan: RunPlan, source: str = "") -> None:
-        """PlanInputError listing why the plan cannot run, for a `runnable_only` format."""
+        """PlanInputError listing why the plan cannot run, for a `runnable_only` format (the reasons
+        `llmplan approve` refuses it for: executor.approval.feasibility_refusals)."""
         if not self.runnable_only:
             return
-        from planner.risk import feasibility_problems
-        from presets import find_gpu
+        from executor.approval import feasibility_refusals
 
-        gpu = find_gpu(plan.estimate.gpu, "estimate.gpu")
-        problems = list(dict.fromkeys([*plan.infeasible, *feasibility_problems(plan, gpu)]))
+        problems = feasibility_refusals(plan)
         if problems:
             raise PlanInputError(f"--format {self.name}: the plan cannot run as planned", problems, source)
 
