@@ -7,6 +7,11 @@ gives one (else the planner's default fleet), and the row's PUE and grid intensi
 `kind=throughput` rows compare the predicted end-to-end MFU with the reported steady-state MFU
 (which is higher: no restarts, evaluation or checkpoints).
 
+The same table and the leave-one-family-out predictions of planner.crossval give the residuals the
+p10-p90 ranges use (`computed_residuals`, `residuals_yaml`: `llmplan calibrate --residuals` writes
+presets/calibration_residuals.yaml, which the Catalog carries to planner.uncertainty). Every function
+takes the Catalog (presets.load_catalog()); the published rows come from it, or from a CSV the CLI read.
+
 pandas is imported inside `calibration_frame` only, so `llmplan estimate` stays light.
 """
 
@@ -20,7 +25,8 @@ import yaml
 
 from planner import architecture
 from planner.chain import mfu_for
-from planner.crossval import RUN_BATCH_TOKENS, cross_validate_throughput, cross_validation_of_runs, published_run_chain, throughput_rows
+from planner.crossval import (RUN_BATCH_TOKENS, cross_validate_throughput, cross_validation_of_runs,
+                              published_run_chain, throughput_rows)
 from planner.estimate import estimate_run
 from planner.resolve import ResolvedGoals, resolve
 from planner.schema import Goals, ModelShape

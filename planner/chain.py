@@ -57,7 +57,8 @@ def prior_compute_flops(goals: Goals, rg: ResolvedGoals, gpu_hours: float, num_p
     return gpu_hours * 3600 * throughput.peak_flops(rg.gpu, rg.precision) * mfu
 
 
-def estimate_from_parts(goals, rg: ResolvedGoals, model, num_tokens, num_gpus, gpu_hours, mfu, unique_tokens, recompute) -> Estimate:
+def estimate_from_parts(goals, rg: ResolvedGoals, model, num_tokens, num_gpus, gpu_hours, mfu, unique_tokens,
+                        recompute) -> Estimate:
     """The Estimate of a run of `gpu_hours` on `num_gpus` at end-to-end `mfu` (dollars, energy, CO2)."""
     days = throughput.wallclock_days_for(gpu_hours, num_gpus)
     if goals.ownership == "owned":

@@ -1,10 +1,12 @@
 """From resolved goals to a validated run plan: `derive_plan(resolve(goals, catalog)) -> RunPlan`.
 
-The flow (docs/planner.md): goals resolved against the Catalog (planner.resolve) -> decide which constraint binds and size the model
-and its tokens (planner.sizing) -> an exact shape (planner.architecture) -> the global batch
+The flow (docs/planner.md): goals resolved against the Catalog once (planner.resolve: presets looked
+up, defaults filled, each recorded as an Assumption) -> decide which constraint binds and size the
+model and its tokens (planner.sizing) -> an exact shape (planner.architecture) -> the global batch
 (DeepSeek B_opt, planner.recipe) -> the parallel layout (planner.layout) -> the recipe -> the
 estimate (planner.estimate) -> the failure plan (planner.reliability) -> p10-p90 ranges
-(planner.uncertainty). Constraints that cannot all hold raise PlanInputError naming them.
+(planner.uncertainty). Constraints that cannot all hold raise PlanInputError naming them. Nothing
+here reads a file or changes shared state: the same resolved goals give the same plan.
 """
 
 from __future__ import annotations

@@ -75,68 +75,84 @@ def check_training_presets(goals: Goals, presets: ReliabilityPresets) -> None:
 
 def resolve(goals: Goals, catalog: Catalog) -> ResolvedGoals:
     """GPU, region, models and defaults for the goals (PlanInputError on unknown names)."""
-    gpu = catalog.gpu(goals.gpu)
-    region = catalog.region(goals.region)
-    energy = catalog.energy
+    gpu, region, energy = catalog.gpu(goals.gpu), catalog.region(goals.region), catalog.energy
     precision = throughput.default_precision(gpu)
     price = goals.price_per_gpu_hour_usd if goals.price_per_gpu_hour_usd is not None else gpu.price_per_hour_usd
     purchase = goals.gpu_purchase_usd if goals.gpu_purchase_usd is not None else gpu.purchase_usd
-    run_days = goals.deadline_days or float(energy.default_run_days.value)
-    run_days_source = "goals.deadline_days" if goals.deadline_days else energy.default_run_days.source
     power = cost.PowerModel(gpu_power_utilisation=energy.gpu_power_utilisation.value,
                             node_overhead_fraction=energy.node_overhead_fraction.value)
-    notes = [
-        _note("gpu", gpu.name, "", f"presets/gpus.yaml: {gpu.source} ({gpu.date})", "peak FLOP/s, TDP, price"),
-        _note("precision", precision, "", "planner.throughput.default_precision (bf16 where the GPU has it)", "peak FLOP/s"),
-        _note("peak_flops", throughput.peak_flops(gpu, precision), "FLOP/s",
-              f"presets/gpus.yaml ({gpu.date}), dense, at the training precision (planner.precision)", "MFU, GPU-hours"),
-    ]
-    if goals.ownership == "owned":
-        notes += [
-            _note("gpu_purchase_usd", purchase, "USD/GPU", "goals.gpu_purchase_usd" if goals.gpu_purchase_usd is not None
-                  else f"presets/gpus.yaml ({gpu.date})", "amortised cost"),
-            _note("gpu_lifetime_years", goals.gpu_lifetime_years, "years", "goals.gpu_lifetime_years", "straight-line amortisation"),
-        ]
-    else:
-        notes.append(_note("price_per_gpu_hour_usd", price, "USD/GPU-hour", "goals.price_per_gpu_hour_usd"
-                           if goals.price_per_gpu_hour_usd is not None else f"presets/gpus.yaml typical price ({gpu.date})",
-                           "cost_usd (rental includes electricity)"))
-    notes += [
-        _note("gpu_power_utilisation", power.gpu_power_utilisation, "fraction of TDP", energy.gpu_power_utilisation.source, "energy_kwh"),
-        _note("node_overhead_fraction", power.node_overhead_fraction, "fraction of TDP", energy.node_overhead_fraction.source, "energy_kwh"),
-        _note("pue", goals.pue, "", "goals.pue", "energy_kwh"),
-        _note("electricity_price_usd_per_kwh", goals.electricity_price_usd_per_kwh, "USD/kWh",
-              "goals.electricity_price_usd_per_kwh", "energy_cost_usd"),
-        _note("grid_kg_co2_per_kwh", region.grid_kg_co2_per_kwh, "kg/kWh",
-              f"presets/regions.yaml {region.name}: {region.source} ({region.date})", "co2_kg"),
-    ]
     check_training_presets(goals, catalog.reliability)
-    notes += _reliability_notes(goals, catalog.reliability)
-    notes += _sizing_notes(goals)
+    notes = [*_hardware_notes(gpu, precision), *_price_notes(goals, gpu, price, purchase),
+             *_energy_notes(goals, catalog, region), *_reliability_notes(goals, catalog.reliability),
+             *_sizing_notes(goals)]
     return ResolvedGoals(
         goals=goals, catalog=catalog, gpu=gpu, region=region,
         mfu_model=throughput.MfuModel.from_preset(catalog.mfu_model),
         throughput=throughput.ThroughputModel.from_preset(catalog.mfu_model),
         power=power, precision=precision,
         gpus_per_node=goals.gpus_per_node if "gpus_per_node" in goals.model_fields_set else gpu.gpus_per_node,
-        run_days=run_days, run_days_source=run_days_source, max_gpus=int(energy.max_gpus.value),
-        price_per_gpu_hour_usd=price, gpu_purchase_usd=purchase, reliability=catalog.reliability,
-        residuals=residuals_of(catalog), assumptions=tuple(notes),
+        run_days=goals.deadline_days or float(energy.default_run_days.value),
+        run_days_source="goals.deadline_days" if goals.deadline_days else energy.default_run_days.source,
+        max_gpus=int(energy.max_gpus.value), price_per_gpu_hour_usd=price, gpu_purchase_usd=purchase,
+        reliability=catalog.reliability, residuals=residuals_of(catalog), assumptions=tuple(notes),
     )
+
+
+def _hardware_notes(gpu: GpuSpec, precision: str) -> list[Assumption]:
+    return [
+        _note("gpu", gpu.name, "", f"presets/gpus.yaml: {gpu.source} ({gpu.date})", "peak FLOP/s, TDP, price"),
+        _note("precision", precision, "", "planner.throughput.default_precision (bf16 where the GPU has it)",
+              "peak FLOP/s"),
+        _note("peak_flops", throughput.peak_flops(gpu, precision), "FLOP/s",
+              f"presets/gpus.yaml ({gpu.date}), dense, at the training precision (planner.precision)",
+              "MFU, GPU-hours"),
+    ]
+
+
+def _price_notes(goals: Goals, gpu: GpuSpec, price: float, purchase: float) -> list[Assumption]:
+    """Owned GPUs: the purchase price and lifetime (amortised); rented: the price per GPU-hour."""
+    if goals.ownership == "owned":
+        stated = goals.gpu_purchase_usd is not None
+        return [
+            _note("gpu_purchase_usd", purchase, "USD/GPU",
+                  "goals.gpu_purchase_usd" if stated else f"presets/gpus.yaml ({gpu.date})", "amortised cost"),
+            _note("gpu_lifetime_years", goals.gpu_lifetime_years, "years", "goals.gpu_lifetime_years",
+                  "straight-line amortisation"),
+        ]
+    stated = goals.price_per_gpu_hour_usd is not None
+    return [_note("price_per_gpu_hour_usd", price, "USD/GPU-hour",
+                  "goals.price_per_gpu_hour_usd" if stated else f"presets/gpus.yaml typical price ({gpu.date})",
+                  "cost_usd (rental includes electricity)")]
+
+
+def _energy_notes(goals: Goals, catalog: Catalog, region: RegionSpec) -> list[Assumption]:
+    energy = catalog.energy
+    return [
+        _note("gpu_power_utilisation", energy.gpu_power_utilisation.value, "fraction of TDP",
+              energy.gpu_power_utilisation.source, "energy_kwh"),
+        _note("node_overhead_fraction", energy.node_overhead_fraction.value, "fraction of TDP",
+              energy.node_overhead_fraction.source, "energy_kwh"),
+        _note("pue", goals.pue, "", "goals.pue", "energy_kwh"),
+        _note("electricity_price_usd_per_kwh", goals.electricity_price_usd_per_kwh, "USD/kWh",
+              "goals.electricity_price_usd_per_kwh", "energy_cost_usd"),
+        _note("grid_kg_co2_per_kwh", region.grid_kg_co2_per_kwh, "kg/kWh",
+              f"presets/regions.yaml {region.name}: {region.source} ({region.date})", "co2_kg"),
+    ]
 
 
 def _reliability_notes(goals: Goals, presets: ReliabilityPresets) -> list[Assumption]:
     """The checkpoint storage and failure rate the failure plan uses (planner.reliability)."""
     t = goals.training
     model = t.failure_model or presets.default_failure_model
-    rate = t.failures_per_gpu_hour if t.failures_per_gpu_hour is not None else presets.failure_models[model].failures_per_gpu_hour
+    stated = t.failures_per_gpu_hour is not None
+    rate = t.failures_per_gpu_hour if stated else presets.failure_models[model].failures_per_gpu_hour
     return [
         _note("checkpoint_storage", t.checkpoint_storage or presets.default_storage, "",
-              "goals.training.checkpoint_storage" if t.checkpoint_storage else "presets/reliability.yaml default_storage",
-              "checkpoint write time and interval"),
+              "goals.training.checkpoint_storage" if t.checkpoint_storage
+              else "presets/reliability.yaml default_storage", "checkpoint write time and interval"),
         _note("failures_per_gpu_hour", float(rate), "1/GPU-hour",
-              "goals.training.failures_per_gpu_hour" if t.failures_per_gpu_hour is not None
-              else f"failure model {model} (presets/reliability.yaml)", "expected interruptions, checkpoint interval"),
+              "goals.training.failures_per_gpu_hour" if stated else f"failure model {model} (presets/reliability.yaml)",
+              "expected interruptions, checkpoint interval"),
     ]
 
 

@@ -297,8 +297,8 @@ _MEMO_LOCK = threading.Lock()
 
 @contextmanager
 def memoized_presets_and_shapes():
-    """Within a sweep, reuse resolved presets and derived shapes: derive_shape is a pure function of
-    (target_params, vocab_size, seq_length) and searches ~70 widths, which is most of a scenario's time.
+    """Within a sweep, reuse derived shapes (each scenario's goals are resolved anew, planner.resolve):
+    derive_shape is a pure function of (target_params, vocab_size, seq_length) and searches ~70 widths, which is most of a scenario's time.
     Callers get copies, so nobody shares a mutable ModelShape. Re-entrant and thread-safe (the TUI
     runs sweeps in workers): the first sweep in installs the memo, the last one out removes it."""
     with _MEMO_LOCK:
