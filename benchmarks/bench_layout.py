@@ -18,8 +18,8 @@ import os
 import statistics
 import time
 
-from planner.layout import SearchSpace, search_layouts
-from planner.throughput import ThroughputModel
+from planner.compute.layout import SearchSpace, search_layouts
+from planner.compute.throughput import ThroughputModel
 from presets import find_gpu, find_model, load_mfu_model
 
 TARGET_S = 0.200

@@ -1,4 +1,4 @@
-"""Synthetic check of planner.scaling_fit (issue 17, Must show 1).
+"""Synthetic check of planner.model.scaling_fit (issue 17, Must show 1).
 
 Losses from the Besiroglu et al. 2024 Table 1 law (E=1.8172, A=482.01, B=2085.43, α=0.3478,
 β=0.3658) on a ladder of SIZES model sizes log-uniform over 2 decades (1e7-1e9 parameters), each
@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
-from planner.scaling_fit import Target, fit_ladder
+from planner.model.scaling_fit import Target, fit_ladder
 from planner.schema.scaling_law import PARAM_NAMES, FitPoint
-from planner.sizing import BESIROGLU_2024 as TRUE
+from planner.model.sizing import BESIROGLU_2024 as TRUE
 
 TRUE_PARAMS = {"E": TRUE.E, "A": TRUE.A, "B": TRUE.B, "alpha": TRUE.alpha, "beta": TRUE.beta}
 

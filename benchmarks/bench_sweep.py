@@ -1,7 +1,7 @@
 """Benchmark: a sweep of 1,000 scenarios in-process (target: under 2 s).
 
 5 GPU types x 20 model sizes x 10 GPU counts, each sized and estimated by the planner's fast path
-(planner.sweep.evaluate_estimate), with the Pareto front of cost, days and loss marked.
+(planner.reports.sweep.evaluate_estimate), with the Pareto front of cost, days and loss marked.
 Run: .venv/bin/python benchmarks/bench_sweep.py
 """
 
@@ -12,7 +12,7 @@ import statistics
 import time
 
 from planner.schema import Goals
-from planner.sweep import parse_varies, run_sweep
+from planner.reports.sweep import parse_varies, run_sweep
 from presets import load_catalog
 
 VARIES = [

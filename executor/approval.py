@@ -50,8 +50,8 @@ def approve(plan: RunPlan, approved_by: str, note: str = "", now: datetime | Non
 
 def feasibility_refusals(plan: RunPlan) -> list[str]:
     """Why the plan cannot run (marked by --allow-infeasible, or found now: no layout, too long,
-    no Megatron arguments; planner.risk.feasibility_problems)."""
-    from planner.risk import feasibility_problems
+    no Megatron arguments; planner.cost.risk.feasibility_problems)."""
+    from planner.cost.risk import feasibility_problems
     from presets.loader import find_gpu
 
     gpu = find_gpu(plan.estimate.gpu, "estimate.gpu")  # the planner takes its GPU; it reads no presets

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.precision import get_precision
+from planner.compute.precision import get_precision
 from planner.schema import RunPlan
 
 GIB = 1024**3

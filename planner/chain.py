@@ -5,12 +5,12 @@ times named overheads. It gives the figures of every plan and of `llmplan estima
     end_to_end_mfu = step_mfu x operational_efficiency x evaluation x checkpoint_stalls x failures_and_restarts
     GPU-hours      = model FLOPs / (peak at the training precision x end_to_end_mfu) / 3600
 
-- step_mfu: model FLOPs per second of the layout's step (planner.step_time, coefficients fitted on
-  the throughput benchmarks by planner.crossval) over the peak (planner.precision);
-- operational_efficiency: per GPU generation, fitted on whole published runs (planner.crossval);
-- evaluation, checkpoint stalls, failures and restarts: planner.recipe defaults and Daly 2006.
+- step_mfu: model FLOPs per second of the layout's step (planner.compute.step_time, coefficients fitted on
+  the throughput benchmarks by planner.calibration.crossval) over the peak (planner.compute.precision);
+- operational_efficiency: per GPU generation, fitted on whole published runs (planner.calibration.crossval);
+- evaluation, checkpoint stalls, failures and restarts: planner.training.recipe defaults and Daly 2006.
 
-planner.crossval measures it out of sample (`llmplan calibrate --cv`; the table is in
+planner.calibration.crossval measures it out of sample (`llmplan calibrate --cv`; the table is in
 docs/planner.md): each prediction made with coefficients fitted without the run's own family.
 """
 
@@ -19,26 +19,30 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner import cost, flops, sizing, throughput
-from planner.layout import search_layouts
-from planner.recipe import choose_global_batch_size
+from planner.compute import throughput
+
+from planner.cost import pricing
+
+from planner.model import flops, sizing
+from planner.compute.layout import search_layouts
+from planner.training.recipe import choose_global_batch_size
 from planner.resolve import ResolvedGoals
-from planner.risk import sizing_headroom
-from planner.reliability import plan_reliability
+from planner.cost.risk import sizing_headroom
+from planner.cost.reliability import plan_reliability
 from planner.schema import Estimate, Goals, LayoutPlan, ModelShape, Overhead, ReliabilityPlan
 
 
 def cost_per_gpu_hour(rg: ResolvedGoals, goals: Goals | None = None) -> float:
     """All-in dollars per GPU-hour (rental, or amortisation + electricity when owned)."""
     goals = goals or rg.goals
-    return cost.cost_per_gpu_hour_usd(
+    return pricing.cost_per_gpu_hour_usd(
         goals.ownership, rg.price_per_gpu_hour_usd, rg.gpu_purchase_usd,
         goals.gpu_lifetime_years, rg.gpu.tdp_w, rg.power, goals.pue, goals.electricity_price_usd_per_kwh,
     )
 
 
 def mfu_for(goals: Goals, rg: ResolvedGoals, num_params: float, num_gpus: int) -> float:
-    """The sizing prior's end-to-end MFU (planner.throughput.predict_mfu), or goals.mfu."""
+    """The sizing prior's end-to-end MFU (planner.compute.throughput.predict_mfu), or goals.mfu."""
     if goals.mfu is not None:
         return goals.mfu
     return throughput.predict_mfu(
@@ -62,11 +66,11 @@ def estimate_from_parts(goals, rg: ResolvedGoals, model, num_tokens, num_gpus, g
     """The Estimate of a run of `gpu_hours` on `num_gpus` at end-to-end `mfu` (dollars, energy, CO2)."""
     days = throughput.wallclock_days_for(gpu_hours, num_gpus)
     if goals.ownership == "owned":
-        cost_usd = cost.owned_cost_usd(gpu_hours, rg.gpu_purchase_usd, goals.gpu_lifetime_years)
+        cost_usd = pricing.owned_cost_usd(gpu_hours, rg.gpu_purchase_usd, goals.gpu_lifetime_years)
     else:
-        cost_usd = cost.rented_cost_usd(gpu_hours, rg.price_per_gpu_hour_usd)
-    kwh = cost.energy_kwh(gpu_hours, rg.gpu.tdp_w, rg.power, goals.pue)
-    energy_usd = cost.energy_cost_usd(kwh, goals.electricity_price_usd_per_kwh)
+        cost_usd = pricing.rented_cost_usd(gpu_hours, rg.price_per_gpu_hour_usd)
+    kwh = pricing.energy_kwh(gpu_hours, rg.gpu.tdp_w, rg.power, goals.pue)
+    energy_usd = pricing.energy_cost_usd(kwh, goals.electricity_price_usd_per_kwh)
     fpt = flops.model_flops_per_token(model, goals.seq_len)
     return Estimate(
         gpu=rg.gpu.name,
@@ -81,8 +85,8 @@ def estimate_from_parts(goals, rg: ResolvedGoals, model, num_tokens, num_gpus, g
         cost_usd=cost_usd,
         energy_kwh=kwh,
         energy_cost_usd=energy_usd,
-        co2_kg=cost.co2_kg(kwh, rg.region.grid_kg_co2_per_kwh),
-        total_cost_usd=cost.total_cost_usd(cost_usd, energy_usd, goals.ownership),
+        co2_kg=pricing.co2_kg(kwh, rg.region.grid_kg_co2_per_kwh),
+        total_cost_usd=pricing.total_cost_usd(cost_usd, energy_usd, goals.ownership),
         predicted_loss=sizing.predicted_loss(model.num_params, num_tokens, unique_tokens),
     )
 
@@ -118,11 +122,11 @@ def estimate_chain(
     """The plan's figures from one chain: layout -> steady-state step time -> named overheads ->
     GPU-hours, days, dollars, energy and CO2.
 
-    - the layout: `layout`, or the fastest that fits (planner.layout) on goals.num_gpus, or on the
-      fleet that finishes within the deadline at goals.confidence (planner.risk.sizing_headroom;
+    - the layout: `layout`, or the fastest that fits (planner.compute.layout) on goals.num_gpus, or on the
+      fleet that finishes within the deadline at goals.confidence (planner.cost.risk.sizing_headroom;
       the default run length without a deadline);
-    - step_mfu: model FLOPs per second of that layout's steady-state step (planner.step_time) over
-      the peak at the training precision (planner.precision);
+    - step_mfu: model FLOPs per second of that layout's steady-state step (planner.compute.step_time) over
+      the peak at the training precision (planner.compute.precision);
     - overheads (`overheads` below): operational efficiency per GPU generation (fitted on
       whole published runs), evaluation, checkpoint stalls, failures and restarts (Daly 2006);
     - end_to_end_mfu = step_mfu x product of the overheads; GPU-hours = model FLOPs / (peak x it).
@@ -148,7 +152,7 @@ def estimate_chain(
 
 
 def _search(goals: Goals, rg: ResolvedGoals, model: ModelShape, num_gpus: int, gbs: int, space) -> LayoutPlan | None:
-    """The fastest layout that fits (planner.layout), remembered: sizing prices the same model on the
+    """The fastest layout that fits (planner.compute.layout), remembered: sizing prices the same model on the
     same fleet several times (planner.derive's token fit), and the layout does not depend on tokens."""
     key = (model.model_dump_json(), rg.gpu.model_dump_json(), num_gpus, gbs, goals.seq_len, rg.gpus_per_node,
            rg.precision, space, rg.throughput.step_model)
@@ -205,10 +209,10 @@ def overheads(goals: Goals, rg: ResolvedGoals, model: ModelShape, num_tokens: fl
               steady_hours: float, step_time_s: float) -> Overheads:
     """The named factors between steady state and a whole run, each a fraction of wall-clock time:
 
-    - operational_efficiency: fitted per GPU generation on whole published runs (planner.calibrate);
+    - operational_efficiency: fitted per GPU generation on whole published runs (planner.calibration.calibrate);
     - evaluation: eval_iters forward-only batches (about 1/3 of a training step each, the backward
       pass being twice the forward; Narayanan et al. 2021 §5.1) every eval_interval_steps
-      (planner.recipe's defaults);
+      (planner.training.recipe's defaults);
     - checkpoint_stalls: tau / (tau + delta), the share of each checkpoint interval tau not spent
       writing a checkpoint of delta seconds (Daly 2006);
     - failures_and_restarts: the rest of Daly's goodput T_s / T_w (lost work, restart time R).
@@ -222,7 +226,7 @@ def overheads(goals: Goals, rg: ResolvedGoals, model: ModelShape, num_tokens: fl
     items = [
         Overhead(name="operational_efficiency", fraction=eta, source=eta_source),
         Overhead(name="evaluation", fraction=eval_fraction,
-                 source=f"{EVAL_ITERS} forward-only batches every {interval} steps (planner.recipe defaults)"),
+                 source=f"{EVAL_ITERS} forward-only batches every {interval} steps (planner.training.recipe defaults)"),
     ]
     train_hours = steady_hours / (eta * eval_fraction)
     reliability = None

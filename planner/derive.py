@@ -2,10 +2,10 @@
 
 The flow (docs/planner.md): goals resolved against the Catalog once (planner.resolve: presets looked
 up, defaults filled, each recorded as an Assumption) -> decide which constraint binds and size the
-model and its tokens (planner.sizing) -> an exact shape (planner.architecture) -> the global batch
-(DeepSeek B_opt, planner.recipe) -> the parallel layout (planner.layout) -> the recipe -> the
-estimate (planner.estimate) -> the failure plan (planner.reliability) -> p10-p90 ranges
-(planner.uncertainty). Constraints that cannot all hold raise PlanInputError naming them. Nothing
+model and its tokens (planner.model.sizing) -> an exact shape (planner.model.architecture) -> the global batch
+(DeepSeek B_opt, planner.training.recipe) -> the parallel layout (planner.compute.layout) -> the recipe -> the
+estimate (planner.estimate) -> the failure plan (planner.cost.reliability) -> p10-p90 ranges
+(planner.cost.uncertainty). Constraints that cannot all hold raise PlanInputError naming them. Nothing
 here reads a file or changes shared state: the same resolved goals give the same plan.
 """
 
@@ -15,20 +15,23 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from planner import architecture, continuation, flops, inference, risk, sizing
+from planner.cost import inference, risk
+
+from planner.model import architecture, continuation, flops, sizing
 from planner.chain import cost_per_gpu_hour, estimate_chain, prior_compute_flops
 from planner.errors import PlanInputError
 from planner.estimate import estimate_assumptions
-from planner.layout import SearchSpace, search_layouts
-from planner.recipe import MIN_TRAIN_STEPS, choose_global_batch_size, derive_recipe  # noqa: F401  (re-exported)
+from planner.compute.layout import SearchSpace, search_layouts
+from planner.compute.layout_advice import no_fit_message
+from planner.training.recipe import MIN_TRAIN_STEPS, choose_global_batch_size, derive_recipe  # noqa: F401  (re-exported)
 from planner.resolve import ResolvedGoals
 from planner.schema import SCHEMA_VERSION, Assumption, Goals, ModelShape, RunPlan, TokenBudget
-from planner.uncertainty import plan_ranges
-from planner.user_law import apply_user_law, loss_fit
+from planner.cost.uncertainty import plan_ranges
+from planner.model.user_law import apply_user_law, loss_fit
 
 MAX_FREE_EPOCHS = 4.0
 """Muennighoff et al. 2023 §5: up to ~4 epochs repeated data is nearly as good as unique data; past
-this the budget is split by the data-limited optimum (planner.sizing.data_limited_optimum)."""
+this the budget is split by the data-limited optimum (planner.model.sizing.data_limited_optimum)."""
 LLMPLAN_VERSION = "0.1.0"
 MIN_DEADLINE_DAYS = 1 / 24
 """A deadline under an hour cannot hold a job's start-up, let alone a run (issue 13)."""
@@ -49,7 +52,7 @@ class Sizing:
     num_tokens: float
     binding: str
     useful_compute_flops: float | None = None
-    """Data-limited plans: compute the unique data supports usefully (planner.sizing.DataLimited)."""
+    """Data-limited plans: compute the unique data supports usefully (planner.model.sizing.DataLimited)."""
     limit_sized: bool = False
     """True when a budget or deadline set the size (so goals.confidence can re-size it)."""
 
@@ -167,7 +170,7 @@ def _size_from_tokens(goals: Goals) -> Sizing:
 def _size_from_budget(goals: Goals, rg: ResolvedGoals, limit: Limit) -> Sizing:
     """Spend the budget: N from the objective's compute split, then D = C / FLOPs per token. When the
     unique data would repeat more than MAX_FREE_EPOCHS times, N and D come from the data-limited
-    optimum instead, and compute past what the data supports is left unspent (planner.sizing)."""
+    optimum instead, and compute past what the data supports is left unspent (planner.model.sizing)."""
     num_params, unique = 1e9, goals.unique_tokens_available
     smallest = architecture.smallest_params(goals.vocab_size, goals.seq_len)
     for _ in range(3):
@@ -216,9 +219,9 @@ def _check_token_counts(goals: Goals) -> None:
 def size_run(goals: Goals, rg: ResolvedGoals, headroom: float | None = None) -> Sizing:
     """Which constraint binds, and the model and token count it gives (PlanInputError on conflict).
 
-    `headroom` (>= 1; default planner.risk.sizing_headroom(goals.confidence)) shrinks the GPU-hour cap
+    `headroom` (>= 1; default planner.cost.risk.sizing_headroom(goals.confidence)) shrinks the GPU-hour cap
     a budget or deadline sizes the run with, so that it holds at goals.confidence; conflicts are
-    judged on the point estimate. The fast path (planner.sweep) and derive_plan size alike.
+    judged on the point estimate. The fast path (planner.reports.sweep) and derive_plan size alike.
     """
     if headroom is None:
         headroom = risk.sizing_headroom(goals.confidence, rg.residuals[0])
@@ -232,7 +235,7 @@ def size_run(goals: Goals, rg: ResolvedGoals, headroom: float | None = None) -> 
     limit = check_limit
     if limit is not None and headroom > 1.0:
         limit = Limit(limit.fields, f"{limit.value_text} at {goals.confidence}", limit.gpu_hours / headroom)
-    if goals.continue_from is not None:  # continued pretraining: the checkpoint's shape (planner.continuation)
+    if goals.continue_from is not None:  # continued pretraining: the checkpoint's shape (planner.model.continuation)
         return _size_continued(goals, rg, limit, check_limit)
     if goals.objective == "fixed-size" and goals.target_params is None:
         raise PlanInputError("objective fixed-size needs a size",
@@ -288,7 +291,7 @@ def _size_continued(goals: Goals, rg: ResolvedGoals, limit: Limit | None, check_
 
 
 def _fit_tokens_to_limit(goals: Goals, rg: ResolvedGoals, sized: Sizing, limit: Limit) -> Sizing:
-    """Tokens bought by a budget, priced by the chain. The sizing prior (planner.throughput.predict_mfu)
+    """Tokens bought by a budget, priced by the chain. The sizing prior (planner.compute.throughput.predict_mfu)
     guesses what a budget buys before a shape, and so a layout, exists; the chain (planner.chain)
     then prices the run. GPU-hours are proportional to tokens on a fixed fleet, so the tokens are
     scaled to the limit: down when over it, up when the budget is what binds (three passes absorb a
@@ -353,7 +356,7 @@ def derive_plan(rg: ResolvedGoals, *, pins: dict | None = None) -> RunPlan:
     if sized.limit_sized:  # the cap was divided by this so that it holds at goals.confidence
         first.append(Assumption(
             name="confidence_headroom", value=round(risk.sizing_headroom(goals.confidence, rg.residuals[0]), 4), unit="x",
-            source=f"planner.risk.sizing_headroom at goals.confidence {goals.confidence}",
+            source=f"planner.cost.risk.sizing_headroom at goals.confidence {goals.confidence}",
             used_for="GPU-hour cap the size is derived from"))
     plan = assemble_plan(goals, rg, sized.model, sized.num_tokens, sized.binding, pins, first)
     plan = inference.with_serving(continuation.with_tokens_seen(plan), rg.catalog)
@@ -362,20 +365,20 @@ def derive_plan(rg: ResolvedGoals, *, pins: dict | None = None) -> RunPlan:
 
 def _layout(goals: Goals, rg: ResolvedGoals, model: ModelShape, chain, gbs: int, warnings: list[str],
             pins: dict | None = None):
-    """The chain's layout (the fastest that fits, planner.layout), or the fastest one matching `pins`."""
+    """The chain's layout (the fastest that fits, planner.compute.layout), or the fastest one matching `pins`."""
     if not pins:
         if chain.layout is None:
             result = search_layouts(model, rg.gpu, chain.estimate.num_gpus, global_batch_size=gbs,
                                     seq_length=goals.seq_len, gpus_per_node=rg.gpus_per_node,
                                     precision=rg.precision, top_k=0, step_model=rg.throughput.step_model)
-            warnings.append(f"no parallel layout fits: {result.no_fit_message()}")
+            warnings.append(f"no parallel layout fits: {no_fit_message(result)}")
         return chain.layout
     space = SearchSpace(sequence_parallel=bool(pins.get("sequence_parallel", True)))
     result = search_layouts(model, rg.gpu, chain.estimate.num_gpus, global_batch_size=gbs, seq_length=goals.seq_len,
                             gpus_per_node=rg.gpus_per_node, precision=rg.precision, top_k=1000, space=space,
                             step_model=rg.throughput.step_model)
     if result.best is None:
-        warnings.append(f"no parallel layout fits: {result.no_fit_message()}")
+        warnings.append(f"no parallel layout fits: {no_fit_message(result)}")
         return None
     # the search keeps one of each layout regardless of the optimizer flag, which with DP=1 changes nothing
     match = {k: v for k, v in pins.items() if k != "use_distributed_optimizer"}

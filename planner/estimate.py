@@ -37,7 +37,7 @@ def estimate_assumptions(rg: ResolvedGoals, est: Estimate) -> list[Assumption]:
     if est.step_mfu is not None:
         out.append(Assumption(
             name="step_mfu", value=round(est.step_mfu, 4), unit="fraction",
-            source="planner.step_time of the chosen layout, kernel and fp8 efficiencies fitted on the throughput "
+            source="planner.compute.step_time of the chosen layout, kernel and fp8 efficiencies fitted on the throughput "
                    "benchmarks (presets/mfu_model.yaml step_model; `llmplan calibrate --cv`)", used_for="end_to_end_mfu"))
     out += [Assumption(name=f"overhead.{o.name}", value=round(o.fraction, 4), unit="fraction", source=o.source,
                        used_for="end_to_end_mfu") for o in est.overheads]

@@ -8,11 +8,11 @@ L(N, D), then size the big run from that law. This module plans such a ladder:
 - sizes: `num_sizes` parameter counts log-uniform over `span_decades` (about 1.5-2 decades), the
   largest as big as the compute budget allows, q_i = 10^(−span·(k−1−i)/(k−1)) · N_max;
 - ratios: every size at each tokens-per-parameter ratio (default 10, 20, 40 around Chinchilla's
-  20), so D varies at fixed N and the D term is identified (planner.scaling_fit.design_problems);
+  20), so D varies at fixed N and the D term is identified (planner.model.scaling_fit.design_problems);
 - budget: Σ model FLOPs of the rungs ≤ budget_fraction × the target's model FLOPs (default 2%).
   With C ≈ 6·N·D = 6·r·N², N_max = sqrt(f·C_target / (6·Σ_j r_j·Σ_i q_i²)), refined on the exact
-  FLOPs of the derived shapes (planner.flops includes attention, which weighs more at small sizes);
-- shapes: planner.architecture.derive_shape, the big run's shape rules; batch, layout, recipe and
+  FLOPs of the derived shapes (planner.model.flops includes attention, which weighs more at small sizes);
+- shapes: planner.model.architecture.derive_shape, the big run's shape rules; batch, layout, recipe and
   GPU-hours/dollars/days per rung from the same derive path as any plan (planner.derive.assemble_plan,
   which calls planner.estimate.estimate_run);
 - holdout (optional): one larger rung (one size step up, at the geometric mean of the ratios), not
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-from planner import architecture, sizing
+from planner.model import architecture, sizing
 from planner.derive import assemble_plan
 from planner.errors import PlanInputError
 from planner.resolve import resolve
@@ -191,7 +191,7 @@ def _assemble(plan: RunPlan, goals: Goals, rungs, ratios, span, fraction, capped
         ("ladder_ratios", ", ".join(f"{r:g}" for r in ratios), "Hoffmann et al. 2022 §3.3 (several D per N)",
          "rung tokens"),
         ("ladder_budget_fraction", fraction, "planner.ladder default 2% of the target's model FLOPs", "largest rung"),
-        ("ladder_shapes", "planner.architecture.derive_shape", "the target's shape rules", "rung shapes"),
+        ("ladder_shapes", "planner.model.architecture.derive_shape", "the target's shape rules", "rung shapes"),
         ("ladder_cost", "planner.estimate.estimate_run", "same presets as the target plan", "rung GPU-hours, $"),
     ]
     return LadderPlan(

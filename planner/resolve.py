@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner import cost, sizing, throughput
+from planner.compute import throughput
+
+from planner.cost import pricing
+
+from planner.model import sizing
 from planner.errors import PlanInputError
 from planner.schema import Assumption, Goals, GpuSpec, RegionSpec
 from planner.schema.catalog import Catalog, ReliabilityPresets
-from planner.uncertainty import Residuals, residuals_of
-from planner.user_law import loss_fit
+from planner.cost.uncertainty import Residuals, residuals_of
+from planner.model.user_law import loss_fit
 
 
 @dataclass(frozen=True)
@@ -31,9 +35,9 @@ class ResolvedGoals:
     gpu: GpuSpec
     region: RegionSpec
     mfu_model: throughput.MfuModel
-    """the sizing prior (planner.throughput.predict_mfu)"""
+    """the sizing prior (planner.compute.throughput.predict_mfu)"""
     throughput: throughput.ThroughputModel
-    power: cost.PowerModel
+    power: pricing.PowerModel
     precision: str
     gpus_per_node: int
     """goals.gpus_per_node when the goals set it, else the GPU preset's node size"""
@@ -45,7 +49,7 @@ class ResolvedGoals:
     gpu_purchase_usd: float
     reliability: ReliabilityPresets
     residuals: tuple[Residuals, Residuals]
-    """(GPU-hours, energy) calibration residuals (planner.uncertainty)"""
+    """(GPU-hours, energy) calibration residuals (planner.cost.uncertainty)"""
     assumptions: tuple[Assumption, ...]
 
     def assumption(self, name: str) -> Assumption:
@@ -79,7 +83,7 @@ def resolve(goals: Goals, catalog: Catalog) -> ResolvedGoals:
     precision = throughput.default_precision(gpu)
     price = goals.price_per_gpu_hour_usd if goals.price_per_gpu_hour_usd is not None else gpu.price_per_hour_usd
     purchase = goals.gpu_purchase_usd if goals.gpu_purchase_usd is not None else gpu.purchase_usd
-    power = cost.PowerModel(gpu_power_utilisation=energy.gpu_power_utilisation.value,
+    power = pricing.PowerModel(gpu_power_utilisation=energy.gpu_power_utilisation.value,
                             node_overhead_fraction=energy.node_overhead_fraction.value)
     check_training_presets(goals, catalog.reliability)
     notes = [*_hardware_notes(gpu, precision), *_price_notes(goals, gpu, price, purchase),
@@ -101,10 +105,10 @@ def resolve(goals: Goals, catalog: Catalog) -> ResolvedGoals:
 def _hardware_notes(gpu: GpuSpec, precision: str) -> list[Assumption]:
     return [
         _note("gpu", gpu.name, "", f"presets/gpus.yaml: {gpu.source} ({gpu.date})", "peak FLOP/s, TDP, price"),
-        _note("precision", precision, "", "planner.throughput.default_precision (bf16 where the GPU has it)",
+        _note("precision", precision, "", "planner.compute.throughput.default_precision (bf16 where the GPU has it)",
               "peak FLOP/s"),
         _note("peak_flops", throughput.peak_flops(gpu, precision), "FLOP/s",
-              f"presets/gpus.yaml ({gpu.date}), dense, at the training precision (planner.precision)",
+              f"presets/gpus.yaml ({gpu.date}), dense, at the training precision (planner.compute.precision)",
               "MFU, GPU-hours"),
     ]
 
@@ -141,7 +145,7 @@ def _energy_notes(goals: Goals, catalog: Catalog, region: RegionSpec) -> list[As
 
 
 def _reliability_notes(goals: Goals, presets: ReliabilityPresets) -> list[Assumption]:
-    """The checkpoint storage and failure rate the failure plan uses (planner.reliability)."""
+    """The checkpoint storage and failure rate the failure plan uses (planner.cost.reliability)."""
     t = goals.training
     model = t.failure_model or presets.default_failure_model
     stated = t.failures_per_gpu_hour is not None

@@ -105,12 +105,12 @@ def find_model(name: str) -> ModelShape:
 
 
 def load_mfu_model() -> dict:
-    """Coefficients of the calibrated MFU model (planner.throughput.MfuModel.from_preset)."""
+    """Coefficients of the calibrated MFU model (planner.compute.throughput.MfuModel.from_preset)."""
     return load_catalog().mfu_model
 
 
 def load_energy_defaults() -> dict:
-    """Power draw, node overhead and fleet defaults used by planner.cost, each with its source."""
+    """Power draw, node overhead and fleet defaults used by planner.cost.pricing, each with its source."""
     return load_catalog().energy.model_dump()
 
 

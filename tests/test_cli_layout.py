@@ -10,8 +10,8 @@ import pytest
 
 from tests.planner.plan_helpers import derive_preset
 from planner.io import write_model
-from planner.megatron_args import megatron_argv
-from planner.layout import validate_plan_layout
+from planner.training.megatron_args import megatron_argv
+from planner.compute.layout import validate_plan_layout
 from tui.cli import main
 
 ENTRY_KEYS = {

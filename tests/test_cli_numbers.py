@@ -66,7 +66,7 @@ def test_choice_flags_offer_exactly_the_values_the_schema_allows():
     from typing import get_args
 
     from executor.rundir import RunState
-    from planner.recipe import LR_SCHEDULES
+    from planner.training.recipe import LR_SCHEDULES
     from planner.schema import Goals, TrainingSpec
     from tui.cli_numbers import literal_values
     from tui.commands.ladder import ladder

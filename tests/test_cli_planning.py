@@ -34,7 +34,7 @@ def test_estimate_json_hits_the_llama2_anchors_with_numeric_keys(capsys, flag, v
     assert ESTIMATE_KEYS <= set(data)
     assert all(isinstance(data[k], int | float) for k in ESTIMATE_KEYS)
     assert data["gpu_hours"] == pytest.approx(reported, rel=0.15)
-    # The p10-p90 range (planner.uncertainty.estimate_ranges: lognormal over the calibration residuals)
+    # The p10-p90 range (planner.cost.uncertainty.estimate_ranges: lognormal over the calibration residuals)
     # holds the published figure and brackets the point estimate.
     r = data["ranges"]["gpu_hours"]
     assert r["p10"] < data["gpu_hours"] < r["p90"] and r["p10"] <= reported <= r["p90"]

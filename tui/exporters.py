@@ -29,7 +29,7 @@ class Exporter:
     `renderer` is `module:function`, (plan, **options) -> str. `writer`, when set, is
     `module:function`, (plan, path) -> list of the paths written, for a format whose file is more
     than the text (Markdown: the full report and the two PNG charts it links; printed, with no
-    charts to link, it is the short summary of planner.report_basic); otherwise `write` saves
+    charts to link, it is the short summary of planner.reports.report_basic); otherwise `write` saves
     `render`'s text atomically.
     """
 
@@ -78,8 +78,8 @@ class Exporter:
 
 
 def write_report(plan: RunPlan, path: Path) -> list[Path]:
-    """The full Markdown report at `path` with its two charts beside it (planner.report.render_markdown)."""
-    from planner.report import COST_CHART, LOSS_CHART, render_markdown
+    """The full Markdown report at `path` with its two charts beside it (planner.reports.report.render_markdown)."""
+    from planner.reports.report import COST_CHART, LOSS_CHART, render_markdown
     from presets import load_catalog
 
     written = render_markdown(plan, path.parent, filename=path.name, catalog=load_catalog())
@@ -90,9 +90,9 @@ EXPORTERS: dict[ExportFormat, Exporter] = {
     e.name: e for e in (
         Exporter("yaml", "YAML", ".yaml", "planner.io:to_yaml"),
         Exporter("json", "JSON", ".json", "planner.io:to_json"),
-        Exporter("markdown", "Markdown", ".md", "planner.report_basic:render_markdown",
+        Exporter("markdown", "Markdown", ".md", "planner.reports.report_basic:render_markdown",
                  writer="tui.exporters:write_report"),
-        Exporter("megatron-args", "Megatron arguments", ".sh", "planner.megatron_args:render_megatron_args",
+        Exporter("megatron-args", "Megatron arguments", ".sh", "planner.training.megatron_args:render_megatron_args",
                  runnable_only=True, in_wizard=False),
         Exporter("sbatch", "sbatch bundle", ".sh", "executor.backends.slurm_render:render_sbatch_bundle",
                  runnable_only=True, takes_site=True, in_wizard=False),

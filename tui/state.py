@@ -66,7 +66,7 @@ def format_number(value: float | int | None) -> str:
 
 def form_values(goals: Goals) -> dict[str, str]:
     """Goals -> the text of every form field."""
-    from planner.data_sources import sources_text
+    from planner.model.data_sources import sources_text
 
     out = {}
     for f in GOAL_FIELDS:
@@ -112,8 +112,8 @@ def goals_from_form(base: Goals, values: dict[str, str]) -> tuple[Goals | None, 
 def _field_value(f: GoalField, text: str, base: Goals) -> float | int | str | dict | None:
     if f.kind == "choice":
         return base.gpu if f.name == "gpu" and text == canonical_gpu(base.gpu) else text
-    if f.name == "data":  # `PATH[,format=F][,weight=W]; …`, as `llmplan plan --data` (planner.data_sources)
-        from planner.data_sources import sources_from_text
+    if f.name == "data":  # `PATH[,format=F][,weight=W]; …`, as `llmplan plan --data` (planner.model.data_sources)
+        from planner.model.data_sources import sources_from_text
 
         return {**base.data.model_dump(mode="json"), "sources": sources_from_text(text)}
     if f.kind == "text":
@@ -194,7 +194,7 @@ class Headline:
 
 def quick_headline(goals: Goals) -> Headline:
     """The planner's fast path (size and estimate, no layout search): a few ms, ahead of `derive`."""
-    from planner.sweep import evaluate_estimate
+    from planner.reports.sweep import evaluate_estimate
     from presets import load_catalog
 
     row = evaluate_estimate(goals, load_catalog())
@@ -221,9 +221,9 @@ def export_plan(plan: RunPlan, path: str | Path, fmt: ExportFormat) -> Path:
 
 def approve(plan: RunPlan, approved_by: str, note: str = "", allow_demo_data: bool = False) -> RunPlan:
     """The plan with the same approval block `llmplan approve` writes (executor.approval), with the
-    same demo-data rule (planner.data_sources.approval_note)."""
+    same demo-data rule (planner.model.data_sources.approval_note)."""
     from executor.approval import approve as approve_plan
-    from planner.data_sources import approval_note
+    from planner.model.data_sources import approval_note
 
     if approved_by.strip():  # a missing name is reported first (executor.approval)
         note = approval_note(plan, note, allow_demo_data)
@@ -231,7 +231,7 @@ def approve(plan: RunPlan, approved_by: str, note: str = "", allow_demo_data: bo
 
 
 def demo_data_refusal(plan: RunPlan) -> str | None:
-    from planner.data_sources import demo_data_refusal as refusal
+    from planner.model.data_sources import demo_data_refusal as refusal
 
     return refusal(plan)
 
@@ -271,8 +271,8 @@ def compare_varies(goals: Goals) -> list[tuple[str, list]]:
 
 
 def scenarios(goals: Goals) -> list[Scenario]:
-    """The planner's sweep (planner.sweep.run_sweep) of `compare_varies(goals)`, one row each."""
-    from planner.sweep import run_sweep, scenario_goals
+    """The planner's sweep (planner.reports.sweep.run_sweep) of `compare_varies(goals)`, one row each."""
+    from planner.reports.sweep import run_sweep, scenario_goals
     from presets import load_catalog
 
     varies = compare_varies(goals)

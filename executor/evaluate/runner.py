@@ -168,7 +168,7 @@ def evaluate_run(run_dir: str | Path, spec: EvalSpec, scorer: Scorer | None = No
                  log_samples: bool = False) -> dict:
     """Run the plan's tasks and the held-out perplexity on the run's latest checkpoint (or on
     `scorer`); write RUN_DIR/eval/ and return the `results.json` content. `backend="hf"`: lm-eval's
-    own `hf` model on the run's Transformers export (executor/hf/evaluate.py), written to eval-hf/."""
+    own `hf` model on the run's Transformers export (executor/evaluate/hf_model.py), written to eval-hf/."""
     from lm_eval.utils import handle_non_serializable
 
     from executor.evaluate.taskfiles import check_tasks, task_manager
@@ -181,7 +181,7 @@ def evaluate_run(run_dir: str | Path, spec: EvalSpec, scorer: Scorer | None = No
         check_tasks(list(spec.tasks), manager, spec.offline, spec.task_dir)
         lm = None
         if backend == "hf":
-            from executor.hf import evaluate as hf_eval
+            from executor.evaluate import hf_model as hf_eval
 
             hf_dir = hf_eval.export_for_eval(run_dir)
             hf_model = hf_eval.load_hf(hf_dir)

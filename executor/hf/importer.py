@@ -75,7 +75,7 @@ def import_hf(hf_dir: str | Path, plan_path: str | Path, out_dir: str | Path,
               tokens_seen: float | None = None) -> Imported:
     """`tokens_seen`: tokens the model was trained on before (its card's figure), for the model card."""
     from planner.io import read_plan
-    from planner.memory import padded_vocab_size
+    from planner.compute.memory import padded_vocab_size
 
     hf_dir, out_dir = Path(hf_dir), Path(out_dir)
     plan = read_plan(plan_path)

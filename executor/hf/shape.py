@@ -4,7 +4,7 @@ DIR is a Transformers Llama directory (its `config.json`; tokens seen only from 
 an llmplan run or checkpoints directory (`checkpoints/plan.yaml`, `train_meta.json`, `latest`:
 tokens seen = latest step x the plan's global batch tokens, plus what the run itself continued from).
 Reads JSON and YAML only (no torch): planning stays light. The result is goals.continue_from data;
-the planner (planner.continuation) does the arithmetic.
+the planner (planner.model.continuation) does the arithmetic.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _llama_problems(config: dict) -> list[str]:
 
 def shape_from_hf_config(config: dict, source: str):
     """A planner ModelShape from a Transformers Llama `config.json` (PlanInputError naming each problem)."""
-    from planner.architecture import count_params
+    from planner.model.architecture import count_params
     from planner.io import validate_as
     from planner.schema import ModelShape
 
@@ -76,7 +76,7 @@ def _checkpoints_root(path: Path) -> Path | None:
 
 def _llmplan_checkpoint(root: Path) -> tuple[object, float]:
     """(shape, tokens seen) of an llmplan checkpoints directory."""
-    from planner.architecture import shape_params
+    from planner.model.architecture import shape_params
     from planner.io import read_plan
 
     plan = read_plan(root / "plan.yaml")

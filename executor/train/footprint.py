@@ -3,7 +3,7 @@
 `torchrun --nproc_per_node=N -m executor.train.footprint PLAN --data DIR` builds the job exactly as
 training does, runs one optimizer step on real data (so gradients and Adam moments exist), counts
 tensor bytes per rank and prints one JSON object (rank 0) with every rank's measured bytes and
-planner.memory's prediction for the same rank (`per_rank_parameter_count`, `per_rank_memory`),
+planner.compute.memory's prediction for the same rank (`per_rank_parameter_count`, `per_rank_memory`),
 using the vocabulary the model really has (`model.model_vocab_size`: the larger of the tokenizer's
 and the plan's, padded as Megatron does).
 """
@@ -34,7 +34,7 @@ def measured_bytes(engine) -> dict:
 
 
 def predicted_bytes(plan, vocab_size: int, tp_rank: int, pp_rank: int) -> dict:
-    from planner.memory import per_rank_memory, per_rank_parameter_count
+    from planner.compute.memory import per_rank_memory, per_rank_parameter_count
 
     model = plan.model.model_copy(update={"vocab_size": max(vocab_size, plan.model.vocab_size)})
     lay = plan.layout.layout

@@ -92,7 +92,7 @@ def build_scheduler(plan, optimizer):
         lr_decay_steps=r.train_steps, lr_decay_style=r.lr_decay_style,
         start_wd=r.weight_decay, end_wd=r.weight_decay, wd_incr_steps=r.train_steps,
         wd_incr_style="constant",
-        # WSD: the plan's final decay phase (planner.recipe: 10% of steps, Hu et al. 2024, MiniCPM, Sec 4)
+        # WSD: the plan's final decay phase (planner.training.recipe: 10% of steps, Hu et al. 2024, MiniCPM, Sec 4)
         wsd_decay_steps=max(r.lr_wsd_decay_steps or 1, 1) if wsd else None,
         lr_wsd_decay_style="linear" if wsd else None,
     )

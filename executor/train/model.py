@@ -13,7 +13,7 @@ import zlib
 import torch
 
 from planner.errors import PlanInputError
-from planner.memory import padded_vocab_size  # Megatron-LM's rule: a multiple of 128 x TP
+from planner.compute.memory import padded_vocab_size  # Megatron-LM's rule: a multiple of 128 x TP
 
 def model_vocab_size(plan, tokenizer_vocab_size: int, tensor_parallel_size: int) -> int:
     """Embedding rows: the larger of the tokenizer's and the plan's vocabulary, padded to a multiple

@@ -40,7 +40,7 @@ class Sourced(FrozenModel):
 
 
 class EnergyDefaults(FrozenModel):
-    """presets/energy.yaml: power draw, node overhead and fleet defaults of planner.cost and sizing."""
+    """presets/energy.yaml: power draw, node overhead and fleet defaults of planner.cost.pricing and sizing."""
 
     gpu_power_utilisation: Sourced
     node_overhead_fraction: Sourced
@@ -74,7 +74,7 @@ class CheckpointPreset(FrozenModel):
 
 
 class ReliabilityPresets(FrozenModel):
-    """presets/reliability.yaml: failure rates, restart overhead, checkpoint storage (planner.reliability)."""
+    """presets/reliability.yaml: failure rates, restart overhead, checkpoint storage (planner.cost.reliability)."""
 
     default_failure_model: str
     default_storage: str
@@ -108,7 +108,7 @@ class ResidualEntry(FrozenModel):
 
 
 class CalibrationResiduals(FrozenModel):
-    """presets/calibration_residuals.yaml (`llmplan calibrate --residuals`; planner.uncertainty)."""
+    """presets/calibration_residuals.yaml (`llmplan calibrate --residuals`; planner.cost.uncertainty)."""
 
     gpu_hours: ResidualEntry
     energy: ResidualEntry
@@ -135,11 +135,11 @@ class Catalog(FrozenModel):
     models: tuple[ReferenceModel, ...] = ()
     mfu_model: dict[str, Any] = Field(
         description="presets/mfu_model.yaml: the sizing prior and the chain's fitted coefficients, parsed by "
-                    "planner.throughput.MfuModel.from_preset and ThroughputModel.from_preset")
+                    "planner.compute.throughput.MfuModel.from_preset and ThroughputModel.from_preset")
     energy: EnergyDefaults
     reliability: ReliabilityPresets
     residuals: CalibrationResiduals | None = Field(
-        None, description="None when presets/calibration_residuals.yaml is missing (planner.uncertainty computes them)")
+        None, description="None when presets/calibration_residuals.yaml is missing (planner.cost.uncertainty computes them)")
     published_runs: tuple[dict[str, str], ...] = Field((), description="presets/published_runs.csv rows")
     published_runs_added: tuple[dict[str, str], ...] = Field((), description="presets/published_runs_added.csv rows")
     throughput_benchmarks: tuple[dict[str, str], ...] = Field((), description="presets/throughput_benchmarks.csv rows")

@@ -119,7 +119,7 @@ class Goals(StrictModel):
         shape = self.continue_from.shape if self.continue_from else None
         if shape is None:
             return self
-        if "vocab_size" not in self.model_fields_set:  # a stated, different one: planner.continuation refuses it
+        if "vocab_size" not in self.model_fields_set:  # a stated, different one: planner.model.continuation refuses it
             self.__dict__["vocab_size"] = shape.vocab_size  # no re-validation loop (validate_assignment)
         if "seq_len" not in self.model_fields_set:
             self.__dict__["seq_len"] = shape.seq_length

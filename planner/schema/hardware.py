@@ -35,7 +35,7 @@ class GpuSpec(StrictModel):
 
 
 class ClusterSpec(StrictModel):
-    """A node shape and the links between its GPUs (presets/clusters.yaml, or planner.cluster.cluster_from_gpu)."""
+    """A node shape and the links between its GPUs (presets/clusters.yaml, or planner.compute.cluster.cluster_from_gpu)."""
 
     name: str
     aliases: list[str] = Field(default_factory=list)

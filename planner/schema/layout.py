@@ -2,8 +2,8 @@
 that need only the layout itself.
 
 Those rules (`layout_only_violations`) are what ParallelLayout's validator enforces; they sit here,
-not in planner.parallel, because the schema imports nothing from the rest of the planner.
-planner.parallel's rule table lists them beside the rules that also need the model and the cluster,
+not in planner.compute.parallel, because the schema imports nothing from the rest of the planner.
+planner.compute.parallel's rule table lists them beside the rules that also need the model and the cluster,
 and the search, `llmplan validate` and `llmplan layout --tp/--pp` all read that table.
 """
 
@@ -125,7 +125,7 @@ class ParallelLayout(StrictModel):
     @model_validator(mode="after")
     def _obeys_layout_rules(self) -> "ParallelLayout":
         """Megatron's rules that need only the layout (layout_only_violations); the rules that also
-        need the model and the cluster are planner.parallel.layout_violations'."""
+        need the model and the cluster are planner.compute.parallel.layout_violations'."""
         problems = layout_only_violations(self)
         if problems:
             raise ValueError("; ".join(f"{p.field}: {p.message}" for p in problems))

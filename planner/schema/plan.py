@@ -70,8 +70,8 @@ class RunPlan(StrictModel):
     evaluation: EvalSpec = Field(default_factory=EvalSpec)
     assumptions: list[Assumption] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
-    serving: ServingEstimate | None = Field(None, description="serving cost of goals.inference_tokens (planner.inference)")
-    budget_use: BudgetUse | None = Field(None, description="budget and deadline use at goals.confidence (planner.risk)")
+    serving: ServingEstimate | None = Field(None, description="serving cost of goals.inference_tokens (planner.cost.inference)")
+    budget_use: BudgetUse | None = Field(None, description="budget and deadline use at goals.confidence (planner.cost.risk)")
     hints: list[str] = Field(default_factory=list, description="what the unused budget or deadline would buy")
     infeasible: list[str] = Field(
         default_factory=list, description="why the plan cannot run as planned (kept by goals.allow_infeasible)")

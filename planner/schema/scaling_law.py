@@ -1,7 +1,7 @@
 """A loss law fitted on the user's own ladder: `fit.json` (ScalingFit) and the part a plan uses (ScalingLaw).
 
 L(N, D) = E + A/N^alpha + B/D^beta (Hoffmann et al. 2022, eq. 2), fitted as Besiroglu et al. 2024
-fix Chinchilla's approach 3 (planner.scaling_fit). A parameter the ladder cannot identify is None
+fix Chinchilla's approach 3 (planner.model.scaling_fit). A parameter the ladder cannot identify is None
 in the fit, never a number; a plan accepts only a law whose five parameters are all identified.
 """
 

@@ -1,7 +1,7 @@
 """Serving (inference) cost and budget use: what a plan costs after training, and what it leaves.
 
-Additive sections of Goals (`serving`) and RunPlan (`serving`, `budget_use`); see planner.inference
-and planner.risk for the arithmetic.
+Additive sections of Goals (`serving`) and RunPlan (`serving`, `budget_use`); see planner.cost.inference
+and planner.cost.risk for the arithmetic.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def gpu_plan(tmp_path, *, tp=1, pp=1, vpp=1, dp=None, target_params=1.25e8):
 
 
 def _report(name, plan, out, vocab_size):
-    from planner.memory import per_rank_memory
+    from planner.compute.memory import per_rank_memory
 
     metrics = [m for m in read_metrics(out) if m["step"] > 5]
     model = plan.model.model_copy(update={"vocab_size": max(vocab_size, plan.model.vocab_size)})

@@ -2,7 +2,7 @@
 
 Runs `torchrun --nproc_per_node=2 -m executor.train.footprint` on the tiny plan: the job is built
 exactly as training builds it, takes one real optimizer step, and every rank counts the bytes of
-its parameters, gradients and AdamW moments; planner.memory (`per_rank_parameter_count`,
+its parameters, gradients and AdamW moments; planner.compute.memory (`per_rank_parameter_count`,
 `per_rank_memory`, Megatron's bytes per parameter: fp32 weight 4, grad 4, Adam m and v 8;
 Megatron-LM theoretical_memory_usage.py) predicts the same numbers for the same rank.
 """

@@ -1,4 +1,4 @@
-"""Exact parameter counts and derived shapes (planner.architecture).
+"""Exact parameter counts and derived shapes (planner.model.architecture).
 
 Sources: Llama 2 7B and 70B released checkpoints (meta-llama/Llama-2-7b-hf: 6,738,415,616;
 Llama-2-70b-hf: 68,976,648,192); GPT-3 175B, Brown et al. 2020 Table D.1 (174.6B); Pythia,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.architecture import count_params, derive_shape, shape_params, swiglu_ffn_size
+from planner.model.architecture import count_params, derive_shape, shape_params, swiglu_ffn_size
 from presets import load_models
 
 LLAMA = dict(activation="swiglu", position_embedding="rope", normalization="RMSNorm",

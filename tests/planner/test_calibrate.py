@@ -1,10 +1,10 @@
-"""Calibration against published runs (planner.calibrate, presets/published_runs.csv)."""
+"""Calibration against published runs (planner.calibration.calibrate, presets/published_runs.csv)."""
 
 from __future__ import annotations
 
 import pytest
 
-from planner.calibrate import calibration_table, summary
+from planner.calibration.calibrate import calibration_table, summary
 from presets import load_catalog
 
 
@@ -40,15 +40,15 @@ def test_reference_shapes_are_used_where_presets_have_them(rows):
 
 
 def test_the_calibration_frame_is_a_pandas_table():
-    from planner.calibrate import calibration_frame
+    from planner.calibration.calibrate import calibration_frame
 
     frame = calibration_frame(load_catalog())
     assert {"predicted_gpu_hours", "reported_gpu_hours", "gpu_hours_error"} <= set(frame.columns)
 
 
 def test_refitting_on_the_published_runs_reproduces_the_committed_coefficients():
-    from planner.calibrate import fit_mfu_model
-    from planner.throughput import MfuModel
+    from planner.calibration.calibrate import fit_mfu_model
+    from planner.compute.throughput import MfuModel
     from presets import load_mfu_model
 
     preset = MfuModel.from_preset(load_mfu_model())

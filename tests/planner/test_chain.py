@@ -1,7 +1,7 @@
-"""The layout-to-dollars chain (planner.chain) and its out-of-sample checks (planner.crossval).
+"""The layout-to-dollars chain (planner.chain) and its out-of-sample checks (planner.calibration.crossval).
 
 - GPU-hours = model FLOPs / (peak x end_to_end_mfu), end_to_end_mfu = step_mfu x the overheads;
-  step_mfu from the layout's step time (Narayanan et al. 2021, planner.step_time); the failure and
+  step_mfu from the layout's step time (Narayanan et al. 2021, planner.compute.step_time); the failure and
   checkpoint overheads from Daly 2006 (eq. 37 and T_w); MFU as Chowdhery et al. 2022 (PaLM) App. B.
 - Anchors: Touvron et al. 2023 (Llama 2, Table 2): 184,320 and 1,720,320 A100-hours for 7B and 70B.
 - Out of sample: leave-one-group-out over the throughput benchmarks and the whole published runs.
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from planner import precision, throughput
+from planner.compute import precision, throughput
 from planner.chain import estimate_chain
-from planner.crossval import cross_validation, cv_markdown, fit_all
-from planner.flops import model_flops_per_token
-from planner.layout import search_layouts
-from planner.recipe import batch_sequences
+from planner.calibration.crossval import cross_validation, cv_markdown, fit_all
+from planner.model.flops import model_flops_per_token
+from planner.compute.layout import search_layouts
+from planner.training.recipe import batch_sequences
 from planner.resolve import resolve
 from planner.schema import Goals
 from presets import find_gpu, find_model, load_mfu_model
@@ -66,7 +66,7 @@ def test_llama2_gpu_hours_stay_within_15_percent_of_the_published(name, reported
 
 
 def test_estimate_and_layout_use_one_fp8_peak():
-    """One precision table (planner.precision): the MFU denominator of `estimate` and of the layout
+    """One precision table (planner.compute.precision): the MFU denominator of `estimate` and of the layout
     search is the fp8 peak for fp8, and memory keeps the same bytes per parameter as bf16."""
     h100 = find_gpu("H100")
     assert throughput.peak_flops(h100, "fp8") == precision.peak_flops(h100, "fp8") == h100.peak_fp8_flops

@@ -1,4 +1,4 @@
-"""Continued pretraining goals (goals.continue_from, planner.continuation, executor.hf.shape): the
+"""Continued pretraining goals (goals.continue_from, planner.model.continuation, executor.hf.shape): the
 checkpoint's shape is kept and only the tokens still to train are planned."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from executor.hf.shape import continue_from, shape_from_hf_config
-from planner import sizing
-from planner.architecture import derive_shape
+from planner.model import sizing
+from planner.model.architecture import derive_shape
 from planner.derive import derive_plan
 from planner.errors import PlanInputError
 from planner.io import read_plan, validate_as

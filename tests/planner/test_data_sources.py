@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.data_sources import (
+from planner.model.data_sources import (
     DEMO_CORPUS_TOKENS,
     data_markdown,
     data_rows,
@@ -14,7 +14,7 @@ from planner.data_sources import (
 )
 from planner.derive import derive_plan
 from planner.io import read_plan
-from planner.report_basic import render_text
+from planner.reports.report_basic import render_text
 from planner.resolve import resolve
 from presets import load_catalog
 from presets import load_goals_preset

@@ -9,9 +9,9 @@ from planner.derive import derive_plan, plan_problems, size_run
 from planner.errors import PlanInputError
 from planner.io import read_plan
 from planner.resolve import resolve
-from planner.risk import sizing_headroom
+from planner.cost.risk import sizing_headroom
 from planner.schema import Goals
-from planner.uncertainty import residuals_of
+from planner.cost.uncertainty import residuals_of
 from presets import find_model
 from presets import load_catalog
 from tests.planner.plan_helpers import derive_preset
@@ -92,7 +92,7 @@ def test_a_dollar_budget_on_owned_gpus_buys_amortisation_and_power():
     g = Goals(objective="fixed-size", target_params=1e9, gpu="H100", ownership="owned", gpu_purchase_usd=35_040,
               gpu_lifetime_years=4, electricity_price_usd_per_kwh=0.10, num_gpus=64)
     hours = estimate_figures(g, s.model, s.num_tokens)["gpu_hours"]
-    # $1.0847 per GPU-hour; the cap shrinks so that it holds at p80 (planner.risk.sizing_headroom, issue 13)
+    # $1.0847 per GPU-hour; the cap shrinks so that it holds at p80 (planner.cost.risk.sizing_headroom, issue 13)
     assert hours == pytest.approx(100_000 / (1.0 + 0.0847) / sizing_headroom("p80", residuals_of(load_catalog())[0]), rel=1e-3)
 
 
@@ -140,7 +140,7 @@ def test_llama2_gpu_hours_land_within_15_percent_of_meta_table_2(name, reported)
 @pytest.mark.parametrize("num_params,figure_usd", [(10e9, 150_000), (100e9, 1_500_000)])
 def test_the_dollar_rule_of_thumb_is_bracketed_at_1_and_2_dollars_per_a100_hour(num_params, figure_usd):
     # "at $1-2 per A100-hour a 10B model costs about $150k and a 100B one about $1.5M" (1T tokens)
-    from planner.architecture import derive_shape
+    from planner.model.architecture import derive_shape
 
     model = derive_shape(num_params, vocab_size=32000, seq_length=2048)
     low = estimate_figures(Goals(gpu="A100", seq_len=2048, price_per_gpu_hour_usd=1.0), model, 1e12)["cost_usd"]
@@ -150,7 +150,7 @@ def test_the_dollar_rule_of_thumb_is_bracketed_at_1_and_2_dollars_per_a100_hour(
 
 
 def test_the_100b_run_uses_about_100k_dollars_of_energy():
-    from planner.architecture import derive_shape
+    from planner.model.architecture import derive_shape
 
     model = derive_shape(100e9, vocab_size=32000, seq_length=2048)
     costs = [estimate_figures(Goals(gpu="A100", seq_len=2048, electricity_price_usd_per_kwh=p), model, 1e12)
@@ -199,7 +199,7 @@ def test_the_tiny_cpu_preset_and_the_committed_fixture_keep_the_demo_contract(ti
 
 def test_warnings_flag_an_unreachable_deadline_and_a_vocab_mismatch():
     from planner.derive import plan_warnings
-    from planner.architecture import derive_shape
+    from planner.model.architecture import derive_shape
 
     goals = Goals(gpu="A100", deadline_days=1, vocab_size=50_000)
     ctx = resolve(goals, load_catalog())

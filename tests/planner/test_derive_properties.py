@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner import flops, throughput
+from planner.compute import throughput
+
+from planner.model import flops
 from planner.derive import compute_limits, size_run
 from planner.errors import PlanInputError
 from planner.estimate import estimate_run

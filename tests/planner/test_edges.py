@@ -1,5 +1,5 @@
 """Plans that hold at the edges (issue 13): data-limited sizing, feasibility, risk warnings and any
-goals either planning quickly or failing with a reason (planner.derive, planner.risk)."""
+goals either planning quickly or failing with a reason (planner.derive, planner.cost.risk)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from executor.approval import approve
 from planner.derive import derive_plan, plan_problems
 from planner.errors import PlanInputError
-from planner.layout import validate_plan_layout
+from planner.compute.layout import validate_plan_layout
 from planner.resolve import resolve
-from planner.risk import feasibility_problems
+from planner.cost.risk import feasibility_problems
 from planner.schema import Goals
 from presets import find_gpu, load_catalog
 

@@ -1,4 +1,4 @@
-"""Training FLOPs per token (planner.flops), Megatron-LM accounting.
+"""Training FLOPs per token (planner.model.flops), Megatron-LM accounting.
 
 Sources: Narayanan et al. 2021 (arXiv 2104.04473) Appendix A model FLOPs 72·B·s·L·h²(1 + s/6h +
 V/12Lh) and eq. 3 (96 with full recompute); Megatron-LM training.py (causal mask halves core
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from planner.architecture import make_shape
-from planner.flops import (
+from planner.model.architecture import make_shape
+from planner.model.flops import (
     forward_flops_per_token,
     hardware_flops_per_token,
     model_flops_per_token,

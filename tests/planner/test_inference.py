@@ -1,12 +1,12 @@
-"""Serving cost and total cost of ownership (planner.inference, issue 13)."""
+"""Serving cost and total cost of ownership (planner.cost.inference, issue 13)."""
 
 from __future__ import annotations
 
 import pytest
 
-from planner.architecture import make_shape
+from planner.model.architecture import make_shape
 from planner.derive import derive_plan
-from planner.inference import serving_flops_per_token
+from planner.cost.inference import serving_flops_per_token
 from planner.resolve import resolve
 from planner.schema import Goals
 from presets import load_catalog
@@ -67,7 +67,7 @@ def test_no_inference_tokens_means_no_serving_section():
 
 
 def test_the_sweep_front_uses_the_total_cost_of_ownership():
-    from planner.sweep import PARETO_OBJECTIVES, evaluate_estimate
+    from planner.reports.sweep import PARETO_OBJECTIVES, evaluate_estimate
 
     row = evaluate_estimate(Goals(objective="inference-optimal", **SCENARIO), load_catalog())
     assert PARETO_OBJECTIVES[0] == "total_cost_of_ownership_usd"
@@ -76,8 +76,8 @@ def test_the_sweep_front_uses_the_total_cost_of_ownership():
 
 
 def test_show_and_the_report_carry_serving_total_cost_and_hints():
-    from planner.report import markdown_text
-    from planner.report_basic import render_text
+    from planner.reports.report import markdown_text
+    from planner.reports.report_basic import render_text
 
     plan = derive_plan(resolve(Goals(objective="inference-optimal", **SCENARIO), load_catalog()))
     text = render_text(plan)
@@ -88,8 +88,8 @@ def test_show_and_the_report_carry_serving_total_cost_and_hints():
 
 
 def test_an_infeasible_plan_says_so_in_show_and_the_report():
-    from planner.report import markdown_text
-    from planner.report_basic import render_text
+    from planner.reports.report import markdown_text
+    from planner.reports.report_basic import render_text
 
     plan = derive_plan(resolve(Goals(gpu="H100", target_params=1e12, num_gpus=8, objective="fixed-size", allow_infeasible=True), load_catalog()))
     assert render_text(plan).startswith("plan llm (INFEASIBLE)")

@@ -8,13 +8,13 @@ import math
 
 import pytest
 
-from planner import architecture, sizing
+from planner.model import architecture, sizing
 from planner.derive import derive_plan
 from planner.errors import PlanInputError
 from planner.estimate import estimate_run
 from planner.io import parse_text, to_json, to_yaml, validate_as
 from planner.ladder import plan_ladder, rung_goals, rung_plan
-from planner.ladder_report import ladder_markdown
+from planner.reports.ladder_report import ladder_markdown
 from planner.resolve import resolve
 from planner.schema import Goals
 from planner.schema.ladder import LadderPlan
@@ -135,7 +135,7 @@ def test_the_plan_records_the_law_it_used_and_the_loss_range_from_its_covariance
 
 
 def _write_fit(tmp_path, **changes) -> str:
-    from planner.scaling_fit import fit_ladder
+    from planner.model.scaling_fit import fit_ladder
     from planner.schema.scaling_law import FitPoint
 
     law = sizing.LossFit("x", 2.1, 300.0, 900.0, 0.32, 0.30, "")

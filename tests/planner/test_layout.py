@@ -1,4 +1,4 @@
-"""Layout search (planner.layout) and step-time model (planner.step_time).
+"""Layout search (planner.compute.layout) and step-time model (planner.compute.step_time).
 
 Calibration: Narayanan et al. 2021 (SC'21, arXiv 2104.04473), Table 1, the rows of
 ../shared/calibration/published_runs.csv (copied to presets/published_runs.csv): TFLOP/s per GPU
@@ -14,11 +14,12 @@ from dataclasses import replace
 
 import pytest
 
-from planner.architecture import make_shape
-from planner.layout import SearchSpace, search_layouts
+from planner.model.architecture import make_shape
+from planner.compute.layout import SearchSpace, search_layouts
+from planner.compute.layout_advice import no_fit_message
 from planner.schema import ParallelLayout
-from planner.step_time import MEGATRON_2021, pipeline_terms, step_time
-from planner.cluster import cluster_from_gpu
+from planner.compute.step_time import MEGATRON_2021, pipeline_terms, step_time
+from planner.compute.cluster import cluster_from_gpu
 from presets import PUBLISHED_RUNS_CSV, find_model, load_catalog
 from tests.planner.hardware_fixtures import A100_80GB, H100_80GB
 
@@ -164,7 +165,7 @@ def test_layouts_that_do_not_fit_are_counted_and_nothing_returned_shows_the_shor
     result = search_layouts(model, A100_80GB, 8, global_batch_size=64, seq_length=4096, gpus_per_node=8)
     assert result.best is None
     assert result.rejected["out_of_memory"] > 0
-    message = result.no_fit_message()
+    message = no_fit_message(result)
     assert "GiB more than the" in message
     assert "a larger GPU: at least" in message
     assert re.search(r"more GPUs: \d+ GPUs", message)
@@ -237,14 +238,14 @@ def _assert_same_ranking(exhaustive, pruned):
 
 def _default_goals_search_args(monkeypatch) -> tuple:
     """The arguments derive_plan passes to search_layouts for the default goals preset."""
-    import planner.layout
+    import planner.compute.layout
     import presets
     from planner.derive import derive_plan
     from planner.resolve import resolve
     from presets import load_catalog
 
     calls = []
-    real = planner.layout.search_layouts
+    real = planner.compute.layout.search_layouts
 
     def spy(*args, **kw):
         calls.append((args, dict(kw)))
@@ -252,7 +253,7 @@ def _default_goals_search_args(monkeypatch) -> tuple:
 
     import planner.chain
 
-    monkeypatch.setattr(planner.layout, "search_layouts", spy)
+    monkeypatch.setattr(planner.compute.layout, "search_layouts", spy)
     monkeypatch.setattr(planner.chain, "search_layouts", spy)  # the chain prices the plan's layout
     planner.chain.clear_layout_cache()
     derive_plan(resolve(presets.load_goals_preset("default"), load_catalog()))
@@ -305,7 +306,7 @@ def test_when_nothing_fits_the_pruned_search_reports_the_exhaustive_memory_short
 
 
 def test_the_pipeline_time_is_a_lower_bound_the_step_time_adds_to():
-    """planner.step_time.pipeline_terms: step_time_s = pipeline_s + data-parallel + optimizer terms."""
+    """planner.compute.step_time.pipeline_terms: step_time_s = pipeline_s + data-parallel + optimizer terms."""
     model, layout, cluster = _llama70b_tp8_pp8_dp4("selective")
     timing = step_time(model, layout, A100_80GB, cluster, params_per_gpu=1e9)
     pipeline_s = pipeline_terms(model, layout, A100_80GB, cluster)[0]

@@ -1,4 +1,4 @@
-"""The one table of parallel-layout rules (planner.parallel): the search, `llmplan validate`, the pinned
+"""The one table of parallel-layout rules (planner.compute.parallel): the search, `llmplan validate`, the pinned
 `llmplan layout --tp/--pp` check and ParallelLayout's validator read the same rules."""
 
 from __future__ import annotations
@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from planner.architecture import make_shape
-from planner.cluster import cluster_from_gpu
-from planner.layout import SearchSpace, search_layouts
-from planner.memory import layer_activation_bytes_per_token, state_bytes_per_parameter
-from planner.parallel import (REASONS, RULE_BY_CODE, RULES, divisors, layout_violations, pinned_violations,
+from planner.model.architecture import make_shape
+from planner.compute.cluster import cluster_from_gpu
+from planner.compute.layout import SearchSpace, search_layouts
+from planner.compute.memory import layer_activation_bytes_per_token, state_bytes_per_parameter
+from planner.compute.parallel import (REASONS, RULE_BY_CODE, RULES, divisors, layout_violations, pinned_violations,
                               virtual_stage_counts)
-from planner.precision import PRECISIONS
+from planner.compute.precision import PRECISIONS
 from planner.schema import ParallelLayout
 from planner.schema.layout import layout_only_violations
 from presets import find_model

@@ -19,7 +19,7 @@ import pytest
 
 from executor.prepare.writer import TRAIN_SUFFIX, VAL_SUFFIX
 from planner.derive import derive_plan
-from planner.megatron_args import megatron_argv, render_megatron_args
+from planner.training.megatron_args import megatron_argv, render_megatron_args
 from planner.resolve import resolve
 from planner.schema import Goals
 from presets import load_catalog

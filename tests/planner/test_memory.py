@@ -1,4 +1,4 @@
-"""Per-GPU memory (planner.memory) against Megatron-LM's own estimator and Korthikanti et al. 2022.
+"""Per-GPU memory (planner.compute.memory) against Megatron-LM's own estimator and Korthikanti et al. 2022.
 
 Reference: megatron/training/theoretical_memory_usage.py (NVIDIA/Megatron-LM @ d98e8a6),
 `compute_weight_and_optimizer_memory` (l.12-305) and `compute_activation_memory` (l.308-379). Its
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.architecture import make_shape
-from planner.memory import (activation_bytes, layer_activation_bytes_per_token, padded_vocab_size,
+from planner.model.architecture import make_shape
+from planner.compute.memory import (activation_bytes, layer_activation_bytes_per_token, padded_vocab_size,
                             per_rank_memory, per_rank_parameter_count, state_bytes_per_parameter)
 from planner.schema import ParallelLayout
 

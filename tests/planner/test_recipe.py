@@ -1,4 +1,4 @@
-"""Training recipe (planner/recipe.py).
+"""Training recipe (planner/training/recipe.py).
 
 Sources: DeepSeek-AI 2024, DeepSeek LLM, arXiv 2401.02954, Sec 3.1 Eq. (1)
 (B_opt = 0.292 C^0.3271 tokens, eta_opt = 0.3118 C^-0.125); Touvron et al. 2023, Llama 2, Sec 2.2
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.recipe import derive_recipe, global_batch_tokens, peak_lr, warmup_steps
+from planner.training.recipe import derive_recipe, global_batch_tokens, peak_lr, warmup_steps
 import presets
 from planner.schema import Goals, ModelShape
 

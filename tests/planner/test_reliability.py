@@ -1,4 +1,4 @@
-"""Failure and checkpoint planning (planner/reliability.py).
+"""Failure and checkpoint planning (planner/cost/reliability.py).
 
 Sources: Young 1974, CACM 17(9) (tau = sqrt(2 delta M)); Daly 2006, FGCS 22(3), Eq. 37 (higher-order
 optimum) and its Figs. 3-5 (published optima); Llama Team 2024, The Llama 3 Herd of Models, Sec 3.3.4
@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from planner.reliability import (
+from planner.cost.reliability import (
     checkpoint_bytes,
     daly_interval,
     expected_wall_time,

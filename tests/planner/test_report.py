@@ -1,8 +1,8 @@
-"""The Markdown report (planner/report.py): it renders as Markdown and both PNG charts are written.
+"""The Markdown report (planner/reports/report.py): it renders as Markdown and both PNG charts are written.
 
 The report is parsed with markdown-it-py (CommonMark + GFM tables, a dependency of rich) and the
 charts are checked to be real PNG files of the expected size; the loss chart uses the planner's
-Chinchilla law (Hoffmann et al. 2022 eq. 2 and 4, planner.sizing).
+Chinchilla law (Hoffmann et al. 2022 eq. 2 and 4, planner.model.sizing).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ pytest.importorskip("matplotlib", reason="the report needs the `report` extra (m
 from markdown_it import MarkdownIt  # noqa: E402
 
 from planner.io import read_plan  # noqa: E402
-from planner.report import COST_CHART, LOSS_CHART, count_label, markdown_text, num, render_markdown, table  # noqa: E402
-from planner.uncertainty import plan_ranges, residuals_of  # noqa: E402
+from planner.reports.report import COST_CHART, LOSS_CHART, count_label, markdown_text, num, render_markdown, table  # noqa: E402
+from planner.cost.uncertainty import plan_ranges, residuals_of  # noqa: E402
 from presets import load_catalog  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

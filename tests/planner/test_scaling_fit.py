@@ -1,4 +1,4 @@
-"""planner.scaling_fit: the Besiroglu et al. 2024 fit of L(N, D) on ladder losses, its bootstrap and
+"""planner.model.scaling_fit: the Besiroglu et al. 2024 fit of L(N, D) on ladder losses, its bootstrap and
 its refusal to print a number for a term the ladder cannot identify."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.scaling_fit import (
+from planner.model.scaling_fit import (
     HUBER_DELTA, design_problems, fit_ladder, objective, predict_log_loss, start_grid, usable_law,
 )
-from planner.ladder_report import fit_text
+from planner.reports.ladder_report import fit_text
 from planner.schema.scaling_law import PARAM_NAMES, FitPoint, ScalingFit
-from planner.sizing import BESIROGLU_2024 as TRUE
+from planner.model.sizing import BESIROGLU_2024 as TRUE
 
 ROOT = Path(__file__).resolve().parents[2]
 

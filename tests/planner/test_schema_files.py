@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.schema_export import schema_texts
+from planner.reports.schema_export import schema_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = ROOT / "schema"

@@ -1,11 +1,11 @@
 """Monotone shapes (issue 13): layers and hidden size never decrease as the parameter count grows,
-and the aspect ratio stays within the published models of that size (planner.architecture)."""
+and the aspect ratio stays within the published models of that size (planner.model.architecture)."""
 
 from __future__ import annotations
 
 import pytest
 
-from planner.architecture import PUBLISHED_SHAPES, aspect_ratio_band, derive_shape
+from planner.model.architecture import PUBLISHED_SHAPES, aspect_ratio_band, derive_shape
 
 SWEEP = [1e8 * 10 ** (i / 100) for i in range(401)]  # 100M .. 1T, 100 points per decade
 

@@ -1,4 +1,4 @@
-"""Sizing laws (planner.sizing).
+"""Sizing laws (planner.model.sizing).
 
 Sources: Hoffmann et al. 2022 (Chinchilla) eq. 2, eq. 4 and Table 3; Besiroglu et al. 2024
 Table 1; Sardana & Frankle 2023 eq. 2; Muennighoff et al. 2023 eq. 5 (R*_D = 15.387).
@@ -10,8 +10,8 @@ import math
 
 import pytest
 
-from planner import sizing
-from planner.sizing import BESIROGLU_2024, HOFFMANN_2022
+from planner.model import sizing
+from planner.model.sizing import BESIROGLU_2024, HOFFMANN_2022
 
 
 def test_rule_of_thumb_is_20_tokens_per_parameter():

@@ -1,4 +1,4 @@
-"""Scenario sweeps (planner/sweep.py and `llmplan sweep`).
+"""Scenario sweeps (planner/reports/sweep.py and `llmplan sweep`).
 
 The Pareto front follows the usual definition (a point is on it when no other point is at least as
 good on every objective and strictly better on one; e.g. Deb 2001, Multi-Objective Optimization
@@ -13,7 +13,7 @@ import pytest
 
 from planner.errors import PlanInputError
 from planner.schema import Goals
-from planner.sweep import pareto_front, parse_vary, scenario_goals, scenarios
+from planner.reports.sweep import pareto_front, parse_vary, scenario_goals, scenarios
 from presets import load_catalog
 
 
@@ -93,7 +93,7 @@ pd = pytest.importorskip("pandas")
 
 
 def sweep_frame(*specs: str):
-    from planner.sweep import parse_varies, run_sweep
+    from planner.reports.sweep import parse_varies, run_sweep
 
     return run_sweep(Goals(), parse_varies(specs), load_catalog())
 
@@ -145,13 +145,13 @@ def test_sweep_command_prints_the_table_and_writes_csv_and_parquet(tmp_path, cap
     assert len(pd.read_csv(csv_path)) == 4
     pq = tmp_path / "s.parquet"
     pytest.importorskip("pyarrow")
-    # 64-256 GPUs: on 8 or 16 the default $500k run takes past a year, an error row (planner.risk, issue 13)
+    # 64-256 GPUs: on 8 or 16 the default $500k run takes past a year, an error row (planner.cost.risk, issue 13)
     assert main(["sweep", "--vary", "num_gpus=64:256:x2", "--preset", "default", "-o", str(pq)]) == 0
     assert sorted(pd.read_parquet(pq)["vary.num_gpus"]) == [64, 128, 256]
 
 
 def test_full_sweep_derives_whole_plans_with_failures_and_ranges(capsys):
-    from planner.sweep import evaluate_plan, parse_varies, run_sweep
+    from planner.reports.sweep import evaluate_plan, parse_varies, run_sweep
     from tui.cli import main
 
     frame = run_sweep(Goals(), parse_varies(["target_params=1e8,3e8"]), load_catalog(), evaluate_plan)
@@ -176,7 +176,7 @@ def test_sweep_command_rejects_bad_input_with_status_2(capsys):
 
 
 def test_the_fast_path_refuses_a_run_past_a_year_as_derive_plan_does():
-    from planner.sweep import evaluate_estimate
+    from planner.reports.sweep import evaluate_estimate
 
     with pytest.raises(PlanInputError, match="past 365"):
         evaluate_estimate(Goals(gpu="H100", num_gpus=8, budget_usd=5e5, objective="compute-optimal"), load_catalog())

@@ -1,4 +1,4 @@
-"""The sizing prior and time arithmetic (planner.throughput).
+"""The sizing prior and time arithmetic (planner.compute.throughput).
 
 MFU as Chowdhery et al. 2022 (PaLM) App. B define it; the prior's coefficients (presets/mfu_model.yaml)
 are fitted to the layout-to-dollars chain (planner.chain; tests/planner/test_chain.py).
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from planner import throughput
-from planner.throughput import MfuModel, default_precision, fleet_for_days, gpu_hours_for, predict_mfu
+from planner.compute import throughput
+from planner.compute.throughput import MfuModel, default_precision, fleet_for_days, gpu_hours_for, predict_mfu
 from presets import find_gpu, load_mfu_model
 
 MODEL = MfuModel.from_preset(load_mfu_model())

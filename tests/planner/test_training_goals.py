@@ -2,7 +2,7 @@
 Megatron arguments and the executor, and bad values get one message naming the field.
 
 Sources of the formulas checked here: Young 1974 (tau = sqrt(2 delta M)) and Daly 2006 Eq. 37 for the
-checkpoint interval (planner.reliability); Hu et al. 2024 (MiniCPM) Sec 4 for the WSD decay phase
+checkpoint interval (planner.cost.reliability); Hu et al. 2024 (MiniCPM) Sec 4 for the WSD decay phase
 (10% of the steps); Brown et al. 2020 (GPT-3) App. B for the batch ramp-up.
 """
 
@@ -17,7 +17,7 @@ from executor.train.loop import TrainArgs, run
 from planner.derive import derive_plan
 from planner.errors import PlanInputError
 from planner.io import write_model
-from planner.megatron_args import megatron_argv
+from planner.training.megatron_args import megatron_argv
 from planner.resolve import resolve
 from planner.schema import Goals
 from presets import load_catalog

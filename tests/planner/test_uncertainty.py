@@ -1,4 +1,4 @@
-"""p10-p90 ranges (planner/uncertainty.py).
+"""p10-p90 ranges (planner/cost/uncertainty.py).
 
 Method: lognormal errors whose spread is the sample standard deviation of ln(reported / predicted)
 GPU-hours over the kind=run rows of published_runs.csv (LLaMA: Touvron et al. 2023 Table 15;
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from planner.calibrate import computed_residuals, published_run_predictions, residuals_yaml
+from planner.calibration.calibrate import computed_residuals, published_run_predictions, residuals_yaml
 import presets
-from planner.uncertainty import (
+from planner.cost.uncertainty import (
     TIME_FIELDS,
     Residuals,
     lognormal_range,
@@ -82,7 +82,7 @@ def test_the_committed_residuals_equal_the_ones_computed_from_the_published_runs
 
 
 def test_calibration_residuals_are_the_out_of_sample_residuals_of_the_published_runs():
-    """Issue 12: ranges from leave-one-family-out residuals (planner.crossval), never in-sample."""
+    """Issue 12: ranges from leave-one-family-out residuals (planner.calibration.crossval), never in-sample."""
     tp, energy = calibration_residuals()
     assert tp.n >= 12 and "leave-one-family-out" in tp.source
     assert 0.03 < tp.sigma < 0.40

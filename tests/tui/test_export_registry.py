@@ -46,7 +46,7 @@ async def test_the_wizards_exports_equal_llmplan_export_byte_for_byte(tmp_path):
         assert written and written == (cli / name).read_bytes(), f"{fmt}: the wizard and the CLI differ"
     report = (wizard / "plan.md").read_text(encoding="utf-8")
     assert report.startswith("# Training plan: ") and "## Assumptions" in report
-    from planner.report import COST_CHART, LOSS_CHART
+    from planner.reports.report import COST_CHART, LOSS_CHART
 
     for chart in (COST_CHART, LOSS_CHART):
         assert f"]({chart})" in report

@@ -15,7 +15,7 @@ from rich.console import Console
 from textual.widgets import DataTable, Input, Static
 from tui_pilot_helpers import settle, type_into, wait_for_plans
 
-from planner.report import COST_CHART, LOSS_CHART
+from planner.reports.report import COST_CHART, LOSS_CHART
 from tui.app import WizardApp
 from tui.screens.compare import CompareScreen, row_cells
 from tui.screens.export import ExportScreen

@@ -1,6 +1,6 @@
 """Pilot tests of the planning wizard: keys in, app state and written files out.
 
-Every figure comes from the real planner (planner.derive, planner.sweep); nothing is mocked.
+Every figure comes from the real planner (planner.derive, planner.reports.sweep); nothing is mocked.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def plan_cmd(plan_file, num_sizes, ratios, span_decades, budget_fraction, holdou
     """Derive a LadderPlan for PLAN_FILE: rungs, shapes, layouts, GPU-hours, dollars and days."""
     from planner.io import read_plan, to_json, to_yaml, write_model
     from planner.ladder import plan_ladder
-    from planner.ladder_report import ladder_markdown, ladder_text
+    from planner.reports.ladder_report import ladder_markdown, ladder_text
 
     pins = None
     if pins_preset:
@@ -122,11 +122,11 @@ def _read_points_csv(path: Path):
 def fit_cmd(source, output, num_bootstrap, seed, target_plan) -> None:
     """Fit L(N, D) = E + A/N^alpha + B/D^beta to a ladder run directory (or a CSV of num_params,num_tokens,loss)."""
     try:
-        from planner.scaling_fit import Target, fit_ladder
+        from planner.model.scaling_fit import Target, fit_ladder
     except ImportError:
         raise PlanInputError("ladder fit needs numpy and scipy: pip install 'llmplan[fit]'") from None
     from planner.io import atomic_write_text, read_plan
-    from planner.ladder_report import fit_text
+    from planner.reports.ladder_report import fit_text
 
     src = Path(source)
     if src.is_dir():

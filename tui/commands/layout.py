@@ -38,7 +38,7 @@ def _entry(plan, why_lost: str | None = None) -> dict:
 
 
 def _resolve_model(params, model_name, seq_len, vocab_size):
-    from planner.architecture import derive_shape
+    from planner.model.architecture import derive_shape
     from presets import find_model
 
     if (params is None) == (model_name is None):
@@ -58,8 +58,8 @@ def _resolve_model(params, model_name, seq_len, vocab_size):
 def _global_batch_size(tokens_text, sequences: int | None, seq_length: int) -> tuple[int, str]:
     """(sequences per step, how they were chosen): --global-batch-size as given, else the batch in
     tokens as people write it (4M, 4e6, 4194304) turned into a count data parallelism can divide
-    (planner.recipe.batch_sequences)."""
-    from planner.recipe import batch_sequences
+    (planner.training.recipe.batch_sequences)."""
+    from planner.training.recipe import batch_sequences
     from tui.commands.planning import parse_count
 
     if sequences is not None:
@@ -131,9 +131,10 @@ def layout(params, model_name, gpu, num_gpus, gpus_per_node, seq_len, global_bat
     With --tp/--pp/--vpp/--cp/--mbs/--recompute it evaluates the layout a user already runs: the
     pinned sizes are kept, the others searched; a pinned size that breaks a rule exits 2 naming it."""
     import presets
-    from planner.layout import SearchSpace, search_layouts
-    from planner.throughput import ThroughputModel
-    from planner.parallel import pinned_violations
+    from planner.compute.layout import SearchSpace, search_layouts
+    from planner.compute.layout_advice import no_fit_message
+    from planner.compute.throughput import ThroughputModel
+    from planner.compute.parallel import pinned_violations
 
     gpu_spec = presets.find_gpu(gpu, "--gpu")
     model = _resolve_model(params, model_name, seq_len, vocab_size)
@@ -155,8 +156,8 @@ def layout(params, model_name, gpu, num_gpus, gpus_per_node, seq_len, global_bat
     if result.best is None:
         pinned = ", ".join(f"--{k} {v}" for k, v in (("tp", tp), ("pp", pp), ("vpp", vpp), ("cp", cp), ("mbs", mbs),
                                                       ("recompute", recompute)) if v is not None)
-        raise PlanInputError((f"with {pinned}: " if pinned else "") + result.no_fit_message())
-    from planner.uncertainty import step_residuals_of, step_time_range
+        raise PlanInputError((f"with {pinned}: " if pinned else "") + no_fit_message(result))
+    from planner.cost.uncertainty import step_residuals_of, step_time_range
 
     span = step_time_range(result.best.step_time_s, step_residuals_of(presets.load_catalog()))
     if as_json:

@@ -99,7 +99,7 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
     import presets
     from planner.derive import derive_plan
     from planner.io import read_goals, to_yaml, write_model
-    from planner.report_basic import render_text
+    from planner.reports.report_basic import render_text
     from planner.resolve import resolve
 
     if goals_file and preset:
@@ -125,8 +125,8 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
             base = {k: v for k, v in base.items() if k not in ("vocab_size", "seq_len")}
         _continue_from(base, extra, continue_dir, tokens_seen)
     goals = _goals_from_flags(base, {**extra, "training": training}, goals_file or "flags")
-    if data_specs:  # --data PATH,format=F,weight=W replaces the goals' sources (planner.data_sources)
-        from planner.data_sources import goals_with_sources
+    if data_specs:  # --data PATH,format=F,weight=W replaces the goals' sources (planner.model.data_sources)
+        from planner.model.data_sources import goals_with_sources
 
         goals = goals_with_sources(goals, data_specs)
     result = derive_plan(resolve(goals, presets.load_catalog()), pins=pins)
@@ -159,7 +159,7 @@ def estimate_figures(goals, model, num_tokens: float) -> dict:
     """The `llmplan estimate --json` mapping for a shape and token count under goals."""
     from planner.estimate import estimate_run
     from planner.resolve import resolve
-    from planner.uncertainty import estimate_ranges
+    from planner.cost.uncertainty import estimate_ranges
     from presets import load_catalog
 
     ctx = resolve(goals, load_catalog())
@@ -200,7 +200,7 @@ def estimate_figures(goals, model, num_tokens: float) -> dict:
 def estimate(params, model_name, tokens, as_json, **flags) -> None:
     """GPU-hours, days, dollars, energy and CO2 of training a model on a number of tokens."""
     import presets
-    from planner.architecture import derive_shape
+    from planner.model.architecture import derive_shape
 
     if (params is None) == (model_name is None):
         raise PlanInputError("estimate needs exactly one of --params and --model")
@@ -257,9 +257,9 @@ def validate(file) -> None:
     """Check a plan file: schema, exact parameter count and the arithmetic of its estimate."""
     from planner.derive import plan_problems
     from planner.io import read_plan
-    from planner.layout import validate_plan_layout
+    from planner.compute.layout import validate_plan_layout
 
-    from planner.risk import feasibility_problems
+    from planner.cost.risk import feasibility_problems
     from presets import find_gpu
 
     result = read_plan(file)
@@ -280,7 +280,7 @@ def validate(file) -> None:
 def show(file) -> None:
     """Print the headline figures of a plan file."""
     from planner.io import read_plan
-    from planner.report_basic import render_text
+    from planner.reports.report_basic import render_text
 
     click.echo(render_text(read_plan(file)), nl=False)
 
@@ -317,7 +317,7 @@ def export(file, fmt, output, site_file) -> None:
 def schema(which, out_dir) -> None:
     """Print the JSON Schema of a plan (or of goals); --out-dir writes both files."""
     from planner.io import atomic_write_text
-    from planner.schema_export import schema_texts
+    from planner.reports.schema_export import schema_texts
 
     texts = schema_texts()
     if out_dir:
@@ -359,7 +359,7 @@ def presets_cmd(kind, as_json) -> None:
               help="With --cv: also write the tables as Markdown (docs/planner.md holds them).")
 def calibrate(csv_path, as_json, fit, residuals_out, cross_validate, markdown_out) -> None:
     """Predicted vs reported GPU-hours, energy and CO2 of every published run."""
-    from planner.calibrate import calibration_table, fit_mfu_model, summary
+    from planner.calibration.calibrate import calibration_table, fit_mfu_model, summary
     from presets import load_catalog
     from presets.loader import read_csv
 
@@ -369,13 +369,13 @@ def calibrate(csv_path, as_json, fit, residuals_out, cross_validate, markdown_ou
         return
     if residuals_out:
         from planner.io import atomic_write_text
-        from planner.calibrate import residuals_yaml
+        from planner.calibration.calibrate import residuals_yaml
 
         atomic_write_text(Path(residuals_out), residuals_yaml(catalog))
         click.echo(f"written to {residuals_out}")
         return
     if fit:
-        from planner.crossval import fit_all
+        from planner.calibration.crossval import fit_all
 
         fitted = {"sizing_prior": fit_mfu_model(catalog), "chain": fit_all(catalog)}
         if as_json:
@@ -400,7 +400,7 @@ def calibrate(csv_path, as_json, fit, residuals_out, cross_validate, markdown_ou
 
 
 def _cross_validate(catalog, as_json: bool, markdown_out: str | None) -> None:
-    from planner.crossval import cross_validation, cv_markdown
+    from planner.calibration.crossval import cross_validation, cv_markdown
 
     result = cross_validation(catalog)
     if markdown_out:

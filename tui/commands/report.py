@@ -32,7 +32,7 @@ SHOWN_COLUMNS = ("num_params", "num_tokens", "gpu", "num_gpus", "gpu_hours", "wa
 def sweep_command(goals_path: str | None, preset: str | None, varies: tuple[str, ...], out_path: str | None,
                   full: bool, pareto_only: bool, sort_by: str) -> None:
     """Plan every combination of the varied goals; mark the Pareto front of cost, days and loss."""
-    from planner import sweep
+    from planner.reports import sweep
     from presets import load_catalog
 
     if out_path and Path(out_path).suffix.lower() not in (".csv", ".parquet"):

@@ -22,7 +22,7 @@ RUNS_ROOT_HELP = "directory holding run directories (default: ./runs)"
 def approve(plan_file: str, approved_by: str, note: str, allow_demo_data: bool) -> None:
     """Approve PLAN_FILE: stamp it with approver, UTC time and the sha256 of its content."""
     from executor.approval import approve as approve_plan
-    from planner.data_sources import approval_note
+    from planner.model.data_sources import approval_note
     from planner.errors import PlanInputError
     from planner.io import read_plan, write_model
 

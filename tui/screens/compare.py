@@ -34,8 +34,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 SERVING_COLUMNS: tuple[tuple[str, str], ...] = (("serving", "serving_cost_usd"), ("TCO", "total_cost_of_ownership_usd"))
-"""Shown after `cost` when the goals serve tokens (planner.inference via the sweep); ★ then marks the
-Pareto front on total cost of ownership instead of training cost (planner.sweep.PARETO_OBJECTIVES)."""
+"""Shown after `cost` when the goals serve tokens (planner.cost.inference via the sweep); ★ then marks the
+Pareto front on total cost of ownership instead of training cost (planner.reports.sweep.PARETO_OBJECTIVES)."""
 
 
 def serves(rows: list[state.Scenario]) -> bool:

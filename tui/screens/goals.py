@@ -136,7 +136,7 @@ class GoalsScreen(Screen):
         self.show_summary()
 
     def show_summary(self, _: object = None) -> None:
-        from planner.data_sources import uses_demo_corpus
+        from planner.model.data_sources import uses_demo_corpus
 
         app = self.app
         self.query_one(PlanSummary).show(app.headline, app.plan_error, bool(self.errors), app.plan_pending,

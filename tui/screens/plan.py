@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from planner.schema import RunPlan
-from planner.uncertainty import step_residuals_of, step_time_range
+from planner.cost.uncertainty import step_residuals_of, step_time_range
 from presets import load_catalog
 from tui.widgets import figures
 from tui.widgets.key_footer import KeyFooter
@@ -89,7 +89,7 @@ def layout_table(plan: RunPlan) -> Table | Text:
 
 
 def training_table(plan: RunPlan) -> Table:
-    """The recipe (planner.recipe) and the failure plan (planner.reliability) in brief."""
+    """The recipe (planner.training.recipe) and the failure plan (planner.cost.reliability) in brief."""
     r, f = plan.recipe, plan.reliability
     table = _grid("Recipe and failures")
     decay = {"cosine": f"cosine to {r.min_lr / r.lr:.0%}", "wsd": f"WSD, last {r.lr_wsd_decay_steps or 0:,} steps"}
@@ -109,10 +109,10 @@ def training_table(plan: RunPlan) -> Table:
 
 
 def notes_text(plan: RunPlan) -> Text:
-    """Warnings, then the data sources (planner.data_sources: the demo corpus named as such)."""
-    from planner.data_sources import data_rows
+    """Warnings, then the data sources (planner.model.data_sources: the demo corpus named as such)."""
+    from planner.model.data_sources import data_rows
 
-    from planner.report_basic import outlook_rows
+    from planner.reports.report_basic import outlook_rows
 
     text = Text()
     text.append("Warnings\n", style="bold")
@@ -145,7 +145,7 @@ def assumptions_table(plan: RunPlan) -> Table:
 
 
 def headline_text(plan: RunPlan) -> Text:
-    from planner.data_sources import uses_demo_corpus
+    from planner.model.data_sources import uses_demo_corpus
 
     text = Text.assemble((plan.name, "bold"), "  binding constraint: ", (plan.binding_constraint, "bold"))
     if uses_demo_corpus(plan.data):

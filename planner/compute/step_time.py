@@ -1,6 +1,6 @@
 """Step time of one parallel layout: compute, pipeline bubble and the communication left exposed.
 
-- FLOPs: planner.flops (Megatron-LM `megatron/training/training.py` `num_floating_point_operations`)
+- FLOPs: planner.model.flops (Megatron-LM `megatron/training/training.py` `num_floating_point_operations`)
   (NVIDIA/Megatron-LM @ d98e8a6, l.1065-1309): forward = 2 FLOPs per multiply-add of every weight
   matrix, causal attention 2·2·s·q/2 per token, logits 2·h·V; training = 3× forward (model FLOPs,
   the MFU basis). Hardware FLOPs add the recomputed forward: all layers with full recompute
@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.cluster import ClusterSpec
-from planner.flops import forward_flops_per_token, hardware_flops_per_token
-from planner.memory import sharding_group_size, stage_num_layers
-from planner.precision import attention_peak_flops, get_precision, peak_flops
+from planner.compute.cluster import ClusterSpec
+from planner.model.flops import forward_flops_per_token, hardware_flops_per_token
+from planner.compute.memory import sharding_group_size, stage_num_layers
+from planner.compute.precision import attention_peak_flops, get_precision, peak_flops
 from planner.schema import GpuSpec, ModelShape, ParallelLayout
 
 
@@ -40,7 +40,7 @@ class StepTimeModel:
     fp8_efficiency: float = 0.75
     """Under an fp8 recipe, the fraction of `kernel_efficiency` that fp8 GEMMs reach against the fp8
     peak (scaling, casts and amax bookkeeping; Transformer Engine); fitted on the fp8 rows of the
-    throughput benchmarks (planner.calibrate)."""
+    throughput benchmarks (planner.calibration.calibrate)."""
     half_efficiency_flops: float = 1e12
     """Per-GPU FLOPs of one layer's micro-batch at which kernels reach half of `kernel_efficiency`:
     small micro-batches and thin TP shards run below peak (Narayanan et al. 2021, Fig. 7 and 16:
@@ -68,7 +68,7 @@ and half_efficiency_flops on their Table 1."""
 
 
 def _layer_hardware_flops_per_token(model: ModelShape, recompute: str) -> float:
-    """Forward + backward (+ recomputed forward) FLOPs per token of one layer (planner.flops)."""
+    """Forward + backward (+ recomputed forward) FLOPs per token of one layer (planner.model.flops)."""
     logits = forward_flops_per_token(model).logits
     return (hardware_flops_per_token(model, recompute) - 3 * logits) / model.num_layers
 
@@ -76,8 +76,8 @@ def _layer_hardware_flops_per_token(model: ModelShape, recompute: str) -> float:
 def seconds_per_layer_flop(model: ModelShape, gpu: GpuSpec, precision: str, recompute: str,
                            step_model: StepTimeModel = DEFAULT_STEP_MODEL) -> float:
     """Seconds per hardware FLOP of one layer on large work: GEMMs at the precision's peak (x
-    `fp8_efficiency` under fp8), core attention at the attention peak (planner.precision), both at
-    `kernel_efficiency`; weighted by the layer's FLOPs of each kind (planner.flops)."""
+    `fp8_efficiency` under fp8), core attention at the attention peak (planner.compute.precision), both at
+    `kernel_efficiency`; weighted by the layer's FLOPs of each kind (planner.model.flops)."""
     fwd = forward_flops_per_token(model)
     gemm = fwd.layer_matmul * (4 if recompute == "full" else 3)
     attn = fwd.core_attention * (3 if recompute == "none" else 4)
@@ -121,7 +121,7 @@ def pipeline_terms(
     """(pipeline_s, slot, compute_slot, slot_tp, slot_cp, p2p, bubble_slots) of `layout`: the
     1F1B / interleaved pipeline part of the step (Narayanan et al. 2021, §2.2), without the data-
     parallel and optimizer terms. step_time adds those (both >= 0) to the same float, so
-    pipeline_s is an exact lower bound on step_time_s (planner.layout prunes with it).
+    pipeline_s is an exact lower bound on step_time_s (planner.compute.layout prunes with it).
     `layer_flops_per_token` = _layer_hardware_flops_per_token(model, layout.recompute) and
     `s_per_flop` = seconds_per_layer_flop(...), precomputed."""
     t, p, v = (layout.tensor_model_parallel_size, layout.pipeline_model_parallel_size,

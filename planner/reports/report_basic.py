@@ -1,12 +1,12 @@
 """Plain-text and basic Markdown views of a plan (`llmplan show`, `llmplan export --format markdown`).
 
-The full report (charts, ranges, comparisons) lives in planner/report.py; this module keeps the
+The full report (charts, ranges, comparisons) lives in planner/reports/report.py; this module keeps the
 short summary every command can print without heavy imports.
 """
 
 from __future__ import annotations
 
-from planner.data_sources import data_rows
+from planner.model.data_sources import data_rows
 from planner.schema import RunPlan
 from planner.units import format_count, format_number, format_scientific
 

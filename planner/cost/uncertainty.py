@@ -3,7 +3,7 @@
 Method (lognormal error model, combined in log space):
 - Throughput: the *out-of-sample* log residuals r_i = ln(reported_i / predicted_i) of the chain's
   GPU-hours (planner.chain) over the published whole runs, each predicted with coefficients fitted
-  without its model family (planner.crossval, `llmplan calibrate --cv`), give a bias mu and spread
+  without its model family (planner.calibration.crossval, `llmplan calibrate --cv`), give a bias mu and spread
   sigma_tp (sample standard deviation, n-1). In-sample residuals would be narrower than the error a
   new run sees. The published GPU-hours include each run's own restarts, so the residuals already
   carry the *average* failure overhead; the failure model adds its *variance* only.
@@ -11,7 +11,7 @@ Method (lognormal error model, combined in log space):
   residuals over the throughput benchmarks (`step_residuals_of`), separately.
 - Failures: the interruption rate is uncertain by x0.5..x2 (p10..p90, presets/reliability.yaml);
   the wall-clock overhead it causes moves by sigma_fail = sigma_rate * f / (1 + f), f = 1/goodput - 1
-  (planner.reliability.failure_overhead_sigma).
+  (planner.cost.reliability.failure_overhead_sigma).
 - Energy and CO2 add the spread of the energy model against published energy (sigma_energy, from the
   calibration's energy residuals when there are at least three, else an interim constant).
 - A plan is a *new* run, not one of the n calibration runs, so each residual spread is widened to a
@@ -26,7 +26,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from planner.reliability import Z90, failure_overhead_sigma, resolve_inputs
+from planner.cost.reliability import Z90, failure_overhead_sigma, resolve_inputs
 from planner.schema import Estimate, Range, RunPlan
 from planner.schema.catalog import Catalog, ReliabilityPresets
 
@@ -80,7 +80,7 @@ def _from_entry(entry) -> Residuals:
 
 def residuals_of(catalog: Catalog) -> tuple[Residuals, Residuals]:
     """(GPU-hours, energy) residuals of the planner against the published runs: the committed
-    presets/calibration_residuals.yaml (`llmplan calibrate --residuals`, planner.calibrate
+    presets/calibration_residuals.yaml (`llmplan calibrate --residuals`, planner.calibration.calibrate
     recomputes them; a test checks they agree), or the interim constants when it is missing."""
     if catalog.residuals is None:
         why = "interim constant; presets/calibration_residuals.yaml is missing (llmplan calibrate --residuals)"

@@ -3,9 +3,9 @@
 Two datasets (presets/, copied from ../shared/calibration and extended; docs/planner.md lists the rows):
 - **throughput rows**: steady-state tokens/s per GPU with the parallel layout (Narayanan et al. 2021
   Table 1; Llama Team 2024 Table 4; torchtitan and Megatron-Bridge benchmark tables). They fit the
-  step-time model's kernel efficiency per framework and its fp8 efficiency (planner.step_time).
+  step-time model's kernel efficiency per framework and its fp8 efficiency (planner.compute.step_time).
 - **whole-run rows**: GPU-hours of whole published pretraining runs. Given the step-time model, they
-  fit the operational efficiency per GPU generation (planner.throughput.ThroughputModel).
+  fit the operational efficiency per GPU generation (planner.compute.throughput.ThroughputModel).
 
 Out of sample: every prediction in `cross_validate_*` comes from coefficients fitted without the
 row's group: leave-one-group-out, a group being the rows that share a model family and a source
@@ -21,19 +21,19 @@ import re
 import statistics
 from dataclasses import dataclass, field, replace
 
-from planner.architecture import derive_shape, make_shape
+from planner.model.architecture import derive_shape, make_shape
 from planner.chain import estimate_chain
-from planner.cluster import cluster_from_gpu
-from planner.flops import model_flops_per_token
-from planner.layout import SearchSpace, evaluate_layout, search_layouts
-from planner.memory import per_rank_memory
-from planner.reliability import Z90
+from planner.compute.cluster import cluster_from_gpu
+from planner.model.flops import model_flops_per_token
+from planner.compute.layout import SearchSpace, evaluate_layout, search_layouts
+from planner.compute.memory import per_rank_memory
+from planner.cost.reliability import Z90
 from planner.resolve import resolve
 from planner.schema import Goals, GpuSpec, ModelShape, ParallelLayout
 from planner.schema.catalog import Catalog
-from planner.throughput import ThroughputModel
-from planner.uncertainty import Residuals
-from planner.step_time import DEFAULT_STEP_MODEL, MEGATRON_2021, StepTimeModel, step_time
+from planner.compute.throughput import ThroughputModel
+from planner.cost.uncertainty import Residuals
+from planner.compute.step_time import DEFAULT_STEP_MODEL, MEGATRON_2021, StepTimeModel, step_time
 
 MEGATRON_CORE = "Megatron-Core"
 """The framework a plan is timed for (llmplan's trainer): Megatron-Bridge's rows measure it."""
@@ -189,7 +189,7 @@ def _params_per_gpu(row: ThroughputRow) -> int:
 
 
 def predict_tokens_per_s(row: ThroughputRow, step_model: StepTimeModel) -> float:
-    """Steady-state tokens/s per GPU of the row's layout under `step_model` (planner.step_time)."""
+    """Steady-state tokens/s per GPU of the row's layout under `step_model` (planner.compute.step_time)."""
     layout = resolved_layout(row)
     timing = step_time(row.model, layout, row.gpu, cluster_from_gpu(row.gpu), precision=row.precision,
                        params_per_gpu=_params_per_gpu(row), step_model=step_model)
@@ -198,7 +198,7 @@ def predict_tokens_per_s(row: ThroughputRow, step_model: StepTimeModel) -> float
 
 @dataclass(frozen=True)
 class StepFit:
-    """Kernel efficiency per framework and the fp8 efficiency (planner.step_time.StepTimeModel)."""
+    """Kernel efficiency per framework and the fp8 efficiency (planner.compute.step_time.StepTimeModel)."""
 
     kernel_efficiency: dict[str, float]
     fp8_efficiency: float
@@ -275,7 +275,7 @@ def _layout_text(lay: ParallelLayout) -> str:
 
 def add_ranges(rows: list[dict], key: str = "group") -> dict:
     """p10-p90 of each row from the log residuals of the *other* groups' out-of-sample predictions
-    (mean and sample spread, widened for a new run by Student's t: planner.uncertainty), the
+    (mean and sample spread, widened for a new run by Student's t: planner.cost.uncertainty), the
     in-range flag, and the summary: median |error|, coverage, sigma over all rows."""
     logs = {id(r): math.log(r["reported"] / r["predicted"]) for r in rows}
     for r in rows:
@@ -484,5 +484,5 @@ def cv_markdown(result: dict) -> str:
 
 
 def cross_validation_of_runs(catalog: Catalog) -> list[dict]:
-    """The chain's leave-one-family-out predictions of every whole run (planner.calibrate's residuals)."""
+    """The chain's leave-one-family-out predictions of every whole run (planner.calibration.calibrate's residuals)."""
     return cross_validate_runs(run_rows(catalog), ThroughputModel.from_preset(catalog.mfu_model), catalog)

@@ -1,11 +1,11 @@
 """Plans that hold at the edges: quantiles of days and dollars, budget use, hints and feasibility.
 
-- Quantiles: the p10-p90 ranges of planner.uncertainty are lognormal (throughput residuals, whose
+- Quantiles: the p10-p90 ranges of planner.cost.uncertainty are lognormal (throughput residuals, whose
   published GPU-hours include each run's restarts, plus the failure model's spread), so the q-th
   quantile is p50·(p90/p50)^(z_q/z_0.9) with z_0.8 = 0.8416, z_0.9 = 1.2816.
 - Risk-aware sizing (goals.confidence): a plan sized from a budget or a deadline has its GPU-hour cap
   divided by `sizing_headroom` = e^(mu + z_q·sigma) of the calibrated throughput residuals
-  (planner.uncertainty), the quantile over the point estimate of GPU-hours, days and dollars. The
+  (planner.cost.uncertainty), the quantile over the point estimate of GPU-hours, days and dollars. The
   published whole-run GPU-hours include their restarts, so mu carries the average failure overhead;
   the failure-rate variance (a further ~0.2% at p80) shows in budget_use and the warnings, which
   therefore allow WARN_TOLERANCE. The same factor sizes derive_plan and the sweeps' fast path.
@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import math
 
-from planner import sizing
+from planner.model import sizing
 from planner.errors import PlanInputError
-from planner.megatron_args import megatron_argv
-from planner.memory import state_bytes_per_parameter
+from planner.training.megatron_args import megatron_argv
+from planner.compute.memory import state_bytes_per_parameter
 from planner.schema import BudgetUse, GpuSpec, Range, RunPlan
-from planner.uncertainty import Residuals
+from planner.cost.uncertainty import Residuals
 from planner.units import format_count
 
 Z = {"p50": 0.0, "p80": 0.8416212335729143, "p90": 1.2815515655446004}
@@ -53,8 +53,8 @@ def _q(plan: RunPlan, name: str, point: float, confidence: str) -> float:
 
 def sizing_headroom(confidence: str, tp: Residuals) -> float:
     """How much a budget or deadline must shrink so that it holds at `confidence` (>= 1): e^(mu + z_q·sigma)
-    of the throughput residuals `tp` (planner.uncertainty.residuals_of), sigma widened for a new run
-    as planner.uncertainty does."""
+    of the throughput residuals `tp` (planner.cost.uncertainty.residuals_of), sigma widened for a new run
+    as planner.cost.uncertainty does."""
     return max(1.0, math.exp(tp.mu + Z[confidence] * tp.sigma * tp.prediction_factor))
 
 
@@ -114,7 +114,7 @@ def use_hints(plan: RunPlan, use: BudgetUse) -> list[str]:
 
 def gpus_for_states(num_params: float, precision: str, memory_bytes: float, num_gpus: int, per_node: int) -> int:
     """GPUs whose memory (less 10%) holds the weights, gradients and sharded optimizer states alone
-    (planner.memory.state_bytes_per_parameter with the distributed optimizer): a lower bound."""
+    (planner.compute.memory.state_bytes_per_parameter with the distributed optimizer): a lower bound."""
     per_param = sum(state_bytes_per_parameter(precision, 1, num_gpus))
     need = num_params * per_param / (0.9 * memory_bytes)
     return max(per_node, per_node * math.ceil(need / per_node))
@@ -130,7 +130,7 @@ def estimate_problems(num_params: float, estimate, memory_bytes: float, precisio
     MAX_SANE_DAYS, or model states that the whole fleet's memory cannot hold."""
     out, e = [], estimate
     if e.wallclock_days > MAX_SANE_DAYS:
-        out.append(f"estimate.wallclock_days: {e.wallclock_days:,.0f} days is past {MAX_SANE_DAYS:g} (planner.risk.MAX_SANE_DAYS); "
+        out.append(f"estimate.wallclock_days: {e.wallclock_days:,.0f} days is past {MAX_SANE_DAYS:g} (planner.cost.risk.MAX_SANE_DAYS); "
                    f"finishing within it needs about {math.ceil(e.num_gpus * e.wallclock_days / MAX_SANE_DAYS):,} GPUs")
     need = gpus_for_states(num_params, precision, memory_bytes, e.num_gpus, per_node)
     if need > e.num_gpus:
@@ -149,7 +149,7 @@ def feasibility_problems(plan: RunPlan, gpu: GpuSpec) -> list[str]:
         gpus = math.ceil(e.num_gpus * e.wallclock_days / MAX_SANE_DAYS)
         tokens = plan.tokens.num_tokens * MAX_SANE_DAYS / e.wallclock_days
         out.append(f"estimate.wallclock_days: {e.wallclock_days:,.0f} days is past {MAX_SANE_DAYS:g} "
-                   f"(planner.risk.MAX_SANE_DAYS); finishing within it needs about {gpus:,} GPUs, or at most "
+                   f"(planner.cost.risk.MAX_SANE_DAYS); finishing within it needs about {gpus:,} GPUs, or at most "
                    f"{format_count(tokens)} tokens on {e.num_gpus:,}")
     if plan.layout is not None:
         try:

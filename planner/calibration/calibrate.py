@@ -7,9 +7,9 @@ gives one (else the planner's default fleet), and the row's PUE and grid intensi
 `kind=throughput` rows compare the predicted end-to-end MFU with the reported steady-state MFU
 (which is higher: no restarts, evaluation or checkpoints).
 
-The same table and the leave-one-family-out predictions of planner.crossval give the residuals the
+The same table and the leave-one-family-out predictions of planner.calibration.crossval give the residuals the
 p10-p90 ranges use (`computed_residuals`, `residuals_yaml`: `llmplan calibrate --residuals` writes
-presets/calibration_residuals.yaml, which the Catalog carries to planner.uncertainty). Every function
+presets/calibration_residuals.yaml, which the Catalog carries to planner.cost.uncertainty). Every function
 takes the Catalog (presets.load_catalog()); the published rows come from it, or from a CSV the CLI read.
 
 pandas is imported inside `calibration_frame` only, so `llmplan estimate` stays light.
@@ -23,16 +23,16 @@ import statistics
 
 import yaml
 
-from planner import architecture
+from planner.model import architecture
 from planner.chain import mfu_for
-from planner.crossval import (RUN_BATCH_TOKENS, cross_validate_throughput, cross_validation_of_runs,
+from planner.calibration.crossval import (RUN_BATCH_TOKENS, cross_validate_throughput, cross_validation_of_runs,
                               published_run_chain, throughput_rows)
 from planner.estimate import estimate_run
 from planner.resolve import ResolvedGoals, resolve
 from planner.schema import Goals, ModelShape
 from planner.schema.catalog import Catalog
-from planner.throughput import GpuMfu, MfuModel, default_precision, predict_mfu
-from planner.uncertainty import INTERIM_SIGMA_ENERGY, INTERIM_SIGMA_TP, Residuals, summarise
+from planner.compute.throughput import GpuMfu, MfuModel, default_precision, predict_mfu
+from planner.cost.uncertainty import INTERIM_SIGMA_ENERGY, INTERIM_SIGMA_TP, Residuals, summarise
 
 ALIASES = {"OLMo-7B-Twin-2T": "OLMo-7B"}
 """Rows whose reference shape is listed under another name in presets/models.yaml."""
@@ -160,7 +160,7 @@ def _prior_targets(catalog: Catalog, gpu_name: str, prior=None) -> list[tuple[fl
 
 
 def fit_mfu_model(catalog: Catalog, half_sizes: tuple[float, ...] = (2e7, 4e7, 6e7, 8e7, 1e8, 1.5e8, 2e8, 3e8)) -> dict:
-    """Refit the sizing prior (planner.throughput.predict_mfu) to the chain (planner.chain).
+    """Refit the sizing prior (planner.compute.throughput.predict_mfu) to the chain (planner.chain).
 
     The prior guesses a run's end-to-end MFU before a shape, and so a layout, exists (budget-driven
     sizing); the chain then prices the run. For every GPU preset with a layout model (not the CPU
@@ -204,7 +204,7 @@ def throughput_predict(model, gpu, num_params: float, num_gpus: int) -> float:
 def computed_residuals(catalog: Catalog) -> tuple[Residuals, Residuals]:
     """(GPU-hours, energy) residuals computed now (presets/calibration_residuals.yaml holds them, a
     test checks they agree): GPU-hours from the chain's leave-one-family-out predictions of the whole
-    published runs (planner.crossval, `llmplan calibrate --cv`), energy from the calibration table."""
+    published runs (planner.calibration.crossval, `llmplan calibrate --cv`), energy from the calibration table."""
     try:
         tp = [math.log(r["reported"] / r["predicted"]) for r in cross_validation_of_runs(catalog)]
         _, energy = _published_log_residuals(catalog)
@@ -213,18 +213,18 @@ def computed_residuals(catalog: Catalog) -> tuple[Residuals, Residuals]:
         return (Residuals(0.0, INTERIM_SIGMA_TP, 0, f"interim constant; {why}"),
                 Residuals(0.0, INTERIM_SIGMA_ENERGY, 0, f"interim constant; {why}"))
     src = ("out-of-sample log residuals of GPU-hours: the chain's leave-one-family-out predictions of the "
-           "published whole runs (planner.crossval)")
+           "published whole runs (planner.calibration.crossval)")
     return (summarise(tp, src, INTERIM_SIGMA_TP),
             summarise(energy, "log residuals of energy vs published runs", INTERIM_SIGMA_ENERGY))
 
 
 def computed_step_residuals(catalog: Catalog) -> Residuals:
     """Spread of steady-state throughput: the step-time model's leave-one-group-out log residuals
-    over the throughput benchmark rows (planner.crossval)."""
+    over the throughput benchmark rows (planner.calibration.crossval)."""
     rows = cross_validate_throughput(throughput_rows(catalog))
     return summarise([math.log(r["reported"] / r["predicted"]) for r in rows],
                      "out-of-sample log residuals of steady-state tokens/s per GPU: the step-time model's "
-                     "leave-one-group-out predictions of the throughput benchmarks (planner.crossval)", INTERIM_SIGMA_TP)
+                     "leave-one-group-out predictions of the throughput benchmarks (planner.calibration.crossval)", INTERIM_SIGMA_TP)
 
 
 def residuals_yaml(catalog: Catalog, residuals: tuple[Residuals, Residuals] | None = None) -> str:

@@ -1,16 +1,16 @@
 """Throughput: the calibrated step-time and overhead coefficients, a sizing prior, GPU-hours and days.
 
 The plan's figures come from one chain (planner.estimate): the chosen layout's steady-state step
-time (planner.step_time, with the kernel and fp8 efficiencies of `ThroughputModel.step_model`)
+time (planner.compute.step_time, with the kernel and fp8 efficiencies of `ThroughputModel.step_model`)
 times named overheads, one of which, the operational efficiency per GPU generation, is fitted on
-whole published runs (planner.calibrate). All coefficients live in presets/mfu_model.yaml.
+whole published runs (planner.calibration.calibrate). All coefficients live in presets/mfu_model.yaml.
 
 `predict_mfu` below is only a *sizing prior*: a closed-form guess of the end-to-end MFU that the
 budget-driven sizing uses before a model, and so a layout, exists. It is refitted to the chain
 (`llmplan calibrate --fit`) and never shown as a plan figure. Its form:
 
 MFU (model FLOPs utilisation, Chowdhery et al. 2022, PaLM, Appendix B) is model FLOPs per second
-(planner.flops, no recomputation) over the dense peak of the GPU at the training precision. The
+(planner.model.flops, no recomputation) over the dense peak of the GPU at the training precision. The
 model here predicts the *end-to-end* MFU of a whole run, as published runs report it implicitly
 through their GPU-hours (restarts, evaluation, checkpointing and slow nodes included):
 
@@ -27,9 +27,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from planner import precision as precision_table
+from planner.compute import precision as precision_table
 from planner.schema import GpuSpec
-from planner.step_time import StepTimeModel
+from planner.compute.step_time import StepTimeModel
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class MfuModel:
 
 @dataclass(frozen=True)
 class ThroughputModel:
-    """The fitted coefficients of the chain (planner.estimate; fitted by planner.calibrate)."""
+    """The fitted coefficients of the chain (planner.estimate; fitted by planner.calibration.calibrate)."""
 
     step_model: StepTimeModel
     """Megatron-Core's step-time efficiencies: what a plan's layout is timed with."""
@@ -101,14 +101,14 @@ class ThroughputModel:
         """(factor, where it came from) for the GPU's generation, pooled when none was fitted."""
         if gpu.generation in self.operational_efficiency:
             return self.operational_efficiency[gpu.generation], (
-                f"fitted on published {gpu.generation} whole runs (planner.calibrate; presets/mfu_model.yaml)")
+                f"fitted on published {gpu.generation} whole runs (planner.calibration.calibrate; presets/mfu_model.yaml)")
         return self.pooled_operational_efficiency, (
             f"no published {gpu.generation or gpu.name} whole run: geometric mean over all generations "
-            "(planner.calibrate; presets/mfu_model.yaml)")
+            "(planner.calibration.calibrate; presets/mfu_model.yaml)")
 
 
 def peak_flops(gpu: GpuSpec, precision: str) -> float:
-    """Dense peak FLOP/s of the GPU at a training precision (planner.precision, the one table)."""
+    """Dense peak FLOP/s of the GPU at a training precision (planner.compute.precision, the one table)."""
     return precision_table.peak_flops(gpu, precision)
 
 

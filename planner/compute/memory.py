@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.parallel import stage_num_layers
-from planner.precision import get_precision
+from planner.compute.parallel import stage_num_layers
+from planner.compute.precision import get_precision
 from planner.schema import ModelShape, ParallelLayout
 
 

@@ -5,20 +5,15 @@ distributed optimizer)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from planner.layout import SearchSpace, search_layouts, usable_bytes
-from planner.parallel import REASONS
-
-if TYPE_CHECKING:
-    from planner.layout import LayoutSearchResult
+from planner.compute.layout import LayoutSearchResult, SearchSpace, search_layouts, usable_bytes
+from planner.compute.parallel import REASONS
 
 GIB = 1024**3
 FRUGAL = SearchSpace(micro_batch_sizes=(1,), recompute_modes=("full",), distributed_optimizer=(True,),
                      max_virtual_stages=1)
 
 
-def _fits(result: "LayoutSearchResult", *, num_gpus: int, seq_length: int, global_batch_size: int) -> bool:
+def _fits(result: LayoutSearchResult, *, num_gpus: int, seq_length: int, global_batch_size: int) -> bool:
     ctx = result.context
     space = SearchSpace(**{**FRUGAL.__dict__, "headroom_fraction": ctx["space"].headroom_fraction})
     trial = search_layouts(result.model, result.gpu, num_gpus, global_batch_size=global_batch_size,
@@ -27,7 +22,7 @@ def _fits(result: "LayoutSearchResult", *, num_gpus: int, seq_length: int, globa
     return trial.best is not None
 
 
-def _more_gpus(result: "LayoutSearchResult") -> str | None:
+def _more_gpus(result: LayoutSearchResult) -> str | None:
     for factor in (2, 4, 8, 16, 32, 64):
         n = result.num_gpus * factor
         batch = max(result.global_batch_size, n)
@@ -37,7 +32,7 @@ def _more_gpus(result: "LayoutSearchResult") -> str | None:
     return None
 
 
-def _shorter_sequence(result: "LayoutSearchResult") -> str | None:
+def _shorter_sequence(result: LayoutSearchResult) -> str | None:
     s, batch = result.seq_length, result.global_batch_size
     while s > 256:
         s //= 2
@@ -47,7 +42,7 @@ def _shorter_sequence(result: "LayoutSearchResult") -> str | None:
     return None
 
 
-def no_fit_message(result: "LayoutSearchResult") -> str:
+def no_fit_message(result: LayoutSearchResult) -> str:
     """One paragraph: why nothing fits, the shortfall in GiB, and checked alternatives."""
     gpu, n = result.gpu, result.num_gpus
     head = (f"no layout of a {result.model.num_params / 1e9:.3g}B-parameter model fits on {n} x "

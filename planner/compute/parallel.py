@@ -4,9 +4,9 @@ A layout (TP x PP x VPP x CP x DP, micro-batch, global batch) runs under Megatro
 sizes divide what they split. Every rule has a stable reason `code`, the Megatron name of the size it
 constrains and its source (RULES). Three readers use the same predicates and messages:
 
-- the search (planner.layout) counts the layouts it rejects under the rule's code (the "rejected"
+- the search (planner.compute.layout) counts the layouts it rejects under the rule's code (the "rejected"
   counts of `llmplan layout --json`);
-- `llmplan validate` checks a plan's layout (layout_violations, through planner.layout.validate_plan_layout);
+- `llmplan validate` checks a plan's layout (layout_violations, through planner.compute.layout.validate_plan_layout);
 - `llmplan layout --tp/--pp/...` checks the sizes a user pins before searching (pinned_violations).
 
 The rules that need only the layout (sequence parallelism, virtual stages, batch divisibility, the

@@ -260,7 +260,7 @@ so warmup, decay, evaluation and checkpoints have room (the tiny CPU demo has ex
 
 
 def choose_global_batch_size(total_flops: float, num_tokens: float, seq_length: int) -> int:
-    """Sequences per step: DeepSeek's B_opt (planner.recipe.global_batch_tokens) rounded to a power
+    """Sequences per step: DeepSeek's B_opt (planner.training.recipe.global_batch_tokens) rounded to a power
     of two, halved while the run would have fewer than MIN_TRAIN_STEPS steps."""
     sequences = max(1.0, global_batch_tokens(total_flops) / seq_length)
     gbs = 2 ** round(math.log2(sequences))

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planner.data_sources import data_markdown
+from planner.model.data_sources import data_markdown
+from planner.model.sizing import compute_optimal
+from planner.model.user_law import loss_fit
 from planner.errors import PlanInputError
 from planner.io import atomic_write_text, canonical_sha256
-from planner.report_basic import mfu_chain_text
+from planner.reports.report_basic import mfu_chain_text
 from planner.schema.catalog import Catalog
-from planner.uncertainty import plan_ranges, residuals_of, step_residuals_of, step_time_range
+from planner.cost.uncertainty import plan_ranges, residuals_of, step_residuals_of, step_time_range
 from planner.schema import Range, RunPlan
 from planner.units import format_count, format_number, format_usd
 
@@ -28,7 +30,7 @@ def render_markdown(plan: RunPlan, out_dir: str | Path, filename: str | None = N
     """Write the report (`filename`, default `<plan name>.md`) and both charts into `out_dir`;
     return the Markdown file's path. Needs matplotlib (`pip install 'llmplan[report]'`)."""
     try:
-        import matplotlib  # noqa: F401 - the `report` extra
+        import matplotlib  # noqa: F401  # deferred: the `report` extra, checked before any file is written
     except ImportError:
         raise PlanInputError("the Markdown report draws charts with matplotlib: pip install 'llmplan[report]'") from None
     out = Path(out_dir)
@@ -104,7 +106,7 @@ def _header(plan: RunPlan) -> str:
     approved = (f"Approved by {plan.approval.approved_by} at {plan.approval.approved_at:%Y-%m-%d %H:%M} UTC."
                 if plan.approval else "Not yet approved (`llmplan approve FILE --by NAME`).")
     lines = [f"# Training plan: {plan.name}", ""]
-    if plan.infeasible:  # kept by --allow-infeasible (planner.risk)
+    if plan.infeasible:  # kept by --allow-infeasible (planner.cost.risk)
         lines += ["**INFEASIBLE: this plan cannot run as planned; `llmplan approve` refuses it.**", ""]
         lines += [f"- {why}" for why in plan.infeasible] + [""]
     if plan.description:
@@ -251,8 +253,8 @@ def _assumptions(plan: RunPlan, catalog: Catalog) -> str:
 
 
 def _serving_and_budget(plan: RunPlan) -> str:
-    """Serving cost and total cost of ownership (planner.inference), budget use at goals.confidence
-    and the hints (planner.risk)."""
+    """Serving cost and total cost of ownership (planner.cost.inference), budget use at goals.confidence
+    and the hints (planner.cost.risk)."""
     s, u, parts = plan.serving, plan.budget_use, []
     usd = lambda x: format_usd(x, cents=False)  # noqa: E731 - `$12.5`, `$1.2M`, `-$5k`
     if s is not None:
@@ -293,9 +295,8 @@ def _warnings(plan: RunPlan) -> str:
 
 def cost_chart(plan: RunPlan, ranges: dict[str, Range], path: Path) -> None:
     """Horizontal bars: GPU time, energy, failure overhead and the total with its p10-p90 range."""
-    from matplotlib.figure import Figure  # the `report` extra
-
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.figure import Figure  # deferred: matplotlib is the `report` extra and costs ~0.5 s
+    from matplotlib.ticker import FuncFormatter  # deferred: as matplotlib.figure
 
     e = plan.estimate
     extra = (plan.reliability.extra_cost_usd or 0.0) if plan.reliability else 0.0
@@ -331,14 +332,11 @@ def cost_chart(plan: RunPlan, ranges: dict[str, Range], path: Path) -> None:
 
 def loss_chart(plan: RunPlan, path: Path) -> None:
     """Loss vs compute C = 6ND (log x): the compute-optimal frontier of the plan's loss law
-    (planner.sizing, Hoffmann et al. 2022 eq. 2 and 4; the user's law from goals.scaling_law when the
-    goals carry one, planner.user_law), the plan's model size at other token counts, and the plan
+    (planner.model.sizing, Hoffmann et al. 2022 eq. 2 and 4; the user's law from goals.scaling_law when the
+    goals carry one, planner.model.user_law), the plan's model size at other token counts, and the plan
     itself with its loss p10-p90 when the law has one."""
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    from planner.sizing import compute_optimal
-    from planner.user_law import loss_fit
+    import numpy as np  # deferred: with matplotlib, paid only by the chart
+    from matplotlib.figure import Figure  # deferred: matplotlib is the `report` extra and costs ~0.5 s
 
     law = loss_fit(plan.goals)
 

@@ -10,10 +10,10 @@ Pure functions: `llmplan plan --continue-from DIR` (executor.hf.shape) reads the
 
 from __future__ import annotations
 
-from planner import architecture, sizing
+from planner.model import architecture, sizing
 from planner.errors import PlanInputError
 from planner.schema import Goals, ModelShape, RunPlan
-from planner.user_law import loss_fit
+from planner.model.user_law import loss_fit
 
 PARAMS_TOLERANCE = 0.02
 """target_params within 2% of the checkpoint's N agrees with it (derive_shape's own tolerance)."""

@@ -4,7 +4,7 @@ Every module that needs a peak FLOP/s or a byte count per precision reads it her
 (MFU denominator), the step-time model (GEMM and attention kernel peaks), the layout search's
 bounds and the memory model (bytes of weights, gradients, optimizer state and activations).
 
-MFU convention (Chowdhery et al. 2022, PaLM, Appendix B): model FLOPs per second (planner.flops,
+MFU convention (Chowdhery et al. 2022, PaLM, Appendix B): model FLOPs per second (planner.model.flops,
 causal attention counted once, no recomputation) over the dense peak of the GPU *at the training
 precision*: the bf16 peak for bf16 and fp16 runs, the fp8 peak for fp8 runs. fp8 recipes
 (Transformer Engine, torchao Float8) run the linear layers' GEMMs in fp8 and keep core attention,

@@ -1,9 +1,9 @@
 """The user's own loss law (goals.scaling_law, from `llmplan ladder fit`) inside a plan.
 
 - `loss_fit(goals)`: the LossFit the planner sizes with: the user's law when the goals carry one,
-  else the published default (planner.sizing.DEFAULT_FIT, Besiroglu et al. 2024). Compute-optimal
+  else the published default (planner.model.sizing.DEFAULT_FIT, Besiroglu et al. 2024). Compute-optimal
   and inference-optimal N and D then follow Hoffmann et al. 2022 eq. 4 / Sardana & Frankle 2023 on
-  that law (planner.sizing).
+  that law (planner.model.sizing).
 - `loss_range(law, N, D)`: the predicted loss's p10-p90 by the delta method on the fit's bootstrap
   covariance of θ = (log A, log B, log E, α, β): Var L = gᵀ Σ g with g = ∂L/∂θ =
   (A·N^−α, B·D^−β, E, −A·N^−α·ln N, −B·D^−β·ln D); p10/p90 = L ∓ 1.2816·sd (normal quantiles).
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from planner import sizing
+from planner.model import sizing
 from planner.schema import Assumption, Goals, Range, RunPlan
 from planner.schema.scaling_law import ScalingLaw
 
@@ -48,7 +48,7 @@ def loss_range(law: ScalingLaw, num_params: float, num_tokens: float, point: flo
     var = sum(g[i] * law.covariance[i][j] * g[j] for i in range(5) for j in range(5))
     sd = math.sqrt(max(var, 0.0))
     return Range(p10=point - Z80 * sd, p50=point, p90=point + Z80 * sd,
-                 method="delta method on the scaling-law fit's bootstrap covariance (planner.user_law)")
+                 method="delta method on the scaling-law fit's bootstrap covariance (planner.model.user_law)")
 
 
 def apply_user_law(plan: RunPlan) -> RunPlan:

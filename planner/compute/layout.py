@@ -1,8 +1,8 @@
 """3D-parallel layout search: every TP × PP × VPP × CP × DP × micro-batch × recompute × optimizer
 layout that obeys Megatron's divisibility rules and fits memory, ranked by predicted step time.
 
-Memory: planner.memory (Korthikanti et al. 2022; Megatron theoretical_memory_usage.py).
-Step time: planner.step_time (Narayanan et al. 2021). The search is analytic: no job is launched.
+Memory: planner.compute.memory (Korthikanti et al. 2022; Megatron theoretical_memory_usage.py).
+Step time: planner.compute.step_time (Narayanan et al. 2021). The search is analytic: no job is launched.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ import heapq
 from dataclasses import dataclass, field, make_dataclass, replace
 from typing import NamedTuple
 
-from planner.cluster import ClusterSpec, cluster_from_gpu
-from planner.memory import (RankMemory, activation_bytes, per_rank_memory, per_rank_parameter_count,
+from planner.compute.cluster import ClusterSpec, cluster_from_gpu
+from planner.compute.memory import (RankMemory, activation_bytes, per_rank_memory, per_rank_parameter_count,
                             peak_candidate_ranks, sharding_group_size, state_bytes_per_parameter)
-from planner.parallel import (REASONS, batch_divides, cp_fits, divisors, interleave_fits, layout_violations,
+from planner.compute.parallel import (REASONS, batch_divides, cp_fits, divisors, interleave_fits, layout_violations,
                               stage_layer_counts, stage_num_layers, stage_splits, tensor_breaks,
                               virtual_stage_counts)
 from planner.schema import GpuSpec, LayoutPlan, MemoryBreakdown, ModelShape, ParallelLayout, RunPlan
-from planner.flops import model_flops_per_token
-from planner.precision import get_precision, peak_flops
-from planner.step_time import (DEFAULT_STEP_MODEL, StepTime, StepTimeModel, _layer_hardware_flops_per_token,
+from planner.model.flops import model_flops_per_token
+from planner.compute.precision import get_precision, peak_flops
+from planner.compute.step_time import (DEFAULT_STEP_MODEL, StepTime, StepTimeModel, _layer_hardware_flops_per_token,
                                pipeline_terms, seconds_per_layer_flop, step_time)
 
 GIB = 1024**3
@@ -51,7 +51,7 @@ class SearchSpace:
     optimizer state over DP) or 3 (FSDP: weights and gradients too; Rajbhandari et al. 2020)."""
     prune: bool = True
     """Branch and bound: skip layouts whose pipeline time (a lower bound on step time,
-    planner.step_time.pipeline_terms) exceeds the (top_k + 1)-th fastest step found so far; they
+    planner.compute.step_time.pipeline_terms) exceeds the (top_k + 1)-th fastest step found so far; they
     are counted under rejected["slower_bound"]. Best and alternatives equal the exhaustive search's."""
 
 
@@ -79,11 +79,6 @@ class LayoutSearchResult:
     exact when nothing fits (the pruned search then reruns exhaustively), else among those evaluated."""
     context: dict = field(default_factory=dict)
 
-    def no_fit_message(self) -> str:
-        """Why nothing fits, by how much, and what would (see planner.layout_advice)."""
-        from planner.layout_advice import no_fit_message
-        return no_fit_message(self)
-
 
 class _Split(NamedTuple):
     """Where a unit of the search (a layout less its micro-batch size and optimizer choice) sits in the
@@ -106,8 +101,8 @@ _LayoutView = make_dataclass(
                "num_microbatches": vars(ParallelLayout)["num_microbatches"]})
 _LayoutView.__doc__ = """A light view of a ParallelLayout for the search's inner loop: ParallelLayout's fields
 (read from it) and properties, without pydantic's construction cost (a copy of a model costs more than
-evaluating a layout); planner.memory and planner.step_time read either. The search builds only views
-that pass the rules (planner.parallel); the winners become validated ParallelLayouts."""
+evaluating a layout); planner.compute.memory and planner.compute.step_time read either. The search builds only views
+that pass the rules (planner.compute.parallel); the winners become validated ParallelLayouts."""
 
 
 def _to_layout(view: _LayoutView) -> ParallelLayout:
@@ -197,7 +192,7 @@ class _Search:
 
     def pipeline_s(self, index: int, b: int) -> float:
         """Exact pipeline part of the step time of layout `index` of `units` at micro-batch `b`, a
-        lower bound on it (planner.step_time.pipeline_terms; kept for step_time)."""
+        lower bound on it (planner.compute.step_time.pipeline_terms; kept for step_time)."""
         base = self.view(index, b)
         terms = pipeline_terms(self.model, base, self.gpu, self.cluster, precision=self.precision,
                                step_model=self.step_model, layer_flops_per_token=self.layer_flops(base.recompute),
@@ -210,7 +205,7 @@ class _Search:
         return -self.best_times[0] if len(self.best_times) > self.top_k else float("inf")
 
     def pair_bounds(self, base: _Split, micro_batches: list[int], recompute: str | None = None) -> list[float]:
-        """Lower bound on the step time of `base` with each micro-batch size: planner.step_time's
+        """Lower bound on the step time of `base` with each micro-batch size: planner.compute.step_time's
         (m + (p-1)/v) slots of the busiest stage's layers (compute at the micro-batch's kernel
         efficiency, TP and CP communication), without logits, p2p, data-parallel and optimizer
         terms (all >= 0), shaved by 1e-9 against rounding. recompute="none" bounds every mode
@@ -232,7 +227,7 @@ class _Search:
     def per_token_terms(self, t: int, cp: int, recompute: str) -> tuple[float, float]:
         """(seconds per token, fixed seconds) of one layer's micro-batch: compute at the asymptotic
         kernel efficiency plus TP and CP communication per token; the half-efficiency term plus
-        TP latency, as in planner.step_time.pipeline_terms."""
+        TP latency, as in planner.compute.step_time.pipeline_terms."""
         sm, model, cluster = self.step_model, self.model, self.cluster
         gpn, full = cluster.nvlink_domain, recompute == "full"
         act_bytes = get_precision(self.precision).activation_bytes
@@ -279,7 +274,7 @@ class _Search:
         """Branch and bound, best first, on a heap of bounds: a group (one TP/PP/VPP/CP/DP split, all
         recompute modes) popped is split into its layouts, a layout (not out of memory) into its
         (layout, micro-batch) pairs; a pair is evaluated unless its exact pipeline time
-        (planner.step_time.pipeline_terms) exceeds the threshold, then it goes back with that.
+        (planner.compute.step_time.pipeline_terms) exceeds the threshold, then it goes back with that.
         Once the smallest bound exceeds the threshold, everything left is counted under
         "slower_bound" unevaluated."""
         per_pair = len(self.space.distributed_optimizer)
@@ -384,7 +379,7 @@ class _Search:
             heapq.heapreplace(self.best_times, -step_time_s)
 
     def activations(self, layout: _LayoutView, index: int) -> dict[int, float]:
-        """Activation bytes of the pipeline ranks that can hold the peak (planner.memory.peak_candidate_ranks)
+        """Activation bytes of the pipeline ranks that can hold the peak (planner.compute.memory.peak_candidate_ranks)
         of layout `index` of `units` at this micro-batch size (cached: the same for both optimizers)."""
         key = (index, layout.micro_batch_size)
         if key not in self.activation_cache:
@@ -442,7 +437,7 @@ def make_layout_plan(
         time_breakdown_s=timing.breakdown(),
         notes=[f"memory: Korthikanti et al. 2022 activations, Megatron bytes/param; fits within "
                f"{1 - headroom_fraction:.0%} of {gpu.memory_bytes / 1024**3:.0f} GiB",
-               "step time: planner.step_time, kernel efficiency calibrated on Narayanan et al. 2021 "
+               "step time: planner.compute.step_time, kernel efficiency calibrated on Narayanan et al. 2021 "
                "Table 1; communication overlap fractions are assumptions"],
     )
 
@@ -465,7 +460,7 @@ def search_layouts(
     step_model: StepTimeModel = DEFAULT_STEP_MODEL,
 ) -> LayoutSearchResult:
     """Fastest layouts of `model` on `num_gpus` × `gpu` for batches of `global_batch_size`
-    sequences of `seq_length` tokens; `.best` is None when nothing fits (see no_fit_message).
+    sequences of `seq_length` tokens; `.best` is None when nothing fits (planner.compute.layout_advice.no_fit_message says why).
 
     Raises ValueError for non-positive sizes.
     """
@@ -517,8 +512,8 @@ def evaluate_layout(
     headroom_fraction: float = SearchSpace.headroom_fraction, flash_attention: bool = True,
 ) -> tuple[LayoutPlan, bool]:
     """(the LayoutPlan of exactly `layout`, whether it fits in memory with headroom): memory of the
-    most loaded pipeline rank (planner.memory) and step time (planner.step_time). The divisibility
-    rules are the caller's to check first (planner.parallel.layout_violations)."""
+    most loaded pipeline rank (planner.compute.memory) and step time (planner.compute.step_time). The divisibility
+    rules are the caller's to check first (planner.compute.parallel.layout_violations)."""
     cluster = cluster or cluster_from_gpu(gpu, gpus_per_node)
     mem = per_rank_memory(model, layout, precision=precision, overhead_bytes=gpu.framework_overhead_bytes,
                           flash_attention=flash_attention)
@@ -531,7 +526,7 @@ def evaluate_layout(
 
 def validate_plan_layout(plan: RunPlan) -> list[str]:
     """Problems of `plan.layout` as `field: message` lines (`llmplan validate`): every rule it breaks
-    (planner.parallel.layout_violations), else whether it fits in memory; empty when it is valid and fits."""
+    (planner.compute.parallel.layout_violations), else whether it fits in memory; empty when it is valid and fits."""
     if plan.layout is None:
         return []
     violations = layout_violations(plan.layout.layout, plan.model, plan.layout, num_gpus=plan.estimate.num_gpus,

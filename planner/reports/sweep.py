@@ -10,7 +10,7 @@ Nested fields use dots (`data.tokenizer.vocab_size=32000,50000`).
 one row per scenario, with the varied fields, the headline figures and `pareto` (True when no other
 feasible scenario is at least as good on cost, days and predicted loss and better on one of them).
 The cost on the front is the total cost of ownership: training plus serving goals.inference_tokens
-(planner.inference; equal to total_cost_usd without inference), columns serving_cost_usd and
+(planner.cost.inference; equal to total_cost_usd without inference), columns serving_cost_usd and
 total_cost_of_ownership_usd.
 Scenarios whose goals are invalid or infeasible keep their row with `error` set.
 """
@@ -27,13 +27,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from planner import architecture, inference, throughput
+from planner.compute import throughput
+
+from planner.cost import inference
+
+from planner.model import architecture
 from planner.derive import derive_plan, size_run
 from planner.errors import PlanInputError, describe_validation_error
 from planner.estimate import estimate_run
-from planner.reliability import Z90
+from planner.cost.reliability import Z90
 from planner.resolve import ResolvedGoals, resolve
-from planner.risk import estimate_problems
+from planner.cost.risk import estimate_problems
 from planner.schema import Goals
 from planner.schema.catalog import Catalog
 
@@ -260,7 +264,7 @@ def evaluate_estimate(goals: Goals, catalog: Catalog) -> dict[str, Any]:
         "co2_kg": e.co2_kg, "mfu": e.mfu, "predicted_loss": e.predicted_loss, "binding_constraint": sized.binding,
     }
     problems = estimate_problems(sized.model.num_params, e, rg.gpu.memory_bytes, rg.precision, rg.gpus_per_node)
-    if problems and not goals.allow_infeasible:  # as derive_plan would refuse it (planner.risk)
+    if problems and not goals.allow_infeasible:  # as derive_plan would refuse it (planner.cost.risk)
         raise PlanInputError("the plan cannot run as planned", problems)
     if problems:
         row["infeasible"] = "; ".join(problems)
@@ -270,7 +274,7 @@ def evaluate_estimate(goals: Goals, catalog: Catalog) -> dict[str, Any]:
 
 
 def _serving_columns(goals: Goals, rg: ResolvedGoals, model, training_cost_usd: float) -> dict[str, float]:
-    """serving_cost_usd and total_cost_of_ownership_usd (planner.inference) for the fast path."""
+    """serving_cost_usd and total_cost_of_ownership_usd (planner.cost.inference) for the fast path."""
     serving = 0.0
     if goals.inference_tokens > 0:
         gpu = rg.gpu if goals.serving.gpu is None else rg.catalog.gpu(goals.serving.gpu, "serving.gpu")
@@ -280,10 +284,10 @@ def _serving_columns(goals: Goals, rg: ResolvedGoals, model, training_cost_usd: 
 
 
 def _throughput_ranges(row: dict[str, Any], rg: ResolvedGoals) -> dict[str, float]:
-    """p10/p90 of GPU-hours, days and cost from the calibration residuals (planner.uncertainty); the
+    """p10/p90 of GPU-hours, days and cost from the calibration residuals (planner.cost.uncertainty); the
     fast path has no failure plan, so the failure model's variance is left out here."""
     tp, _ = rg.residuals
-    mu, spread = tp.mu, Z90 * tp.sigma * tp.prediction_factor  # as planner.uncertainty's ranges for a new run
+    mu, spread = tp.mu, Z90 * tp.sigma * tp.prediction_factor  # as planner.cost.uncertainty's ranges for a new run
     out = {}
     for name in RANGED_COLUMNS:
         out[f"{name}_p10"] = row[name] * math.exp(mu - spread)

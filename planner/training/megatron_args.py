@@ -4,7 +4,7 @@ Argument names follow megatron/training/arguments.py and the argparse metadata o
 megatron/core/transformer/transformer_config.py (NVIDIA/Megatron-LM @ d98e8a6); every flag is
 parsed by that parser's options in tests/planner/test_megatron_args.py. Everything the plan decides
 is an argument: shape, layout, the communication overlap the step-time model assumes
-(planner.step_time.DEFAULT_STEP_MODEL), precision, schedule and batch ramp-up, the checkpoint
+(planner.compute.step_time.DEFAULT_STEP_MODEL), precision, schedule and batch ramp-up, the checkpoint
 interval of the failure plan (`--save-interval`), evaluation, and the data blend with its weights
 and validation split. Data directory, tokenizer and checkpoint paths are placeholders.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 
 from planner.schema import RunPlan
-from planner.step_time import DEFAULT_STEP_MODEL
+from planner.compute.step_time import DEFAULT_STEP_MODEL
 
 LR_DECAY_STYLE = {"cosine": "cosine", "linear": "linear", "constant": "constant", "wsd": "WSD"}
 WSD_DECAY_FRACTION = 0.2

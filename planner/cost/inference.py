@@ -7,7 +7,7 @@ ownership (training + serving).
   token generated at position t attends to t earlier ones), d_attn = hidden_size.
 - Sardana & Frankle 2024 ("Beyond Chinchilla-Optimal: Accounting for Inference in Language Model
   Scaling Laws", eq. 2) count inference as 2·N·D_inf and size the model to minimise training plus
-  serving FLOPs at a target loss; planner.sizing.inference_optimal_* implement that sizing and this
+  serving FLOPs at a target loss; planner.model.sizing.inference_optimal_* implement that sizing and this
   module prices the serving side of it.
 - GPU-hours = serving FLOPs / (peak FLOP/s x utilisation) / 3600; the utilisation is an assumption
   (ServingSpec.utilisation, default 0.3: Pope et al. 2022, "Efficiently Scaling Transformer
@@ -17,7 +17,7 @@ ownership (training + serving).
 
 from __future__ import annotations
 
-from planner import throughput
+from planner.compute import throughput
 from planner.schema import Assumption, Goals, GpuSpec, ModelShape, ServingEstimate
 from planner.schema.catalog import Catalog
 

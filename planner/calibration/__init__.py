@@ -1,0 +1,1 @@
+"""Fits against published runs and benchmarks and their out-of-sample errors."""

@@ -1,0 +1,1 @@
+"""Reports and sweeps: Markdown and text renderings, scenario tables, the JSON Schema."""

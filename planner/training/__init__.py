@@ -1,0 +1,1 @@
+"""The training recipe and the Megatron arguments it becomes."""
