@@ -12,12 +12,9 @@ import pytest
 
 from planner.training.recipe import derive_recipe, global_batch_tokens, peak_lr, warmup_steps
 import presets
+from tests.planner.hardware_fixtures import LLAMA2_7B
 from planner.schema import Goals, ModelShape
 
-LLAMA2_7B = ModelShape(
-    num_layers=32, hidden_size=4096, num_attention_heads=32, num_query_groups=32,
-    ffn_hidden_size=11008, vocab_size=32000, seq_length=4096, num_params=6_738_415_616,
-)
 TINY = ModelShape(
     num_layers=4, hidden_size=128, num_attention_heads=4, num_query_groups=2,
     ffn_hidden_size=352, vocab_size=4096, seq_length=256, num_params=1_500_000,

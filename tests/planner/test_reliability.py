@@ -21,6 +21,7 @@ from planner.cost.reliability import (
     resolve_inputs,
     young_interval,
 )
+from tests.planner.hardware_fixtures import LLAMA2_7B as SEVEN_B
 from planner.schema import ModelShape
 import presets
 
@@ -29,10 +30,6 @@ PRESETS = presets.load_catalog().reliability
 LLAMA3_405B = ModelShape(
     num_layers=126, hidden_size=16384, num_attention_heads=128, num_query_groups=8,
     ffn_hidden_size=53248, vocab_size=128256, seq_length=8192, num_params=405_000_000_000,
-)
-SEVEN_B = ModelShape(
-    num_layers=32, hidden_size=4096, num_attention_heads=32, num_query_groups=32,
-    ffn_hidden_size=11008, vocab_size=32000, seq_length=4096, num_params=6_738_415_616,
 )
 
 
