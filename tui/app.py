@@ -24,6 +24,7 @@ from tui.screens.goals import GoalsScreen
 
 if TYPE_CHECKING:
     from tui.screens.export import ExportResult
+    from tui.widgets.ladder_fit import LoadedFit
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
 
@@ -56,6 +57,8 @@ class WizardApp(App):
     """A recomputation is scheduled or running."""
     headline: var[state.Headline | None] = var(None)
     """The summary's figures: the fast estimate first, then the full plan's."""
+    scaling_fit: var[LoadedFit | None] = var(None)
+    """A fit.json loaded on the Ladder screen (`f`); None: the screen draws the plan's own law, if any."""
 
     def __init__(self, goals: Goals | None = None, theme: str = "dark", debounce_s: float = 0.02,
                  plan: RunPlan | None = None):

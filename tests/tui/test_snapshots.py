@@ -21,6 +21,7 @@ from planner.io import read_plan
 from tui.app import WizardApp
 
 PLAN = Path(__file__).parent / "fixtures" / "default_plan.yaml"
+FIT = Path(__file__).parent / "fixtures" / "ladder_fit.json"
 
 SIZES = [(80, 24), (120, 40)]
 SCREENS = {"goals": (), "plan": ("f3",), "compare": ("f4",), "export": ("f5",), "help": ("f1",)}
@@ -43,6 +44,23 @@ def screenshot_after(keys: tuple[str, ...]):
 @pytest.mark.parametrize("screen", list(SCREENS))
 def test_each_screen_matches_its_snapshot(snap_compare, screen, size):
     assert snap_compare(WizardApp(plan=read_plan(PLAN)), terminal_size=size, run_before=screenshot_after(SCREENS[screen]))
+
+
+def ladder_with_fit():
+    """The Ladder screen (`l` on the Plan screen) with fixtures/ladder_fit.json loaded, as `f` + its path load it."""
+    keys = screenshot_after(("f3", "l"))
+
+    async def run_before(pilot) -> None:
+        await keys(pilot)
+        pilot.app.screen.load_fit(str(FIT))
+        await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_ladder_screen_matches_its_snapshot(snap_compare, size):
+    assert snap_compare(WizardApp(plan=read_plan(PLAN)), terminal_size=size, run_before=ladder_with_fit())
 
 
 def test_the_light_theme_matches_its_snapshot(snap_compare):

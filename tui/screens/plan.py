@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
@@ -163,6 +164,7 @@ class PlanScreen(Screen):
     CSS_PATH = "plan.tcss"
     TITLE = "Plan"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [Binding("l", "ladder", "Ladder")]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -182,6 +184,16 @@ class PlanScreen(Screen):
     def on_mount(self) -> None:
         self.watch(self.app, "plan", self.show_plan)
         self.watch(self.app, "plan_error", self.show_plan)
+
+    def action_ladder(self) -> None:
+        """The scaling-law ladder below this plan and its fit (tui/screens/ladder.py)."""
+        # deferred: the ladder screen pulls planner.ladder and textual-plotext; kept out of the first paint
+        from tui.screens.ladder import LadderScreen
+
+        if self.app.plan is None or self.app.plan_error:
+            self.notify("No valid plan to derive a ladder from yet.", severity="warning")
+        else:
+            self.app.push_screen(LadderScreen())
 
     def show_plan(self, _: object = None) -> None:
         """The plan, or only the planner's error: a plan for earlier goals is not shown under it."""
