@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from planner.cost.risk import feasibility_problems
 from planner.errors import PlanInputError
 from planner.io import canonical_sha256
 from planner.schema import Approval, RunPlan
+from presets.loader import find_gpu
 
 OVERRIDE_APPROVAL = "approval"
 OVERRIDE_BUDGET = "budget"
@@ -51,9 +53,6 @@ def approve(plan: RunPlan, approved_by: str, note: str = "", now: datetime | Non
 def feasibility_refusals(plan: RunPlan) -> list[str]:
     """Why the plan cannot run (marked by --allow-infeasible, or found now: no layout, too long,
     no Megatron arguments; planner.cost.risk.feasibility_problems)."""
-    from planner.cost.risk import feasibility_problems
-    from presets.loader import find_gpu
-
     gpu = find_gpu(plan.estimate.gpu, "estimate.gpu")  # the planner takes its GPU; it reads no presets
     return list(dict.fromkeys([*plan.infeasible, *feasibility_problems(plan, gpu)]))
 

@@ -30,8 +30,11 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
+
+from executor.backends.base import python_executable
 from executor.backends.safety import NAME_RE, check_inside, check_int, check_name, check_path
-from executor.jobs import Job, JobGraph, SiteOptions, TorchrunLaunch
+from executor.backends.site import IMAGE_RE, MODULE_RE, SBATCH_RE
+from executor.jobs import Job, JobGraph, SiteOptions, TorchrunLaunch, compile_job_graph
 from planner.errors import PlanInputError
 from planner.io import to_yaml
 from planner.schema import RunPlan
@@ -114,8 +117,6 @@ def header(job: Job, graph: JobGraph, site: SiteOptions, after: list[str]) -> li
 
 
 def check_sbatch_option(option: str) -> str:
-    from executor.backends.site import SBATCH_RE
-
     if not SBATCH_RE.fullmatch(option):
         raise PlanInputError("unsafe sbatch option", [f"site.sbatch: {option!r} must match {SBATCH_RE.pattern}"])
     return option
@@ -143,8 +144,6 @@ def preamble(job: Job, graph: JobGraph, plan: RunPlan, site: SiteOptions) -> lis
 
 
 def check_module(name: str) -> str:
-    from executor.backends.site import MODULE_RE
-
     if not MODULE_RE.fullmatch(name):
         raise PlanInputError("unsafe module name", [f"site.modules: {name!r} must match {MODULE_RE.pattern}"])
     return name
@@ -159,8 +158,6 @@ def container_words(site: SiteOptions, gpus: bool) -> tuple[list[str], list[str]
     """(srun options, command prefix) that run a stage inside the site's container image."""
     if not site.container_image:
         return [], []
-    from executor.backends.site import IMAGE_RE
-
     if not IMAGE_RE.fullmatch(site.container_image):
         raise PlanInputError("unsafe container image", [f"site.container.image: {site.container_image!r}"])
     mounts = ",".join(check_path(m.split(":")[0], "site.container.mounts") and m for m in site.container_mounts)
@@ -262,9 +259,6 @@ def render_sbatch_bundle(plan: RunPlan, run_dir: str | None = None, python: str 
                          site: SiteOptions | None = None) -> str:
     """One shell script that writes the run directory (plan + sbatch files) and submits the chain.
     The stages run under the site's python (or venv), else the interpreter running this export."""
-    from executor.backends.base import python_executable
-    from executor.jobs import compile_job_graph
-
     site = site or SiteOptions()
     python = python or python_executable()
     root = site.run_root or "/scratch/llmplan/runs"

@@ -24,6 +24,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from lm_eval.models.utils import normalize_gen_kwargs
 
+from executor.evaluate.checkpoint import scorer_from_run_dir
 from executor.evaluate.scoring import (
     Scorer,
     TextTokenizer,
@@ -63,8 +64,6 @@ class LlmplanLM(LM):
         if scorer is None:
             if run_dir is None:
                 raise ValueError("LlmplanLM needs a scorer or run_dir=RUN_DIR")
-            from executor.evaluate.checkpoint import scorer_from_run_dir
-
             scorer = scorer_from_run_dir(run_dir)
         self.scorer = scorer
         # lm-eval's command line may pass "auto" (find the largest batch that fits): not supported,

@@ -12,7 +12,10 @@ from pathlib import Path
 import torch
 
 from executor.evaluate.scoring import HFTokenizer, Scorer
+from executor.hf.hfconfig import model_vocab_size
+from executor.train.checkpoint import _checkpoint_root, load_for_inference
 from planner.errors import PlanInputError
+from planner.io import read_plan
 
 
 def megatron_logits_fn(model, vocab_size: int):
@@ -43,8 +46,6 @@ def scorer_from_model(model, tokenizer_meta, vocab_size: int | None = None) -> S
 
 def scorer_from_run_dir(run_dir: str | Path) -> Scorer:
     """The run's latest checkpoint as a scorer; a missing checkpoint is bad input (exit 2)."""
-    from executor.train.checkpoint import load_for_inference
-
     try:
         model, tokenizer_meta = load_for_inference(run_dir)
     except FileNotFoundError as exc:
@@ -60,9 +61,5 @@ def model_vocabulary(run_dir: str | Path, tokenizer_vocab_size: int) -> int:
     the tokenizer's and the plan's vocabulary (`executor.train.model.model_vocab_size` before padding).
     The same rows as the Hugging Face export (`executor.hf`), so both backends score alike; equal to
     the tokenizer's size unless a small corpus left the tokenizer below the planned vocabulary."""
-    from executor.hf.hfconfig import model_vocab_size
-    from executor.train.checkpoint import _checkpoint_root
-    from planner.io import read_plan
-
     root, _ = _checkpoint_root(Path(run_dir))
     return model_vocab_size(read_plan(root / "plan.yaml"), tokenizer_vocab_size)

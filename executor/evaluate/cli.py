@@ -4,11 +4,15 @@ needs no UI package. tui.commands.evaluate registers the same command with `llmp
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
+from executor.hf import need
 from planner.errors import PlanInputError
+from planner.io import read_plan, validate_as
+from planner.schema.evaluation import EvalSpec
 
 
 def _task_list(values: tuple[str, ...]) -> list[str]:
@@ -18,9 +22,6 @@ def _task_list(values: tuple[str, ...]) -> list[str]:
 
 def eval_spec(run_dir: Path, tasks: tuple[str, ...], overrides: dict):
     """The plan's evaluation section (RUN_DIR/plan.yaml, else defaults) with the flags applied."""
-    from planner.io import read_plan, validate_as
-    from planner.schema.evaluation import EvalSpec
-
     plan_path = run_dir / "plan.yaml"
     spec = read_plan(plan_path).evaluation if plan_path.is_file() else EvalSpec()
     data = spec.model_dump(mode="json")
@@ -60,15 +61,12 @@ def evaluate_command(run_dir: str, tasks: tuple[str, ...], limit: int | None, nu
                  "offline": None if online is None else not online}
     spec = eval_spec(path, tasks, overrides)
     if spec.offline:
-        import os
-
         os.environ["HF_DATASETS_OFFLINE"] = "1"  # before datasets is imported: it reads them once
         os.environ["HF_HUB_OFFLINE"] = "1"
+    # deferred: runner imports torch; the CLI imports this module at start-up
     from executor.evaluate.runner import evaluate_run
 
     if backend == "hf":
-        from executor.hf import need
-
         need("transformers", "safetensors", "accelerate")
     results = evaluate_run(path, spec, backend=backend)
     eval_dir = path / ("eval-hf" if backend == "hf" else "eval")

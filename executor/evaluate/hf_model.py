@@ -14,13 +14,12 @@ from pathlib import Path
 import torch
 
 from executor.evaluate.scoring import HFTokenizer, Scorer
+from executor.hf.export import checkpoint_path, export_hf
+from executor.train.checkpoint import _checkpoint_root
 
 
 def export_for_eval(run_dir: Path) -> Path:
     """RUN_DIR/hf/iter_N of the latest checkpoint, exported unless it is there already."""
-    from executor.hf.export import checkpoint_path, export_hf
-    from executor.train.checkpoint import _checkpoint_root
-
     _, target = _checkpoint_root(checkpoint_path(run_dir, None))
     out = run_dir / "hf" / target.name
     if not (out / "config.json").is_file():
@@ -29,7 +28,7 @@ def export_for_eval(run_dir: Path) -> Path:
 
 
 def load_hf(hf_dir: Path):
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM  # deferred: transformers is the optional hf extra (executor.hf.need)
 
     return AutoModelForCausalLM.from_pretrained(str(hf_dir), dtype=torch.float32, attn_implementation="eager").eval()
 
@@ -48,6 +47,7 @@ def hf_scorer(model, hf_dir: Path) -> Scorer:
 
 def hf_lm(model, hf_dir: Path, batch_size: int):
     """lm-eval's `HFLM` on the loaded model (float32, CPU) with the export's tokenizer."""
+    # deferred: lm_eval's hf model and transformers (hf extra) only for --backend hf
     from lm_eval.models.huggingface import HFLM
     from transformers import AutoTokenizer
 

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from executor.evaluate import hf_model as hf_eval
+from executor.evaluate.checkpoint import scorer_from_run_dir
 from executor.evaluate.scoring import Scorer, score_documents
+from executor.evaluate.taskfiles import check_tasks, task_manager
 from planner.io import atomic_write_text
 from planner.schema.evaluation import EvalSpec
 
@@ -46,14 +49,14 @@ def set_offline() -> None:
     os.environ["HF_DATASETS_OFFLINE"] = "1"
     os.environ["HF_HUB_OFFLINE"] = "1"
     try:
-        import datasets.config
+        import datasets.config  # deferred: datasets reads HF_*_OFFLINE once, at import
 
         datasets.config.HF_DATASETS_OFFLINE = True
         datasets.config.HF_HUB_OFFLINE = True
     except ImportError:  # pragma: no cover - datasets comes with lm-eval
         pass
     try:
-        import huggingface_hub.constants
+        import huggingface_hub.constants  # deferred: huggingface_hub reads HF_HUB_OFFLINE once, at import
 
         huggingface_hub.constants.HF_HUB_OFFLINE = True
     except ImportError:  # pragma: no cover
@@ -62,7 +65,7 @@ def set_offline() -> None:
 
 def held_out_documents(data_dir: Path, max_tokens: int) -> tuple[list[list[int]], str]:
     """The first documents of the prepared validation prefixes, up to `max_tokens` tokens."""
-    from megatron.core.datasets.indexed_dataset import IndexedDataset
+    from megatron.core.datasets.indexed_dataset import IndexedDataset  # deferred: megatron-core takes seconds to import
 
     prefixes = sorted(data_dir.glob(VAL_GLOB))
     documents: list[list[int]] = []
@@ -151,9 +154,9 @@ def write_outputs(eval_dir: Path, texts: dict[str, str]) -> None:
 
 def run_lm_eval(scorer: Scorer, spec: EvalSpec, manager, model=None, log_samples: bool = False) -> dict:
     """lm-eval on the native adapter over `scorer`, or on `model` (an lm-eval `LM`, e.g. HFLM)."""
-    import lm_eval
+    import lm_eval  # deferred: lm_eval imports datasets, which must see HF_*_OFFLINE (set_offline) first
 
-    from executor.evaluate.adapter import LlmplanLM
+    from executor.evaluate.adapter import LlmplanLM  # deferred: the adapter imports lm_eval (see above)
 
     model = model or LlmplanLM(scorer=scorer, batch_size=spec.batch_size)
     results = lm_eval.simple_evaluate(model=model, tasks=list(spec.tasks), num_fewshot=spec.num_fewshot,
@@ -169,9 +172,8 @@ def evaluate_run(run_dir: str | Path, spec: EvalSpec, scorer: Scorer | None = No
     """Run the plan's tasks and the held-out perplexity on the run's latest checkpoint (or on
     `scorer`); write RUN_DIR/eval/ and return the `results.json` content. `backend="hf"`: lm-eval's
     own `hf` model on the run's Transformers export (executor/evaluate/hf_model.py), written to eval-hf/."""
+    # deferred: lm_eval imports datasets, which must see HF_*_OFFLINE (set_offline) first
     from lm_eval.utils import handle_non_serializable
-
-    from executor.evaluate.taskfiles import check_tasks, task_manager
 
     run_dir = Path(run_dir)
     if spec.offline:
@@ -181,14 +183,10 @@ def evaluate_run(run_dir: str | Path, spec: EvalSpec, scorer: Scorer | None = No
         check_tasks(list(spec.tasks), manager, spec.offline, spec.task_dir)
         lm = None
         if backend == "hf":
-            from executor.evaluate import hf_model as hf_eval
-
             hf_dir = hf_eval.export_for_eval(run_dir)
             hf_model = hf_eval.load_hf(hf_dir)
             scorer, lm = hf_eval.hf_scorer(hf_model, hf_dir), hf_eval.hf_lm(hf_model, hf_dir, spec.batch_size)
         elif scorer is None:
-            from executor.evaluate.checkpoint import scorer_from_run_dir
-
             scorer = scorer_from_run_dir(run_dir)
         results = run_lm_eval(scorer, spec, manager, lm, log_samples)
     samples = results.pop("samples", None)

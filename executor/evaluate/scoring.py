@@ -38,6 +38,7 @@ class HFTokenizer:
 
     @classmethod
     def from_file(cls, path: str) -> "HFTokenizer":
+        # deferred: tokenizers (Rust extension) only where a tokenizer is built or read
         from tokenizers import Tokenizer
 
         return cls(Tokenizer.from_file(str(path)))

@@ -57,7 +57,7 @@ def task_sources(offline: bool, task_dir: str | None) -> list[Path]:
 
 def task_manager(offline: bool, task_dir: str | None, staging: Path):
     """An lm-eval `TaskManager` over the staged task directories (and the built-ins when online)."""
-    from lm_eval.tasks import TaskManager
+    from lm_eval.tasks import TaskManager  # deferred: lm_eval imports torch and datasets (offline flags first)
 
     staged = [stage_task_dir(src, staging / f"{i}_{src.name}")
               for i, src in enumerate(task_sources(offline, task_dir))]
@@ -79,7 +79,7 @@ def lm_eval_dataset_of(name: str) -> str | None:
     """The hub dataset lm-eval's own definition of `name` loads, by a text scan of its YAMLs
     (building lm-eval's full task index takes tens of seconds); None if lm-eval has no such task."""
     try:
-        import lm_eval
+        import lm_eval  # deferred: lm_eval imports torch and datasets (offline flags first)
     except ImportError:
         return None
     root = Path(lm_eval.__file__).resolve().parent / "tasks"

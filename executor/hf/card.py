@@ -14,6 +14,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from executor.costs import gpu_hours_so_far, read_metrics
+from executor.rundir import read_state, state_path
+
 
 @dataclass(frozen=True)
 class Spent:
@@ -25,16 +28,9 @@ class Spent:
 
 
 def spent(plan, run_dir: Path) -> Spent:
-    from executor.costs import read_metrics
-
     est = plan.estimate
     hours, source = None, ""
-    from executor.rundir import state_path
-
     if state_path(run_dir).is_file():
-        from executor.costs import gpu_hours_so_far
-        from executor.rundir import read_state
-
         hours, source = gpu_hours_so_far(read_state(run_dir)), "run state (every stage attempt)"
     if hours is None:
         steps = [m for m in read_metrics(run_dir / "metrics.jsonl") if isinstance(m.get("step_time_s"), int | float)]

@@ -16,11 +16,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from executor.hf import hfconfig
 from executor.hf.card import model_card
 from executor.hf.convert import megatron_to_hf
 from executor.hf.weights import DEFAULT_MAX_SHARD_BYTES, write_weights
+from executor.train.checkpoint import LATEST, _checkpoint_root, iteration_dir, load_for_inference
 from planner.errors import PlanInputError
+from planner.io import read_plan
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,6 @@ class Exported:
 
 def checkpoint_path(run_dir: Path, step: int | None) -> Path:
     """RUN_DIR (latest) or RUN_DIR/checkpoints/iter_N; a missing one is bad input (exit 2)."""
-    from executor.train.checkpoint import LATEST, iteration_dir
-
     root = run_dir / "checkpoints" if (run_dir / "checkpoints").is_dir() else run_dir
     if step is None:
         if not (root / LATEST).is_file():
@@ -52,7 +54,7 @@ def checkpoint_path(run_dir: Path, step: int | None) -> Path:
 def tokenizer_files(tokenizer_json: Path, eod_id: int, max_length: int) -> dict[str, str]:
     """tokenizer.json as trained, plus the files `AutoTokenizer` reads (PreTrainedTokenizerFast with
     the run's end-of-document token as bos and eos: training conditioned documents on it)."""
-    from tokenizers import Tokenizer
+    from tokenizers import Tokenizer  # deferred: tokenizers (Rust extension) only where a tokenizer is built or read
 
     eod = Tokenizer.from_file(str(tokenizer_json)).id_to_token(eod_id)
     special = {"bos_token": eod, "eos_token": eod, "unk_token": None}
@@ -74,7 +76,7 @@ def _prepare_out(out_dir: Path) -> Path:
 
 def stored_dtype_name(target: Path) -> str:
     """The dtype the checkpoint holds its weights in (bf16 for a bf16 GPU run, fp32 on CPU)."""
-    from megatron.core import dist_checkpointing
+    from megatron.core import dist_checkpointing  # deferred: megatron-core takes seconds to import
 
     meta = dist_checkpointing.load_tensors_metadata(str(target))["embedding.word_embeddings.weight"]
     return str(meta.dtype).removeprefix("torch.")
@@ -83,11 +85,6 @@ def stored_dtype_name(target: Path) -> str:
 def export_hf(run_dir: str | Path, out_dir: str | Path, step: int | None = None,
               max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES, dtype: str = "auto") -> Exported:
     """`dtype`: `auto` (the checkpoint's stored dtype), `float32`, `bfloat16` or `float16`."""
-    import torch
-
-    from executor.train.checkpoint import _checkpoint_root, load_for_inference
-    from planner.io import read_plan
-
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     path = checkpoint_path(run_dir, step)
     root, target = _checkpoint_root(path)

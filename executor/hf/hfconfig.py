@@ -26,6 +26,7 @@ def model_vocab_size(plan, tokenizer_vocab_size: int) -> int:
 
 
 def shape_of(plan, vocab_size: int) -> LlamaShape:
+    # deferred: convert imports torch; hfconfig stays light for `llmplan plan --continue-from`
     from executor.hf.convert import LlamaShape
 
     m = plan.model

@@ -17,10 +17,17 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from executor.hf import hfconfig
 from executor.hf.convert import expected_hf_shapes, hf_to_megatron
 from executor.hf.weights import read_weights
+from executor.train.checkpoint import LATEST, MEGATRON_LATEST, _init_single_process, iteration_dir
+from executor.train.cpu_compat import sync_save_strategy
+from executor.train.model import build_model
+from planner.compute.memory import padded_vocab_size
 from planner.errors import PlanInputError
+from planner.io import atomic_write_text, read_plan
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ def _check_tensors(tensors: dict, shape, source: str) -> None:
 
 def _tokenizer(hf_dir: Path, plan) -> tuple[int, int]:
     """(vocabulary size, end-of-document id) of HF_DIR/tokenizer.json."""
-    from tokenizers import Tokenizer
+    from tokenizers import Tokenizer  # deferred: tokenizers (Rust extension) only where a tokenizer is built or read
 
     path = hf_dir / "tokenizer.json"
     if not path.is_file():
@@ -74,9 +81,6 @@ IMPORTED = "imported_from.json"  # beside the checkpoints; the trainer leaves it
 def import_hf(hf_dir: str | Path, plan_path: str | Path, out_dir: str | Path,
               tokens_seen: float | None = None) -> Imported:
     """`tokens_seen`: tokens the model was trained on before (its card's figure), for the model card."""
-    from planner.io import read_plan
-    from planner.compute.memory import padded_vocab_size
-
     hf_dir, out_dir = Path(hf_dir), Path(out_dir)
     plan = read_plan(plan_path)
     if plan.layout is None:
@@ -106,8 +110,6 @@ def import_hf(hf_dir: str | Path, plan_path: str | Path, out_dir: str | Path,
         tokens_seen = plan.goals.continue_from.tokens_seen
     origin = {"hf_dir": str(hf_dir.resolve()), "tokens_seen": tokens_seen}
     (root / IMPORTED).write_text(json.dumps(origin, indent=2) + "\n", encoding="utf-8")
-    from executor.train.checkpoint import LATEST, MEGATRON_LATEST
-    from planner.io import atomic_write_text
 
     atomic_write_text(root / MEGATRON_LATEST, "0\n")
     atomic_write_text(root / LATEST, json.dumps({"iteration": 0, "dir": "iter_0000000", "weights_only": True}) + "\n")
@@ -117,13 +119,7 @@ def import_hf(hf_dir: str | Path, plan_path: str | Path, out_dir: str | Path,
 def _save(plan, plan_path: Path, state: dict, rows: int, root: Path) -> None:
     """Load `state` into a TP=1 `GPTModel` built by the trainer's `build_model` (strict: every key
     and shape) and save its sharded state dict as iter_0000000."""
-    from megatron.core import dist_checkpointing
-
-    from executor.train.checkpoint import _init_single_process, iteration_dir
-    from executor.train.cpu_compat import sync_save_strategy
-    from executor.train.model import build_model
-
-    import torch
+    from megatron.core import dist_checkpointing  # deferred: megatron-core takes seconds to import
 
     _init_single_process()
     model = build_model(plan, rows, on_gpu=False)

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from executor.hf import hfconfig
 from planner.errors import PlanInputError
+from planner.io import read_plan, validate_as
+from planner.model.architecture import count_params, shape_params
+from planner.schema import ModelShape
 
 LATEST, META, IMPORTED = "latest", "train_meta.json", "imported_from.json"  # executor.train.checkpoint, importer
 
@@ -44,10 +47,6 @@ def _llama_problems(config: dict) -> list[str]:
 
 def shape_from_hf_config(config: dict, source: str):
     """A planner ModelShape from a Transformers Llama `config.json` (PlanInputError naming each problem)."""
-    from planner.model.architecture import count_params
-    from planner.io import validate_as
-    from planner.schema import ModelShape
-
     lines = _llama_problems(config)
     fields = {"num_hidden_layers": "num_layers", "hidden_size": "hidden_size", "num_attention_heads":
               "num_attention_heads", "intermediate_size": "ffn_hidden_size", "vocab_size": "vocab_size",
@@ -76,9 +75,6 @@ def _checkpoints_root(path: Path) -> Path | None:
 
 def _llmplan_checkpoint(root: Path) -> tuple[object, float]:
     """(shape, tokens seen) of an llmplan checkpoints directory."""
-    from planner.model.architecture import shape_params
-    from planner.io import read_plan
-
     plan = read_plan(root / "plan.yaml")
     latest = json.loads((root / LATEST).read_text(encoding="utf-8"))
     meta_path = root / META

@@ -40,7 +40,7 @@ def plan_shards(tensors: dict[str, torch.Tensor], max_shard_bytes: int) -> list[
 def write_weights(out: Path, tensors: dict[str, torch.Tensor],
                   max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES) -> list[str]:
     """Write the tensors (contiguous, as they are) into OUT; returns the file names written."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # deferred: safetensors is the optional hf extra (executor.hf.need)
 
     groups = plan_shards(tensors, max_shard_bytes)
     meta = {"format": "pt"}
@@ -60,7 +60,7 @@ def write_weights(out: Path, tensors: dict[str, torch.Tensor],
 
 def read_weights(hf_dir: Path) -> dict[str, torch.Tensor]:
     """All tensors of an HF directory (single file or sharded with an index)."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # deferred: safetensors is the optional hf extra (executor.hf.need)
 
     if (hf_dir / INDEX).is_file():
         weight_map = json.loads((hf_dir / INDEX).read_text(encoding="utf-8"))["weight_map"]

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import click
 
+from executor.prepare import Pipeline
 from planner.errors import PlanInputError
+from planner.io import read_plan
+from planner.schema.data import DataSource, DataSpec, TokenizerSpec
 
 
 def _source_name(path: str, taken: set[str]) -> str:
@@ -26,9 +29,6 @@ def _source_name(path: str, taken: set[str]) -> str:
 
 
 def _spec_from_args(plan: str | None, inputs: tuple[str, ...], text_field: str, vocab_size: int | None):
-    from planner.io import read_plan
-    from planner.schema.data import DataSource, DataSpec, TokenizerSpec
-
     if plan and inputs:
         raise PlanInputError("give a plan file or --input paths, not both",
                              ["PLAN / --input: the plan's data.sources, or the paths given"])
@@ -83,8 +83,6 @@ def prepare_cmd(plan, inputs, out_dir, workers, num_shards, shard_index, stage, 
     finished shards. In a Slurm array, each task runs `--stage filter` for its shard; then one
     `llmplan prepare ... --num-shards N` finishes the rest.
     """
-    from executor.prepare import Pipeline
-
     spec = _spec_from_args(plan, inputs, text_field, vocab_size)
     shard_index, num_shards = _shard_args(shard_index, num_shards)
     if num_shards is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pydoc_data.topics import topics
 
 UNDERLINE = re.compile(r"^([*=\-~^])\1{2,}\s*$")
 MIN_SECTION_WORDS = 20
@@ -59,8 +60,6 @@ def _paragraphs(lines: list[str]) -> list[str]:
 
 def pydoc_documents() -> Iterator[str]:
     """The documents of the embedded corpus, in a fixed order (topic order, then section order)."""
-    from pydoc_data.topics import topics
-
     for name in sorted(topics):
         for heading, body in _sections(topics[name]):
             paras = _paragraphs(body)

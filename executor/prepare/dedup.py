@@ -53,7 +53,7 @@ def bands_and_rows(spec: DedupSpec) -> tuple[int, int]:
     """(b, r) from the plan, or datasketch's optimum for `threshold` when num_bands is null."""
     if spec.num_bands is not None:
         return spec.num_bands, spec.num_perm // spec.num_bands
-    from datasketch.lsh import _optimal_param
+    from datasketch.lsh import _optimal_param  # deferred: datasketch imports scipy (~1.7 s)
 
     return _optimal_param(spec.threshold, spec.num_perm, 0.5, 0.5)
 
@@ -66,7 +66,7 @@ def detection_probability(similarity: float, bands: int, rows: int) -> float:
 def signatures(normalised_texts: Iterable[str], spec: DedupSpec) -> np.ndarray:
     """MinHash signatures, one row of `num_perm` uint32 values per text (datasketch, affine32 scheme,
     CRC-32 of each shingle: deterministic across processes, unlike Python's `hash`)."""
-    from datasketch import MinHash
+    from datasketch import MinHash  # deferred: datasketch imports scipy (~1.7 s)
 
     rows = [m.hashvalues for m in MinHash.generator(
         (shingles(t, spec.ngram_size) for t in normalised_texts),
@@ -106,7 +106,7 @@ def near_duplicates(sigs: np.ndarray, candidates: np.ndarray, spec: DedupSpec) -
     """Mask of documents that are not the first of their MinHash-LSH cluster.
 
     Only rows where `candidates` is True take part (exact duplicates are already gone)."""
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHash, MinHashLSH  # deferred: datasketch imports scipy (~1.7 s)
 
     bands, rows = bands_and_rows(spec)
     lsh = MinHashLSH(num_perm=spec.num_perm, params=(bands, rows))

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from executor.prepare.dedup import bands_and_rows, detection_probability, exact_duplicates, near_duplicates
+from executor.prepare.pii import PIIRedactor
+from executor.prepare.tokenize import copy_tokenizer, train_bpe
 from planner.io import atomic_write_text
 from planner.schema.data import DataSpec
 from executor.prepare import shards as sh
@@ -41,8 +44,6 @@ def _save(path: Path, array: np.ndarray) -> None:
 
 def run_dedup(spec: DataSpec, work: Path, num_shards: int) -> dict:
     """Exact then near-duplicate removal across all shards; the first document of each cluster stays."""
-    from executor.prepare.dedup import bands_and_rows, detection_probability, exact_duplicates, near_duplicates
-
     keys = np.concatenate(_load(work, num_shards, "keys.npy")).astype(np.uint64)
     sources = np.concatenate(_load(work, num_shards, "sources.npy")).astype(np.int32)
     exact = exact_duplicates(keys) if spec.dedup.exact else np.zeros(len(keys), dtype=bool)
@@ -65,8 +66,6 @@ def run_dedup(spec: DataSpec, work: Path, num_shards: int) -> dict:
 
 def _sample_texts(spec: DataSpec, work: Path, num_shards: int, offsets: list[int]):
     """The first `sample_docs` training documents in global order, PII-redacted."""
-    from executor.prepare.pii import PIIRedactor
-
     remove = np.load(work / "dedup" / "remove.npy")
     valid = np.load(work / "dedup" / "valid.npy")
     redactor = PIIRedactor(spec.pii)
@@ -76,8 +75,6 @@ def _sample_texts(spec: DataSpec, work: Path, num_shards: int, offsets: list[int
 
 
 def build_tokenizer(spec: DataSpec, work: Path, out: Path, num_shards: int, offsets: list[int]) -> None:
-    from executor.prepare.tokenize import copy_tokenizer, train_bpe
-
     target = out / "tokenizer.json"
     if spec.tokenizer.kind == "file":
         copy_tokenizer(spec.tokenizer, target)

@@ -22,6 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from executor.prepare.dedup_stage import build_tokenizer, run_dedup
+from executor.prepare.readers import resolve_format
+from executor.prepare.report import merge_outputs
 from planner.errors import PlanInputError
 from planner.io import atomic_write_text
 from planner.schema.data import DataSpec
@@ -36,7 +39,7 @@ def _worker_init() -> None:
 
 
 def _progress(total: int, desc: str, quiet: bool):
-    from tqdm import tqdm
+    from tqdm import tqdm  # deferred: tqdm (data extra) only while shards run
 
     return tqdm(total=total, desc=desc, unit="shard", disable=quiet, leave=False)
 
@@ -110,14 +113,10 @@ class Pipeline:
                    self.pool if len(todo) > 1 else None, "filter", self.quiet)
 
     def dedup(self) -> None:
-        from executor.prepare.dedup_stage import run_dedup
-
         if not (self.work / "dedup.done").exists():
             run_dedup(self.spec, self.work, self.num_shards)
 
     def tokenizer(self) -> None:
-        from executor.prepare.dedup_stage import build_tokenizer
-
         if not (self.work / "tokenizer.done").exists() or not (self.out / "tokenizer.json").exists():
             build_tokenizer(self.spec, self.work, self.out, self.num_shards, self.offsets())
 
@@ -134,8 +133,6 @@ class Pipeline:
                    self.pool if len(todo) > 1 else None, "tokenize", self.quiet)
 
     def merge(self) -> dict:
-        from executor.prepare.report import merge_outputs
-
         return merge_outputs(self.spec, self.work, self.out, self.markers("filter"),
                              self.markers("tokenize"))
 
@@ -143,8 +140,6 @@ class Pipeline:
         """Run one stage (for `shards`, where the stage is per shard) or everything still to do."""
         if stage not in STAGES + ("all",):
             raise PlanInputError(f"unknown stage {stage!r}", [f"--stage: one of all, {', '.join(STAGES)}"])
-        from executor.prepare.readers import resolve_format
-
         for src in self.spec.sources:  # a missing input is reported before anything is written
             resolve_format(src)
         self.out.mkdir(parents=True, exist_ok=True)

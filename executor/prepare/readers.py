@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from executor.prepare.corpus import pydoc_documents
 from planner.errors import PlanInputError
 from planner.schema.data import BUILTIN_CORPUS, DataSource
 
@@ -63,7 +64,7 @@ def load_local(src: DataSource, cache_dir: str):
     fmt = resolve_format(src)
     if fmt in ("builtin", "hub"):
         return None
-    import datasets
+    import datasets  # deferred: datasets takes seconds to import, only for Hub or Arrow sources
 
     datasets.disable_progress_bars()
     files = _data_files(src, fmt)
@@ -81,8 +82,6 @@ def load_local(src: DataSource, cache_dir: str):
 
 
 def _builtin(src: DataSource) -> list[str]:
-    from executor.prepare.corpus import pydoc_documents
-
     if src.path not in (BUILTIN_CORPUS, "builtin:"):
         raise PlanInputError(f"unknown builtin corpus {src.path!r}",
                              [f"data.sources[{src.name}].path: the builtin corpus is {BUILTIN_CORPUS}"])
@@ -96,7 +95,7 @@ def _shard_range(total: int, shard_index: int, num_shards: int) -> range:
 
 
 def _hub(src: DataSource, shard_index: int, num_shards: int) -> Iterator[str]:
-    import datasets
+    import datasets  # deferred: datasets takes seconds to import, only for Hub or Arrow sources
 
     if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
         raise PlanInputError(f"source {src.name!r} is a hub dataset but the hub is offline",

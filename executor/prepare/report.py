@@ -7,10 +7,11 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from planner.errors import PlanInputError
 from planner.io import atomic_write_text
 from planner.schema.data import DataSpec
 from executor.prepare import shards as sh
-from executor.prepare.writer import prefix_name, token_dtype
+from executor.prepare.writer import merge_prefixes, prefix_name, token_dtype
 
 
 def _sum_nested(markers: list[dict], key: str) -> dict[str, dict[str, int]]:
@@ -22,8 +23,6 @@ def _sum_nested(markers: list[dict], key: str) -> dict[str, dict[str, int]]:
 
 
 def _merge_prefixes(spec: DataSpec, work: Path, out: Path, tok_markers: list[dict], dtype) -> dict:
-    from executor.prepare.writer import merge_prefixes
-
     done: dict[str, dict[str, int]] = {}
     for src in spec.sources:
         for split in ("train", "valid"):
@@ -40,7 +39,7 @@ def _merge_prefixes(spec: DataSpec, work: Path, out: Path, tok_markers: list[dic
 
 def merge_outputs(spec: DataSpec, work: Path, out: Path, filter_markers: list[dict],
                   tok_markers: list[dict]) -> dict:
-    from tokenizers import Tokenizer
+    from tokenizers import Tokenizer  # deferred: tokenizers (Rust extension) only where a tokenizer is built or read
 
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     vocab_size = tok.get_vocab_size()
@@ -83,8 +82,6 @@ def merge_outputs(spec: DataSpec, work: Path, out: Path, filter_markers: list[di
 
 def _require_training_data(stats: dict, out: Path) -> None:
     """A source left without training documents cannot be blended: say why, with the top reasons."""
-    from planner.errors import PlanInputError
-
     empty = [name for name, splits in stats["docs_out_by_source"].items() if not splits["train"]]
     if empty:
         reasons = Counter({f"{f}:{r}": n for f, rs in stats["dropped"].items() for r, n in rs.items()})

@@ -16,6 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from executor.prepare.dedup import exact_key, normalise, signatures
+from executor.prepare.filters import build_filters
+from executor.prepare.pii import PIIRedactor
+from executor.prepare.readers import read_shard
+from executor.prepare.tokenize import Encoder
+from executor.prepare.writer import ShardPrefixWriter, prefix_name
 from planner.io import atomic_write_text
 from planner.schema.data import DataSpec
 
@@ -75,10 +81,6 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 def filter_shard(spec: DataSpec, work: Path, shard: int, num_shards: int) -> dict:
     """Read shard `shard` of every source, apply the quality filters, and store the kept texts with
     their exact-dedup keys and MinHash signatures."""
-    from executor.prepare.dedup import exact_key, normalise, signatures
-    from executor.prepare.filters import build_filters
-    from executor.prepare.readers import read_shard
-
     stage_dir = work / "filter"
     tmp = _fresh_tmp(stage_dir, shard)
     filters = build_filters(spec.filters)
@@ -122,10 +124,6 @@ def iter_kept_docs(work: Path, shard: int, remove: np.ndarray, valid: np.ndarray
 
 def tokenize_shard(spec: DataSpec, work: Path, shard: int, offset: int, tokenizer_path: Path) -> dict:
     """Redact PII, tokenize and write this shard's documents, one indexed dataset per source and split."""
-    from executor.prepare.pii import PIIRedactor
-    from executor.prepare.tokenize import Encoder
-    from executor.prepare.writer import ShardPrefixWriter, prefix_name
-
     remove = np.load(work / "dedup" / "remove.npy")
     valid = np.load(work / "dedup" / "valid.npy")
     stage_dir = work / "tokenize"

@@ -11,13 +11,15 @@ import re
 import string
 from dataclasses import dataclass, field
 
+from executor.prepare.corpus import pydoc_documents
+from executor.prepare.dedup import normalise, shingles
+from executor.prepare.pii import luhn_valid
+
 STOP = ["the", "the", "of", "and", "to", "a", "in", "that", "is", "with", "for", "be", "have"]
 
 
 def vocabulary() -> list[str]:
     """Distinct lowercase words (3-12 letters) of the pydoc corpus, sorted."""
-    from executor.prepare.corpus import pydoc_documents
-
     words = {w for d in pydoc_documents() for w in re.findall(r"\b[a-z]{3,12}\b", d)}
     return sorted(words)
 
@@ -34,8 +36,6 @@ def document(rng: random.Random, vocab: list[str], num_lines: int = 5) -> str:
 
 
 def jaccard(a: str, b: str, n: int = 5) -> float:
-    from executor.prepare.dedup import normalise, shingles
-
     sa, sb = set(shingles(normalise(a), n)), set(shingles(normalise(b), n))
     return len(sa & sb) / len(sa | sb)
 
@@ -104,8 +104,6 @@ def dedup_corpus(num_originals: int = 800, num_exact: int = 100, num_near: int =
 
 def luhn_complete(prefix_and_body: str) -> str:
     """Append the Luhn check digit."""
-    from executor.prepare.pii import luhn_valid
-
     return next(prefix_and_body + d for d in string.digits if luhn_valid(prefix_and_body + d))
 
 

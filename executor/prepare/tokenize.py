@@ -14,6 +14,7 @@ from planner.schema.data import TokenizerSpec
 def train_bpe(texts: Iterable[str], spec: TokenizerSpec, out_path: Path) -> None:
     """Byte-level BPE (Radford et al. 2019, GPT-2, section 2.2) with the end-of-document token as
     id 0; saved to `out_path` atomically."""
+    # deferred: tokenizers (Rust extension) only where a tokenizer is built or read
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -28,7 +29,7 @@ def train_bpe(texts: Iterable[str], spec: TokenizerSpec, out_path: Path) -> None
 
 def copy_tokenizer(spec: TokenizerSpec, out_path: Path) -> None:
     """Check that the plan's tokenizer.json loads and has the end-of-document token, then copy it."""
-    from tokenizers import Tokenizer
+    from tokenizers import Tokenizer  # deferred: tokenizers (Rust extension) only where a tokenizer is built or read
 
     src = Path(spec.path or "")
     try:
@@ -54,6 +55,7 @@ class Encoder:
     """Token ids of documents, each followed by the end-of-document id."""
 
     def __init__(self, tokenizer_path: Path, eod_token: str) -> None:
+        # deferred: tokenizers (Rust extension) only where a tokenizer is built or read
         from tokenizers import Tokenizer
 
         self.tok = Tokenizer.from_file(str(tokenizer_path))

@@ -19,7 +19,7 @@ def prefix_name(source: str, split: str) -> str:
 
 def token_dtype(vocab_size: int) -> type[np.number]:
     """uint16 when every id fits (Megatron's `DType.optimal_dtype`: vocab < 65500), else int32."""
-    from megatron.core.datasets.indexed_dataset import DType
+    from megatron.core.datasets.indexed_dataset import DType  # deferred: megatron-core takes seconds to import
 
     return DType.optimal_dtype(vocab_size)
 
@@ -56,6 +56,7 @@ class ShardPrefixWriter:
 def merge_prefixes(parts: list[Path], final: Path, dtype: type[np.number]) -> None:
     """Write the shards' documents, in shard order, with Megatron-Core's `IndexedDatasetBuilder`
     into temp files, then rename both into `final`.bin/.idx."""
+    # deferred: megatron-core takes seconds to import
     from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
     tmp = final.with_name(f".{final.name}.tmp")

@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from executor.train.loop import TrainArgs, run
+from planner.errors import PlanInputError
+
 
 def parse_args(argv: list[str] | None = None):
-    from executor.train.loop import TrainArgs
-
     p = argparse.ArgumentParser(prog="python -m executor.train")
     p.add_argument("plan", type=Path)
     p.add_argument("--data", type=Path, required=True, help="prepared data directory")
@@ -22,9 +23,6 @@ def parse_args(argv: list[str] | None = None):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from executor.train.loop import run
-    from planner.errors import PlanInputError
-
     try:
         return run(parse_args(argv))
     except PlanInputError as exc:

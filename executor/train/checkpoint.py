@@ -26,7 +26,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from planner.io import atomic_write_text
+from executor.train.cpu_compat import install_cpu_shim
+from executor.train.data import TokenizerMeta
+from executor.train.model import build_model
+from planner.io import atomic_write_text, read_plan
 
 LATEST = "latest"
 MEGATRON_LATEST = "latest_checkpointed_iteration.txt"
@@ -45,6 +48,7 @@ def latest_iteration(root: str | Path) -> int | None:
 
 
 def _rng_object(is_loading: bool):
+    # deferred: megatron-core takes seconds to import
     from megatron.core.dist_checkpointing.mapping import ShardedObject
     from megatron.core.tensor_parallel.random import get_cuda_rng_tracker
 
@@ -58,6 +62,7 @@ def _rng_object(is_loading: bool):
 
 
 def _restore_rng(state: dict) -> None:
+    # deferred: megatron-core takes seconds to import
     from megatron.core.tensor_parallel.random import get_cuda_rng_tracker
 
     random.setstate(state["python"])
@@ -89,7 +94,7 @@ def _state(chunks, optimizer, *, is_loading: bool, scheduler=None, extra: dict |
 def save(root: str | Path, iteration: int, chunks, optimizer, scheduler, *, consumed_samples: int,
          strategy=None) -> Path:
     """Write iter_NNNNNNN on every rank, then (rank 0, after a barrier) move the pointers."""
-    from megatron.core import dist_checkpointing
+    from megatron.core import dist_checkpointing  # deferred: megatron-core takes seconds to import
 
     root, target = Path(root), iteration_dir(Path(root), iteration)
     if dist.get_rank() == 0:
@@ -109,7 +114,7 @@ def save(root: str | Path, iteration: int, chunks, optimizer, scheduler, *, cons
 
 def load(root: str | Path, chunks, optimizer, scheduler) -> dict:
     """Restore the latest checkpoint in place; returns {"iteration", "consumed_samples"}."""
-    from megatron.core import dist_checkpointing
+    from megatron.core import dist_checkpointing  # deferred: megatron-core takes seconds to import
 
     iteration = latest_iteration(root)
     target = iteration_dir(Path(root), iteration)
@@ -134,7 +139,7 @@ def weights_only(root: str | Path) -> bool:
 def _load_weights_only(target: Path, chunks) -> dict:
     """Megatron-LM's `--finetune --no-load-optim --no-load-rng`: the weights, then a fresh optimizer,
     scheduler and RNG at step 0 (a model imported from Hugging Face has no training state)."""
-    from megatron.core import dist_checkpointing
+    from megatron.core import dist_checkpointing  # deferred: megatron-core takes seconds to import
 
     state = {key: chunk.sharded_state_dict(prefix="") for key, chunk in zip(_model_keys(chunks), chunks)}
     loaded = dist_checkpointing.load(state, str(target))
@@ -167,9 +172,7 @@ def _checkpoint_root(path: Path) -> tuple[Path, Path]:
 
 def _init_single_process() -> None:
     """A one-process gloo group and TP=PP=1 parallel state, unless one exists already."""
-    from megatron.core import parallel_state
-
-    from executor.train.cpu_compat import install_cpu_shim
+    from megatron.core import parallel_state  # deferred: megatron-core takes seconds to import
 
     install_cpu_shim()
     if not dist.is_initialized():
@@ -188,12 +191,9 @@ def load_for_inference(path: str | Path):
     mode; `model(tokens, position_ids, attention_mask)` returns logits over the padded vocabulary
     (slice `[..., :tokenizer.vocab_size]`). attention_mask: bool [1, 1, s, s], True = masked.
     """
+    # deferred: megatron-core takes seconds to import
     from megatron.core import dist_checkpointing
     from megatron.core.tensor_parallel.random import model_parallel_cuda_manual_seed
-
-    from executor.train.data import TokenizerMeta
-    from executor.train.model import build_model
-    from planner.io import read_plan
 
     root, target = _checkpoint_root(Path(path))
     meta = json.loads((root / META).read_text(encoding="utf-8"))

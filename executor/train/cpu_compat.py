@@ -47,7 +47,7 @@ def install_cpu_shim() -> None:
     # torch.manual_seed itself calls torch.cuda.manual_seed_all: seed the CPU generator directly
     torch.cuda.manual_seed = lambda seed: torch.default_generator.manual_seed(int(seed))
     torch.cuda.manual_seed_all = lambda seed: None
-    import megatron.core.tensor_parallel.random as mrandom
+    import megatron.core.tensor_parallel.random as mrandom  # deferred: megatron-core takes seconds to import
 
     mrandom._set_cuda_rng_state = lambda state, device=-1, graph_safe=False: torch.set_rng_state(state)
     mrandom._get_cuda_rng_state = lambda device="cuda", clone=False, graph_safe=False: torch.get_rng_state()
@@ -121,6 +121,7 @@ def local_grad_norm_squares(params: list[torch.nn.Parameter]) -> torch.Tensor:
     every TP rank if it is tensor-parallel, else only on TP rank 0; the caller sums the shares
     over the model-parallel group.
     """
+    # deferred: megatron-core takes seconds to import
     from megatron.core.tensor_parallel import param_is_not_tensor_parallel_duplicate
 
     grads = [p.grad.detach() for p in params if p.grad is not None and param_is_not_tensor_parallel_duplicate(p)]
@@ -136,7 +137,7 @@ def reduce_step_statistics(norm_squares: torch.Tensor, loss: torch.Tensor, stop:
     and every TP rank the same loss, so world sums divided by DP (norm) and by TP x DP (loss) are
     the model-parallel norm and the data-parallel mean. One collective instead of three per step.
     """
-    from megatron.core import parallel_state as ps
+    from megatron.core import parallel_state as ps  # deferred: megatron-core takes seconds to import
 
     dp, tp = ps.get_data_parallel_world_size(), ps.get_tensor_model_parallel_world_size()
     stats = torch.stack([norm_squares.double() / dp, loss.double().reshape(()) / (tp * dp),
@@ -193,6 +194,7 @@ class CpuOptimizer:
 
     def sharded_state_dict(self, model_sharded_state_dict, is_loading: bool = False):
         """Megatron's FP32Optimizer layout: per-parameter state as sharded tensors, one common step."""
+        # deferred: megatron-core takes seconds to import
         from megatron.core.dist_checkpointing.optimizer import (
             get_param_id_to_sharded_param_map,
             optim_state_to_sharding_state,
@@ -220,6 +222,7 @@ class CpuOptimizer:
 
 def sync_save_strategy():
     """dist_checkpointing's torch_dist format, written synchronously without CUDA calls."""
+    # deferred: megatron-core takes seconds to import, with torch's distributed checkpoint
     from megatron.core.dist_checkpointing.strategies.base import SaveShardedStrategy
     from megatron.core.dist_checkpointing.strategies.torch import (
         MCoreSavePlanner,

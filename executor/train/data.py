@@ -55,7 +55,7 @@ def _eod_from_json(data_dir: Path) -> int | None:
 
 def read_tokenizer_meta(data_dir: str | Path, eod_token: str | None = None) -> TokenizerMeta:
     """Vocabulary size and end-of-document id of `DATA/tokenizer.json`."""
-    from tokenizers import Tokenizer
+    from tokenizers import Tokenizer  # deferred: tokenizers (Rust extension) only where a tokenizer is built or read
 
     data_dir = Path(data_dir)
     path = data_dir / "tokenizer.json"
@@ -121,7 +121,7 @@ def dataset_blends(plan, data_dir: str | Path) -> dict:
 
 
 def num_documents(prefix: str) -> int:
-    from megatron.core.datasets.indexed_dataset import IndexedDataset
+    from megatron.core.datasets.indexed_dataset import IndexedDataset  # deferred: megatron-core takes seconds to import
 
     return len(IndexedDataset(prefix).document_indices) - 1
 
@@ -134,6 +134,7 @@ def split_string(validation_fraction: float, min_documents: int) -> str:
 
 def build_datasets(plan, data_dir, tokenizer: TokenizerMeta, cache_dir, *, build_on_rank) -> tuple:
     """(train, valid) GPTDatasets sized for the plan's steps and evaluations."""
+    # deferred: megatron-core takes seconds to import
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
     from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
 

@@ -15,6 +15,8 @@ from functools import partial
 import torch
 import torch.distributed as dist
 
+from executor.train.cpu_compat import CpuGradSync, CpuOptimizer, local_grad_norm_squares, reduce_step_statistics
+
 
 def masked_mean_loss(loss_mask: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over the tokens the loss mask keeps (GPTModel returns per-token loss)."""
@@ -29,7 +31,7 @@ def causal_mask(seq_length: int, device) -> torch.Tensor:
 
 
 def _dp_mean(value: torch.Tensor) -> float:
-    from megatron.core import parallel_state
+    from megatron.core import parallel_state  # deferred: megatron-core takes seconds to import
 
     group = parallel_state.get_data_parallel_group()
     dist.all_reduce(value, group=group)
@@ -40,9 +42,7 @@ class CpuEngine:
     """Gradient accumulation over micro-batches, DP all-reduce, clipping, AdamW (see cpu_compat)."""
 
     def __init__(self, plan, model) -> None:
-        from megatron.core import parallel_state
-
-        from executor.train.cpu_compat import CpuGradSync, CpuOptimizer
+        from megatron.core import parallel_state  # deferred: megatron-core takes seconds to import
 
         self.model = model
         self.chunks = [model]
@@ -60,8 +60,6 @@ class CpuEngine:
 
     def train_step(self, batches: list[dict], stop: bool = False) -> tuple[float, float, bool, bool]:
         """-> (DP-mean loss, grad norm, step applied, any rank asked to stop)."""
-        from executor.train.cpu_compat import local_grad_norm_squares, reduce_step_statistics
-
         self.model.train()
         self.optimizer.zero_grad()
         total = torch.zeros(())
@@ -86,6 +84,7 @@ class MegatronEngine:
     """Megatron DDP + distributed optimizer + pipeline schedules (needs CUDA)."""
 
     def __init__(self, plan, chunks: list) -> None:
+        # deferred: megatron-core takes seconds to import
         from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
         from megatron.core.distributed import finalize_model_grads
         from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
@@ -130,6 +129,7 @@ class MegatronEngine:
         return out, partial(loss_func, batch["loss_mask"])
 
     def _run(self, batches: list[dict], forward_only: bool) -> float:
+        # deferred: megatron-core takes seconds to import
         from megatron.core import parallel_state
         from megatron.core.pipeline_parallel import get_forward_backward_func
 

@@ -17,6 +17,11 @@ from pathlib import Path
 
 import torch.distributed as dist
 
+from executor.train import data
+from executor.train.loop import build_engine, init_parallel, micro_batches
+from planner.compute.memory import per_rank_memory, per_rank_parameter_count
+from planner.io import read_plan
+
 
 def measured_bytes(engine) -> dict:
     """Tensor bytes of parameters, gradients and optimizer moments on this rank (CPU engine)."""
@@ -34,8 +39,6 @@ def measured_bytes(engine) -> dict:
 
 
 def predicted_bytes(plan, vocab_size: int, tp_rank: int, pp_rank: int) -> dict:
-    from planner.compute.memory import per_rank_memory, per_rank_parameter_count
-
     model = plan.model.model_copy(update={"vocab_size": max(vocab_size, plan.model.vocab_size)})
     lay = plan.layout.layout
     mem = per_rank_memory(model, lay, pp_rank, precision=plan.recipe.precision)
@@ -47,11 +50,7 @@ def predicted_bytes(plan, vocab_size: int, tp_rank: int, pp_rank: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from megatron.core import parallel_state
-
-    from executor.train import data
-    from executor.train.loop import build_engine, init_parallel, micro_batches
-    from planner.io import read_plan
+    from megatron.core import parallel_state  # deferred: megatron-core takes seconds to import
 
     p = argparse.ArgumentParser(prog="python -m executor.train.footprint")
     p.add_argument("plan", type=Path)

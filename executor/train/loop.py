@@ -13,9 +13,13 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from executor.train import checkpoint, data
+from executor.train import checkpoint, cpu_compat, data
+from executor.train.cpu_compat import sync_save_strategy
+from executor.train.engine import CpuEngine, MegatronEngine
 from executor.train.metrics import MetricsLog, print_progress, progress_line
+from executor.train.model import build_model
 from planner.errors import PlanInputError
+from planner.io import read_plan
 
 
 @dataclass
@@ -41,10 +45,9 @@ class StopSignal:
 
 def init_parallel(plan) -> bool:
     """Process group (nccl on GPU, gloo on CPU), Megatron parallel state and seeds; -> on_gpu."""
+    # deferred: megatron-core takes seconds to import
     from megatron.core import parallel_state
     from megatron.core.tensor_parallel.random import model_parallel_cuda_manual_seed
-
-    from executor.train import cpu_compat
 
     lay = plan.layout.layout
     on_gpu = torch.cuda.is_available()
@@ -72,9 +75,6 @@ def init_parallel(plan) -> bool:
 
 
 def build_engine(plan, vocab_size: int, on_gpu: bool):
-    from executor.train.engine import CpuEngine, MegatronEngine
-    from executor.train.model import build_model
-
     vpp = plan.layout.layout.virtual_pipeline_model_parallel_size
     if not on_gpu:
         return CpuEngine(plan, build_model(plan, vocab_size, on_gpu=False))
@@ -83,6 +83,7 @@ def build_engine(plan, vocab_size: int, on_gpu: bool):
 
 
 def build_scheduler(plan, optimizer):
+    # deferred: megatron-core takes seconds to import
     from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
 
     r = plan.recipe
@@ -99,7 +100,7 @@ def build_scheduler(plan, optimizer):
 
 
 def micro_batches(dataset, step: int, plan, *, train: bool = True) -> list[dict]:
-    from megatron.core import parallel_state
+    from megatron.core import parallel_state  # deferred: megatron-core takes seconds to import
 
     lay = plan.layout.layout
     dp, dp_rank = parallel_state.get_data_parallel_world_size(), parallel_state.get_data_parallel_rank()
@@ -130,9 +131,6 @@ def validate(engine, valid, plan) -> float | None:
 
 def run(args: TrainArgs) -> int:
     """Train to plan.recipe.train_steps (or --max-steps); returns the process exit code."""
-    from executor.train.cpu_compat import sync_save_strategy
-    from planner.io import read_plan
-
     plan = read_plan(args.plan_path)
     if plan.layout is None:
         raise PlanInputError(f"{args.plan_path}: the plan has no layout", ["layout: derive one with `llmplan plan`"])

@@ -27,9 +27,10 @@ def model_vocab_size(plan, tokenizer_vocab_size: int, tensor_parallel_size: int)
 
 def transformer_config(plan, *, on_gpu: bool):
     """`TransformerConfig` from the plan's model shape, layout and recipe."""
+    # deferred: megatron-core takes seconds to import
     from megatron.core.transformer.transformer_config import TransformerConfig
 
-    from megatron.core import parallel_state as ps
+    from megatron.core import parallel_state as ps  # deferred: megatron-core takes seconds to import
 
     m, r = plan.model, plan.recipe
     lay = plan.layout.layout if plan.layout else None
@@ -82,6 +83,7 @@ def transformer_engine_available() -> bool:
     if not torch.cuda.is_available():
         return False
     try:
+        # deferred: transformer_engine is optional and CUDA-only
         import transformer_engine  # noqa: F401
     except ImportError:
         return False
@@ -90,7 +92,7 @@ def transformer_engine_available() -> bool:
 
 def layer_spec(plan):
     """Transformer Engine's layer spec where TE is installed (GPU), megatron-core's local one otherwise."""
-    from megatron.core.models.gpt import gpt_layer_specs
+    from megatron.core.models.gpt import gpt_layer_specs  # deferred: megatron-core takes seconds to import
 
     if transformer_engine_available():
         return gpt_layer_specs.get_gpt_layer_with_transformer_engine_spec()
@@ -112,6 +114,7 @@ def build_model(plan, vocab_size: int, *, on_gpu: bool | None = None, vp_stage: 
 
     `vocab_size` is the tokenizer's; the model gets `model_vocab_size` rows (see there).
     """
+    # deferred: megatron-core takes seconds to import
     from megatron.core import parallel_state
     from megatron.core.models.gpt.gpt_model import GPTModel
 
@@ -172,6 +175,7 @@ def init_layout_invariant(model, seed: int, std: float, num_layers: int) -> None
     every layout start from the same model: Megatron's init rule (normal(0, std); output
     projections std / sqrt(2 L), Megatron-LM `scaled_init_method_normal`; norms 1; biases 0).
     """
+    # deferred: megatron-core takes seconds to import
     from megatron.core.dist_checkpointing.mapping import ShardedTensor, ShardedTensorFactory
     from megatron.core.dist_checkpointing.dict_utils import nested_values
 
