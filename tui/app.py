@@ -20,10 +20,13 @@ from textual.reactive import var
 from planner.errors import PlanInputError
 from planner.schema import Goals, RunPlan
 from tui import state
+from tui.screens.compare import CompareScreen
+from tui.screens.export import ExportResult, ExportScreen
 from tui.screens.goals import GoalsScreen
+from tui.screens.plan import PlanScreen
+from tui.screens.runs import RunsScreen
 
 if TYPE_CHECKING:
-    from tui.screens.export import ExportResult
     from tui.widgets.ladder_fit import LoadedFit
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
@@ -32,8 +35,8 @@ THEMES = {"dark": "textual-dark", "light": "textual-light"}
 class WizardApp(App):
     TITLE = "llmplan"
     SUB_TITLE = "plan the pretraining of an LLM"
-    MODES = {"goals": GoalsScreen, "plan": lambda: _plan_screen(), "compare": lambda: _compare_screen()}
-    """Only the goals screen is imported and built at launch; the others when first opened."""
+    MODES = {"goals": GoalsScreen, "plan": PlanScreen, "compare": CompareScreen}
+    """Only the goals screen is built at launch; the others when first opened."""
     DEFAULT_MODE = "goals"
     BINDINGS = [
         Binding("f1", "help", "Help"),
@@ -107,14 +110,12 @@ class WizardApp(App):
         self.plans_computed += 1
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen  # markdown rendering: imported when first asked for
+        from tui.screens.help import HelpScreen  # deferred: its Markdown widget loads markdown_it and pygments (~35 ms)
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_export(self) -> None:
-        from tui.screens.export import ExportScreen
-
         if self.plan is None or self.plan_error:
             self.notify("No valid plan to export yet.", severity="warning")
         elif not isinstance(self.screen, ExportScreen):
@@ -128,25 +129,11 @@ class WizardApp(App):
 
     def action_runs(self) -> None:
         """The run monitor (executor runs under ./runs), on top of the current screen."""
-        from tui.screens.runs import RunsScreen  # executor modules: imported when first asked for
-
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen())
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES["light"] if self.theme == THEMES["dark"] else THEMES["dark"]
-
-
-def _plan_screen():
-    from tui.screens.plan import PlanScreen
-
-    return PlanScreen()
-
-
-def _compare_screen():
-    from tui.screens.compare import CompareScreen
-
-    return CompareScreen()
 
 
 def _first_paint_done() -> None:

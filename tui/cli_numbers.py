@@ -17,6 +17,7 @@ import click
 from pydantic import BaseModel
 
 from planner.errors import PlanInputError
+from planner.schema.goals import NUMBER_LIMITS
 from planner.units import UnitError, parse_number
 
 
@@ -65,8 +66,6 @@ class Number(click.ParamType):
 
     def _maximum(self) -> float | None:
         if self.maximum is None and self.goal:
-            from planner.schema.goals import NUMBER_LIMITS
-
             return NUMBER_LIMITS.get(self.goal)
         return self.maximum
 

@@ -5,19 +5,25 @@ Both front ends look a format up in `EXPORTERS` and call its `render` (text, for
 The names are the schema-style `Literal` `ExportFormat`; `EXPORTERS` has exactly those keys.
 
 It lives in `tui/` because one exporter (sbatch) is the executor's and the planner never imports
-the executor. Renderers are named as `module:function` and imported on use, so `llmplan estimate`
-(which loads this module for its `--format` choices) imports neither matplotlib nor the executor.
+the executor. Every renderer is imported here at module level (none of them loads matplotlib before
+it draws a chart), so the registry shows what each format depends on.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from executor.approval import feasibility_refusals
+from executor.backends.slurm_render import render_sbatch_bundle
 from planner.errors import PlanInputError
+from planner.io import atomic_write_text, to_json, to_yaml
+from planner.reports import report, report_basic
 from planner.schema import RunPlan
+from planner.training.megatron_args import render_megatron_args
+from presets import load_catalog
 
 ExportFormat = Literal["yaml", "json", "markdown", "megatron-args", "sbatch"]
 
@@ -26,8 +32,8 @@ ExportFormat = Literal["yaml", "json", "markdown", "megatron-args", "sbatch"]
 class Exporter:
     """One export format: how to render a RunPlan as text and how to write it to a file.
 
-    `renderer` is `module:function`, (plan, **options) -> str. `writer`, when set, is
-    `module:function`, (plan, path) -> list of the paths written, for a format whose file is more
+    `renderer` is (plan, **options) -> str. `writer`, when set, is (plan, path) -> list of the
+    paths written, for a format whose file is more
     than the text (Markdown: the full report and the two PNG charts it links; printed, with no
     charts to link, it is the short summary of planner.reports.report_basic); otherwise `write` saves
     `render`'s text atomically.
@@ -36,8 +42,8 @@ class Exporter:
     name: ExportFormat
     label: str
     suffix: str
-    renderer: str
-    writer: str | None = None
+    renderer: Callable[..., str]
+    writer: Callable[[RunPlan, Path], list[Path]] | None = None
     runnable_only: bool = False
     """Only a plan that can run has arguments to run it with (Megatron arguments, sbatch)."""
     takes_site: bool = False
@@ -46,15 +52,13 @@ class Exporter:
 
     def render(self, plan: RunPlan, **options) -> str:
         """The plan in this format, as text (what `llmplan export FILE --format NAME` prints)."""
-        return self._resolve(self.renderer)(plan, **options)
+        return self.renderer(plan, **options)
 
     def write(self, plan: RunPlan, path: str | Path, **options) -> list[Path]:
         """Write the plan to `path` (and any files it links beside it); the paths written, `path` first."""
         path = Path(path).expanduser()
         if self.writer is not None:
-            return self._resolve(self.writer)(plan, path)
-        from planner.io import atomic_write_text
-
+            return self.writer(plan, path)
         atomic_write_text(path, self.render(plan, **options))
         return [path]
 
@@ -63,38 +67,25 @@ class Exporter:
         `llmplan approve` refuses it for: executor.approval.feasibility_refusals)."""
         if not self.runnable_only:
             return
-        from executor.approval import feasibility_refusals
-
         problems = feasibility_refusals(plan)
         if problems:
             raise PlanInputError(f"--format {self.name}: the plan cannot run as planned", problems, source)
 
-    def _resolve(self, target: str):
-        module_name, func_name = target.split(":")
-        try:
-            return getattr(importlib.import_module(module_name), func_name)
-        except (ImportError, AttributeError):
-            raise PlanInputError(f"--format {self.name}: not available in this installation ({target})") from None
-
 
 def write_report(plan: RunPlan, path: Path) -> list[Path]:
     """The full Markdown report at `path` with its two charts beside it (planner.reports.report.render_markdown)."""
-    from planner.reports.report import COST_CHART, LOSS_CHART, render_markdown
-    from presets import load_catalog
-
-    written = render_markdown(plan, path.parent, filename=path.name, catalog=load_catalog())
-    return [written, written.parent / COST_CHART, written.parent / LOSS_CHART]
+    written = report.render_markdown(plan, path.parent, filename=path.name, catalog=load_catalog())
+    return [written, written.parent / report.COST_CHART, written.parent / report.LOSS_CHART]
 
 
 EXPORTERS: dict[ExportFormat, Exporter] = {
     e.name: e for e in (
-        Exporter("yaml", "YAML", ".yaml", "planner.io:to_yaml"),
-        Exporter("json", "JSON", ".json", "planner.io:to_json"),
-        Exporter("markdown", "Markdown", ".md", "planner.reports.report_basic:render_markdown",
-                 writer="tui.exporters:write_report"),
-        Exporter("megatron-args", "Megatron arguments", ".sh", "planner.training.megatron_args:render_megatron_args",
+        Exporter("yaml", "YAML", ".yaml", to_yaml),
+        Exporter("json", "JSON", ".json", to_json),
+        Exporter("markdown", "Markdown", ".md", report_basic.render_markdown, writer=write_report),
+        Exporter("megatron-args", "Megatron arguments", ".sh", render_megatron_args,
                  runnable_only=True, in_wizard=False),
-        Exporter("sbatch", "sbatch bundle", ".sh", "executor.backends.slurm_render:render_sbatch_bundle",
+        Exporter("sbatch", "sbatch bundle", ".sh", render_sbatch_bundle,
                  runnable_only=True, takes_site=True, in_wizard=False),
     )
 }

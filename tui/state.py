@@ -13,9 +13,15 @@ from typing import Literal, get_args
 
 from pydantic import ValidationError
 
+from executor.approval import approve as approve_plan
 from planner import units
+from planner.derive import derive_plan
 from planner.errors import PlanInputError, describe_validation_error
+from planner.model import data_sources
+from planner.reports.sweep import evaluate_estimate, run_sweep, scenario_goals
+from planner.resolve import resolve
 from planner.schema import Goals, Objective, RunPlan
+from presets import find_gpu, load_catalog, load_goals_preset, load_gpus, load_models, load_regions
 from tui.exporters import EXPORTERS, ExportFormat
 
 OBJECTIVES: tuple[str, ...] = get_args(Objective)
@@ -66,21 +72,17 @@ def format_number(value: float | int | None) -> str:
 
 def form_values(goals: Goals) -> dict[str, str]:
     """Goals -> the text of every form field."""
-    from planner.model.data_sources import sources_text
-
     out = {}
     for f in GOAL_FIELDS:
         value = getattr(goals, f.name)
         out[f.name] = str(value) if f.kind in ("choice", "text") else format_number(value)
     out["gpu"] = canonical_gpu(goals.gpu)
-    out["data"] = sources_text(goals.data)
+    out["data"] = data_sources.sources_text(goals.data)
     return out
 
 
 def canonical_gpu(name: str) -> str:
     """The preset's canonical name for a GPU alias (`H100` -> `H100-SXM-80GB`); unknown names as given."""
-    from presets import find_gpu
-
     try:
         return find_gpu(name).name
     except PlanInputError:
@@ -113,9 +115,7 @@ def _field_value(f: GoalField, text: str, base: Goals) -> float | int | str | di
     if f.kind == "choice":
         return base.gpu if f.name == "gpu" and text == canonical_gpu(base.gpu) else text
     if f.name == "data":  # `PATH[,format=F][,weight=W]; …`, as `llmplan plan --data` (planner.model.data_sources)
-        from planner.model.data_sources import sources_from_text
-
-        return {**base.data.model_dump(mode="json"), "sources": sources_from_text(text)}
+        return {**base.data.model_dump(mode="json"), "sources": data_sources.sources_from_text(text)}
     if f.kind == "text":
         return text
     if not text:
@@ -140,38 +140,26 @@ def field_messages(err: ValidationError) -> dict[str, str]:
 
 def default_goals() -> Goals:
     """The goals the wizard opens with: the `default` goals preset."""
-    from presets import load_goals_preset
-
     return load_goals_preset("default")
 
 
 def gpu_names() -> list[str]:
     """Canonical names of the GPU presets, in preset order."""
-    from presets import load_gpus
-
     return [gpu.name for gpu in load_gpus()]
 
 
 def accelerator_names() -> list[str]:
     """GPU presets without the CPU pseudo-device (`vendor: generic`, there for the tiny demo plan):
     the GPUs a Compare table ranks."""
-    from presets import load_gpus
-
     return [gpu.name for gpu in load_gpus() if gpu.vendor != "generic"]
 
 
 def region_names() -> list[str]:
-    from presets import load_regions
-
     return [region.name for region in load_regions()]
 
 
 def derive(goals: Goals) -> RunPlan:
     """The planner's plan for these goals (raises PlanInputError for goals that cannot hold)."""
-    from planner.derive import derive_plan
-    from planner.resolve import resolve
-    from presets import load_catalog
-
     return derive_plan(resolve(goals, load_catalog()))
 
 
@@ -194,9 +182,6 @@ class Headline:
 
 def quick_headline(goals: Goals) -> Headline:
     """The planner's fast path (size and estimate, no layout search): a few ms, ahead of `derive`."""
-    from planner.reports.sweep import evaluate_estimate
-    from presets import load_catalog
-
     row = evaluate_estimate(goals, load_catalog())
     return Headline(**{name: row[name] for name in _HEADLINE_FIELDS}, num_gpus=row["num_gpus"], gpu=row["gpu"])
 
@@ -222,18 +207,13 @@ def export_plan(plan: RunPlan, path: str | Path, fmt: ExportFormat) -> Path:
 def approve(plan: RunPlan, approved_by: str, note: str = "", allow_demo_data: bool = False) -> RunPlan:
     """The plan with the same approval block `llmplan approve` writes (executor.approval), with the
     same demo-data rule (planner.model.data_sources.approval_note)."""
-    from executor.approval import approve as approve_plan
-    from planner.model.data_sources import approval_note
-
     if approved_by.strip():  # a missing name is reported first (executor.approval)
-        note = approval_note(plan, note, allow_demo_data)
+        note = data_sources.approval_note(plan, note, allow_demo_data)
     return approve_plan(plan, approved_by, note)
 
 
 def demo_data_refusal(plan: RunPlan) -> str | None:
-    from planner.model.data_sources import demo_data_refusal as refusal
-
-    return refusal(plan)
+    return data_sources.demo_data_refusal(plan)
 
 
 def suggested_path(plan: RunPlan, fmt: ExportFormat) -> str:
@@ -262,8 +242,6 @@ COMPARE_REFERENCE_MODELS = ("Llama-2-7B", "Llama-2-70B")
 
 def compare_varies(goals: Goals) -> list[tuple[str, list]]:
     """GPU types x model sizes x objectives around the current goals."""
-    from presets import load_models
-
     models = load_models()
     sizes = [goals.target_params] + [float(models[n].num_params) for n in COMPARE_REFERENCE_MODELS]
     return [("gpu", accelerator_names()), ("target_params", list(dict.fromkeys(sizes))),
@@ -272,9 +250,6 @@ def compare_varies(goals: Goals) -> list[tuple[str, list]]:
 
 def scenarios(goals: Goals) -> list[Scenario]:
     """The planner's sweep (planner.reports.sweep.run_sweep) of `compare_varies(goals)`, one row each."""
-    from planner.reports.sweep import run_sweep, scenario_goals
-    from presets import load_catalog
-
     varies = compare_varies(goals)
     names = [name for name, _ in varies]
     frame = run_sweep(goals, varies, load_catalog())

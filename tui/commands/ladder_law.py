@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from planner.errors import PlanInputError
+from planner.io import read_model
 from planner.schema.scaling_law import PARAM_NAMES, ScalingFit, ScalingLaw
 
 
 def read_scaling_law(path: str) -> ScalingLaw:
     """The usable law of a fit.json, or PlanInputError (exit 2) naming what is malformed or not identified."""
-    from planner.io import read_model
-
     fit = read_model(ScalingFit, path)
     if not fit.fully_identified:
         missing = [name for name in PARAM_NAMES if not fit.identified[name]]

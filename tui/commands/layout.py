@@ -6,7 +6,16 @@ import json
 
 import click
 
+import presets
+from planner.compute.layout import SearchSpace, search_layouts
+from planner.compute.layout_advice import no_fit_message
+from planner.compute.parallel import pinned_violations
+from planner.compute.throughput import ThroughputModel
+from planner.cost.uncertainty import step_residuals_of, step_time_range
 from planner.errors import PlanInputError
+from planner.model.architecture import derive_shape
+from planner.training.recipe import batch_sequences
+from tui.cli_numbers import parse_count
 
 DEFAULT_BATCH_TOKENS = 4 * 1024 * 1024
 """4M tokens per step when --global-batch-tokens is not given (Llama 2's batch, Touvron et al. 2023)."""
@@ -38,16 +47,11 @@ def _entry(plan, why_lost: str | None = None) -> dict:
 
 
 def _resolve_model(params, model_name, seq_len, vocab_size):
-    from planner.model.architecture import derive_shape
-    from presets import find_model
-
     if (params is None) == (model_name is None):
         raise PlanInputError("layout needs exactly one of --params and --model")
     if model_name is not None:
-        model = find_model(model_name)
+        model = presets.find_model(model_name)
         return model if seq_len is None else model.model_copy(update={"seq_length": seq_len})
-    from tui.commands.planning import parse_count
-
     num_params = parse_count(params, "--params")
     try:
         return derive_shape(num_params, vocab_size=vocab_size, seq_length=seq_len or 4096)
@@ -59,9 +63,6 @@ def _global_batch_size(tokens_text, sequences: int | None, seq_length: int) -> t
     """(sequences per step, how they were chosen): --global-batch-size as given, else the batch in
     tokens as people write it (4M, 4e6, 4194304) turned into a count data parallelism can divide
     (planner.training.recipe.batch_sequences)."""
-    from planner.training.recipe import batch_sequences
-    from tui.commands.planning import parse_count
-
     if sequences is not None:
         return sequences, f"{sequences:,} sequences = {_tokens_text(sequences * seq_length)} tokens (--global-batch-size)"
     tokens = parse_count(tokens_text, "--global-batch-tokens")
@@ -130,12 +131,6 @@ def layout(params, model_name, gpu, num_gpus, gpus_per_node, seq_len, global_bat
 
     With --tp/--pp/--vpp/--cp/--mbs/--recompute it evaluates the layout a user already runs: the
     pinned sizes are kept, the others searched; a pinned size that breaks a rule exits 2 naming it."""
-    import presets
-    from planner.compute.layout import SearchSpace, search_layouts
-    from planner.compute.layout_advice import no_fit_message
-    from planner.compute.throughput import ThroughputModel
-    from planner.compute.parallel import pinned_violations
-
     gpu_spec = presets.find_gpu(gpu, "--gpu")
     model = _resolve_model(params, model_name, seq_len, vocab_size)
     batch, batch_note = _global_batch_size(global_batch_tokens, global_batch_size, model.seq_length)
@@ -157,8 +152,6 @@ def layout(params, model_name, gpu, num_gpus, gpus_per_node, seq_len, global_bat
         pinned = ", ".join(f"--{k} {v}" for k, v in (("tp", tp), ("pp", pp), ("vpp", vpp), ("cp", cp), ("mbs", mbs),
                                                       ("recompute", recompute)) if v is not None)
         raise PlanInputError((f"with {pinned}: " if pinned else "") + no_fit_message(result))
-    from planner.cost.uncertainty import step_residuals_of, step_time_range
-
     span = step_time_range(result.best.step_time_s, step_residuals_of(presets.load_catalog()))
     if as_json:
         best = _entry(result.best)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from planner.errors import PlanInputError
-
 from executor.hf import need as _need
+from planner.errors import PlanInputError
 
 
 @click.command("export-model")
@@ -29,7 +28,7 @@ def export_model(run_dir: str, step: int | None, fmt: str, out_dir: str, max_sha
     _need("safetensors", "tokenizers", "torch", "megatron.core")
     if not Path(run_dir).is_dir():
         raise PlanInputError(f"RUN_DIR: {run_dir!r} is not a directory")
-    from executor.hf.export import export_hf
+    from executor.hf.export import export_hf  # deferred: torch (executor.hf.convert imports it at module level)
 
     done = export_hf(run_dir, out_dir, step, max_shard_size_mb * 10**6, dtype)
     click.echo(f"wrote {done.out_dir} (step {done.iteration}, vocabulary {done.vocab_size}): {', '.join(done.files)}")
@@ -50,7 +49,7 @@ def import_model(hf_dir: str, plan_path: str, out_dir: str, tokens_seen: float |
         raise PlanInputError(f"HF_DIR: {hf_dir!r} is not a directory")
     if not Path(plan_path).is_file():
         raise PlanInputError(f"--plan: no such plan file: {plan_path}")
-    from executor.hf.importer import import_hf
+    from executor.hf.importer import import_hf  # deferred: torch (executor.hf.convert imports it at module level)
 
     done = import_hf(hf_dir, plan_path, out_dir, tokens_seen)
     click.echo(f"wrote {done.checkpoint_dir} ({done.num_tensors} tensors, vocabulary padded to "

@@ -1,7 +1,8 @@
 """Planning commands: plan, estimate, validate, show, export, schema, presets, calibrate.
 
-Heavy imports (pandas) happen inside the commands that need them; `llmplan estimate` loads only
-click, pydantic, yaml and the planner.
+pandas (the `presets` and `calibrate` tables) is imported inside the functions that print a table;
+everything else here is light (click, pydantic, yaml, the planner, presets and the executor's
+renderers), so `llmplan estimate` answers in well under half a second (benchmarks/bench_estimate.py).
 """
 
 from __future__ import annotations
@@ -11,16 +12,35 @@ from pathlib import Path
 
 import click
 
+import presets
+from executor.backends.site import read_site
+from executor.hf.shape import continue_from, tokenizer_spec
+from planner.calibration.calibrate import calibration_table, fit_mfu_model, residuals_yaml, summary
+from planner.calibration.crossval import cross_validation, cv_markdown, fit_all
+from planner.compute.layout import validate_plan_layout
+from planner.cost.risk import feasibility_problems
+from planner.cost.uncertainty import estimate_ranges
+from planner.derive import derive_plan, plan_problems
 from planner.errors import PlanInputError
+from planner.estimate import estimate_run
+from planner.io import atomic_write_text, read_goals, read_plan, to_yaml, validate_as, write_model
+from planner.model.architecture import derive_shape
+from planner.model.data_sources import goals_with_sources
+from planner.reports.report_basic import render_text
+from planner.reports.schema_export import schema_texts
+from planner.resolve import resolve
 from planner.schema import Goals, TrainingSpec
+from planner.units import format_count, format_scientific
+from presets import find_gpu, load_catalog
+from presets.loader import read_csv
 from tui.cli_numbers import COUNT, NUMBER, Number, parse_count, schema_choice
+from tui.commands.ladder_law import read_scaling_law
+from tui.commands.planning_presets import calibration_text, preset_rows
 from tui.exporters import EXPORTERS
 
 
 
 def _goals_from_flags(base: dict, flags: dict, source: str):
-    from planner.io import validate_as
-
     data = dict(base)
     training = {k: v for k, v in flags.pop("training", {}).items() if v is not None}
     data.update({k: v for k, v in flags.items() if v is not None})
@@ -41,8 +61,6 @@ def _echo_json(data) -> None:
 
 
 def _scaling_law(ctx, param, value):  # noqa: ARG001 - click callback: fit.json -> goals.scaling_law data
-    from tui.commands.ladder_law import read_scaling_law
-
     return None if value is None else read_scaling_law(value).model_dump(mode="json")
 
 
@@ -96,12 +114,6 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
     the goals.training flags (--lr-schedule ... --failures-per-gpu-hour), which alone apply to the
     `default` preset.
     """
-    import presets
-    from planner.derive import derive_plan
-    from planner.io import read_goals, to_yaml, write_model
-    from planner.reports.report_basic import render_text
-    from planner.resolve import resolve
-
     if goals_file and preset:
         raise PlanInputError("--goals and --preset: give one of them, not both")
     pins, base = None, {}
@@ -126,8 +138,6 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
         _continue_from(base, extra, continue_dir, tokens_seen)
     goals = _goals_from_flags(base, {**extra, "training": training}, goals_file or "flags")
     if data_specs:  # --data PATH,format=F,weight=W replaces the goals' sources (planner.model.data_sources)
-        from planner.model.data_sources import goals_with_sources
-
         goals = goals_with_sources(goals, data_specs)
     result = derive_plan(resolve(goals, presets.load_catalog()), pins=pins)
     if output:
@@ -140,8 +150,6 @@ def plan(goals_file, preset, params, tokens, unique_tokens, inference_tokens, ou
 def _continue_from(base: dict, extra: dict, directory: str | None, tokens_seen: float | None) -> None:
     """goals.continue_from from the checkpoint DIR (executor.hf.shape), and its tokenizer when the goals
     leave the tokenizer to be trained; --tokens-seen alone updates a goals file's continue_from."""
-    from executor.hf.shape import continue_from, tokenizer_spec
-
     if directory is None:
         if not base.get("continue_from"):
             raise PlanInputError("--tokens-seen needs --continue-from DIR (or goals with continue_from)")
@@ -157,11 +165,6 @@ def _continue_from(base: dict, extra: dict, directory: str | None, tokens_seen: 
 
 def estimate_figures(goals, model, num_tokens: float) -> dict:
     """The `llmplan estimate --json` mapping for a shape and token count under goals."""
-    from planner.estimate import estimate_run
-    from planner.resolve import resolve
-    from planner.cost.uncertainty import estimate_ranges
-    from presets import load_catalog
-
     ctx = resolve(goals, load_catalog())
     est = estimate_run(ctx, model, num_tokens, unique_tokens=goals.unique_tokens_available)
     ranges = {name: r.model_dump() for name, r in estimate_ranges(est, ctx.residuals).items()}
@@ -199,9 +202,6 @@ def estimate_figures(goals, model, num_tokens: float) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def estimate(params, model_name, tokens, as_json, **flags) -> None:
     """GPU-hours, days, dollars, energy and CO2 of training a model on a number of tokens."""
-    import presets
-    from planner.model.architecture import derive_shape
-
     if (params is None) == (model_name is None):
         raise PlanInputError("estimate needs exactly one of --params and --model")
     num_params = parse_count(params, "--params") if params is not None else None
@@ -218,8 +218,6 @@ def estimate(params, model_name, tokens, as_json, **flags) -> None:
         _echo_json(figures)
         return
     r = figures["ranges"]
-    from planner.units import format_count, format_scientific
-
     click.echo(
         f"{figures['params']:,} parameters x {format_count(figures['tokens'])} tokens = "
         f"{format_scientific(figures['flops'])} FLOPs\n"
@@ -255,13 +253,6 @@ def _pricing(goals, figures: dict) -> str:
 @click.argument("file", type=click.Path(dir_okay=False))
 def validate(file) -> None:
     """Check a plan file: schema, exact parameter count and the arithmetic of its estimate."""
-    from planner.derive import plan_problems
-    from planner.io import read_plan
-    from planner.compute.layout import validate_plan_layout
-
-    from planner.cost.risk import feasibility_problems
-    from presets import find_gpu
-
     result = read_plan(file)
     problems = plan_problems(result) + validate_plan_layout(result)  # layout rules and memory fit
     gpu = find_gpu(result.estimate.gpu, "estimate.gpu")
@@ -279,9 +270,6 @@ def validate(file) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def show(file) -> None:
     """Print the headline figures of a plan file."""
-    from planner.io import read_plan
-    from planner.reports.report_basic import render_text
-
     click.echo(render_text(read_plan(file)), nl=False)
 
 
@@ -293,15 +281,11 @@ def show(file) -> None:
               help="sbatch: site profile YAML (default: the site: section of ~/.config/llmplan/site.yaml).")
 def export(file, fmt, output, site_file) -> None:
     """Export a plan as YAML, JSON, Markdown, Megatron arguments or an sbatch bundle."""
-    from planner.io import read_plan
-
     exporter = EXPORTERS[fmt]  # the wizard's Export dialog writes through the same registry
     plan = read_plan(file)
     exporter.check(plan, file)
     options = {}
     if exporter.takes_site:
-        from executor.backends.site import read_site
-
         options["site"] = read_site(site_file)[0]
     if output:
         beside = exporter.write(plan, output, **options)[1:]
@@ -316,9 +300,6 @@ def export(file, fmt, output, site_file) -> None:
 @click.option("--out-dir", type=click.Path(file_okay=False), help="Write runplan.schema.json and goals.schema.json here.")
 def schema(which, out_dir) -> None:
     """Print the JSON Schema of a plan (or of goals); --out-dir writes both files."""
-    from planner.io import atomic_write_text
-    from planner.reports.schema_export import schema_texts
-
     texts = schema_texts()
     if out_dir:
         for name, text in texts.items():
@@ -333,13 +314,11 @@ def schema(which, out_dir) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def presets_cmd(kind, as_json) -> None:
     """List the presets: GPUs (with aliases), reference models, grid regions, published runs, goals."""
-    from tui.commands.planning_presets import preset_rows
-
     rows = preset_rows(kind)
     if as_json:
         _echo_json(rows)
         return
-    import pandas as pd
+    import pandas as pd  # deferred: pandas (~0.35 s to import) only for the printed table, not --json
 
     with pd.option_context("display.width", 200, "display.max_colwidth", 60, "display.max_rows", 500):
         click.echo(pd.DataFrame(rows).to_string(index=False))
@@ -359,24 +338,15 @@ def presets_cmd(kind, as_json) -> None:
               help="With --cv: also write the tables as Markdown (docs/planner.md holds them).")
 def calibrate(csv_path, as_json, fit, residuals_out, cross_validate, markdown_out) -> None:
     """Predicted vs reported GPU-hours, energy and CO2 of every published run."""
-    from planner.calibration.calibrate import calibration_table, fit_mfu_model, summary
-    from presets import load_catalog
-    from presets.loader import read_csv
-
     catalog = load_catalog()
     if cross_validate:
         _cross_validate(catalog, as_json, markdown_out)
         return
     if residuals_out:
-        from planner.io import atomic_write_text
-        from planner.calibration.calibrate import residuals_yaml
-
         atomic_write_text(Path(residuals_out), residuals_yaml(catalog))
         click.echo(f"written to {residuals_out}")
         return
     if fit:
-        from planner.calibration.crossval import fit_all
-
         fitted = {"sizing_prior": fit_mfu_model(catalog), "chain": fit_all(catalog)}
         if as_json:
             _echo_json(fitted)
@@ -394,18 +364,12 @@ def calibrate(csv_path, as_json, fit, residuals_out, cross_validate, markdown_ou
     if as_json:
         _echo_json({"rows": rows, "summary": stats})
         return
-    from tui.commands.planning_presets import calibration_text
-
     click.echo(calibration_text(rows, stats))
 
 
 def _cross_validate(catalog, as_json: bool, markdown_out: str | None) -> None:
-    from planner.calibration.crossval import cross_validation, cv_markdown
-
     result = cross_validation(catalog)
     if markdown_out:
-        from planner.io import atomic_write_text
-
         atomic_write_text(Path(markdown_out), cv_markdown(result))
     if as_json:
         _echo_json(result)

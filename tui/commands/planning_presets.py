@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import presets
+
 
 def preset_rows(kind: str) -> list[dict]:
-    import presets
-
     if kind == "gpus":
         return [{"name": g.name, "aliases": ", ".join(g.aliases), "memory_gib": round(g.memory_bytes / 2**30, 1),
                  "bf16_tflops": g.peak_bf16_flops / 1e12, "fp8_tflops": (g.peak_fp8_flops or 0) / 1e12,
@@ -30,7 +30,7 @@ def _pct(value) -> str:
 
 def calibration_text(rows: list[dict], stats: dict) -> str:
     """A pandas table of predicted vs reported figures per run, then the summary lines."""
-    import pandas as pd
+    import pandas as pd  # deferred: pandas (~0.35 s to import) only for this table
 
     runs = [{
         "run": r["name"], "gpu": r["gpu"], "gpus": r["num_gpus"],

@@ -1,16 +1,22 @@
 """`llmplan sweep`: a table of scenarios over varied goals, with the Pareto front marked.
 
-pandas and the planner's sweep module are imported inside the command so `llmplan estimate` stays fast.
+The planner's sweep module loads pandas inside the functions that build the frame, so importing
+it here costs `llmplan estimate` nothing heavy (this module is imported only for `llmplan sweep`).
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import click
 
 from planner.errors import PlanInputError
+from planner.io import read_goals
+from planner.reports import sweep
 from planner.units import format_count
+from presets import load_catalog, load_goals_preset
 
 SHOWN_COLUMNS = ("num_params", "num_tokens", "gpu", "num_gpus", "gpu_hours", "wallclock_days",
                  "days_with_failures", "total_cost_usd", "serving_cost_usd", "total_cost_of_ownership_usd", "co2_kg",
@@ -32,9 +38,6 @@ SHOWN_COLUMNS = ("num_params", "num_tokens", "gpu", "num_gpus", "gpu_hours", "wa
 def sweep_command(goals_path: str | None, preset: str | None, varies: tuple[str, ...], out_path: str | None,
                   full: bool, pareto_only: bool, sort_by: str) -> None:
     """Plan every combination of the varied goals; mark the Pareto front of cost, days and loss."""
-    from planner.reports import sweep
-    from presets import load_catalog
-
     if out_path and Path(out_path).suffix.lower() not in (".csv", ".parquet"):
         raise PlanInputError(f"-o: {out_path!r} must end in .csv or .parquet")
     base = _base_goals(goals_path, preset)
@@ -54,15 +57,7 @@ def _base_goals(goals_path: str | None, preset: str | None):
     if goals_path and preset:
         raise PlanInputError("give --goals or --preset, not both")
     if goals_path:
-        from planner.io import read_goals
-
         return read_goals(goals_path)
-    try:
-        from presets.loader import load_goals_preset
-    except ImportError:
-        from planner.schema import Goals
-
-        return Goals()
     return load_goals_preset(preset or "default")
 
 
@@ -99,9 +94,6 @@ def format_table(frame, varied: list[str]) -> str:
 
 def write_table(frame, path: Path) -> None:
     """CSV or Parquet, written to a temp file and renamed so a killed write leaves nothing half-written."""
-    import os
-    import tempfile
-
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)

@@ -7,7 +7,17 @@ from pathlib import Path
 
 import click
 
+from executor import control
+from executor.approval import approve as approve_plan
 from executor.backends import BACKENDS
+from executor.backends.site import site_to_yaml
+from executor.backends.slurm import restart_report
+from executor.costs import cost_report
+from executor.rundir import FINAL, read_state
+from executor.rundir import list_runs as find_runs
+from planner.errors import PlanInputError
+from planner.io import read_plan, write_model
+from planner.model.data_sources import approval_note
 from tui.cli_numbers import SECONDS
 
 RUNS_ROOT_HELP = "directory holding run directories (default: ./runs)"
@@ -21,11 +31,6 @@ RUNS_ROOT_HELP = "directory holding run directories (default: ./runs)"
               help="Approve a plan that draws more tokens from the demo corpus builtin:pydoc than it holds.")
 def approve(plan_file: str, approved_by: str, note: str, allow_demo_data: bool) -> None:
     """Approve PLAN_FILE: stamp it with approver, UTC time and the sha256 of its content."""
-    from executor.approval import approve as approve_plan
-    from planner.model.data_sources import approval_note
-    from planner.errors import PlanInputError
-    from planner.io import read_plan, write_model
-
     plan = read_plan(plan_file)
     try:
         note = approval_note(plan, note, allow_demo_data)
@@ -53,9 +58,6 @@ def approve(plan_file: str, approved_by: str, note: str, allow_demo_data: bool) 
 def execute(plan_file, backend, run_dir, runs_root, site_file, dry_run, override_approval, override_budget,
             wait_s) -> None:
     """Run an approved plan: prepare -> train -> evaluate, locally or on Slurm."""
-    from executor import control
-    from executor.backends.site import site_to_yaml
-
     overrides = tuple(k for k, on in (("approval", override_approval), ("budget", override_budget)) if on)
     result = control.execute(plan_file, backend, run_dir, runs_root, dry_run, overrides, site_file)
     if isinstance(result, control.DryRun):
@@ -81,8 +83,6 @@ def execute(plan_file, backend, run_dir, runs_root, site_file, dry_run, override
 @click.option("--runs-root", default="runs", help=RUNS_ROOT_HELP)
 def list_runs(runs_root: str) -> None:
     """List runs, newest first."""
-    from executor.rundir import list_runs as find_runs
-
     runs = find_runs(runs_root)
     if not runs:
         click.echo(f"no runs under {runs_root}")
@@ -96,10 +96,6 @@ def list_runs(runs_root: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print run.json after refreshing it.")
 def status(run_dir: str, as_json: bool) -> None:
     """Refresh and show a run: stages, job ids, times, cost so far and forecast against the plan."""
-    from executor import control
-    from executor.costs import cost_report
-    from planner.io import read_plan
-
     state = control.status(run_dir)
     if as_json:
         click.echo(state.model_dump_json(indent=2))
@@ -107,8 +103,6 @@ def status(run_dir: str, as_json: bool) -> None:
     click.echo(f"run {state.run_dir} ({state.backend}): {state.status}")
     _print_stages(state)
     if state.backend == "slurm":
-        from executor.backends.slurm import restart_report
-
         for line in restart_report(run_dir):
             click.echo(line)
     click.echo(cost_report(read_plan(Path(run_dir) / "plan.yaml"), state).summary())
@@ -120,9 +114,6 @@ def status(run_dir: str, as_json: bool) -> None:
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the stage ends.")
 def logs(run_dir: str, stage: str | None, follow: bool) -> None:
     """Print a stage's log (default: the latest stage that started)."""
-    from executor import control
-    from executor.rundir import FINAL, read_state
-
     state = read_state(run_dir)
     if stage is None:
         started = [s.stage for s in state.stages.values() if s.attempts and s.attempts[-1].started_at]
@@ -148,8 +139,6 @@ def logs(run_dir: str, stage: str | None, follow: bool) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def cancel(run_dir: str) -> None:
     """Cancel a run's unfinished stages (training checkpoints before it stops)."""
-    from executor import control
-
     state = control.cancel(run_dir)
     click.echo(f"run {state.run_dir}: {state.status}")
     _print_stages(state)
@@ -160,8 +149,6 @@ def cancel(run_dir: str) -> None:
 @click.option("--wait", "wait_s", type=SECONDS, default=None, help="Wait up to this many seconds for the run to end.")
 def resume(run_dir: str, wait_s: float | None) -> None:
     """Re-submit the stages that did not complete; training resumes from its latest checkpoint."""
-    from executor import control
-
     state, todo = control.resume(run_dir)
     click.echo(f"resubmitted: {', '.join(todo)}" if todo else "nothing to resume: every stage completed")
     _print_stages(state)
@@ -180,9 +167,6 @@ def _print_stages(state) -> None:
 
 
 def _wait(run_dir: str, wait_s: float) -> None:
-    from executor import control
-    from executor.rundir import FINAL
-
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         state = control.status(run_dir)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import click
 
+from executor.train.launch import launch, torchrun_argv
 from planner.errors import PlanInputError
+from planner.io import read_plan
 
 
 def _check_paths(plan: str, data_dir: str) -> None:
@@ -37,13 +39,10 @@ def train(plan: str, data_dir: str, out_dir: str, resume: bool, max_steps: int |
     """Train the plan's model with Megatron-Core (run under torchrun, or it starts torchrun)."""
     _check_paths(plan, data_dir)
     if "RANK" in os.environ:
-        from executor.train.loop import TrainArgs, run
+        from executor.train.loop import TrainArgs, run  # deferred: torch and megatron-core
 
         code = run(TrainArgs(Path(plan), Path(data_dir), Path(out_dir), resume, max_steps))
     else:
-        from executor.train.launch import launch, torchrun_argv
-        from planner.io import read_plan
-
         layout = read_plan(plan).layout
         if layout is None:
             raise PlanInputError(f"{plan}: the plan has no layout", ["layout: run `llmplan plan` to derive one"])

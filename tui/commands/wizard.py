@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import click
+
+from planner.errors import PlanInputError
+from planner.io import read_goals, read_plan
 
 
 @click.command("wizard")
@@ -15,17 +19,12 @@ import click
 @click.option("--theme", type=click.Choice(["dark", "light"]), default="dark", show_default=True)
 def wizard(goals_path: Path | None, plan_path: Path | None, theme: str) -> None:
     """Open the planning wizard: edit goals, watch the plan, compare, export and approve."""
-    import gc
-
     gc.disable()  # no collections while the start-up imports and widgets are built; on after the first paint
-    from planner.errors import PlanInputError
-    from planner.io import read_goals, read_plan
-
     if goals_path and plan_path:
         raise PlanInputError("--goals and --plan: give one of them, not both")
     goals = read_goals(goals_path) if goals_path else None
     plan = read_plan(plan_path) if plan_path else None
-    from tui.app import WizardApp  # textual is imported only when the wizard opens
+    from tui.app import WizardApp  # deferred: textual and the screens load only when the wizard opens
 
     WizardApp(goals=goals, plan=plan, theme=theme).run()
 

@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Select, Static
 
+from planner.model.data_sources import uses_demo_corpus
 from planner.schema import Goals
 from tui import state
 from tui.widgets.key_footer import KeyFooter
@@ -136,8 +137,6 @@ class GoalsScreen(Screen):
         self.show_summary()
 
     def show_summary(self, _: object = None) -> None:
-        from planner.model.data_sources import uses_demo_corpus
-
         app = self.app
         self.query_one(PlanSummary).show(app.headline, app.plan_error, bool(self.errors), app.plan_pending,
                                          uses_demo_corpus(app.goals.data))

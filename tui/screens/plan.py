@@ -10,8 +10,10 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from planner.schema import RunPlan
 from planner.cost.uncertainty import step_residuals_of, step_time_range
+from planner.model.data_sources import data_rows, uses_demo_corpus
+from planner.reports.report_basic import outlook_rows
+from planner.schema import RunPlan
 from presets import load_catalog
 from tui.widgets import figures
 from tui.widgets.key_footer import KeyFooter
@@ -111,10 +113,6 @@ def training_table(plan: RunPlan) -> Table:
 
 def notes_text(plan: RunPlan) -> Text:
     """Warnings, then the data sources (planner.model.data_sources: the demo corpus named as such)."""
-    from planner.model.data_sources import data_rows
-
-    from planner.reports.report_basic import outlook_rows
-
     text = Text()
     text.append("Warnings\n", style="bold")
     for warning in plan.warnings or ["none"]:
@@ -146,8 +144,6 @@ def assumptions_table(plan: RunPlan) -> Table:
 
 
 def headline_text(plan: RunPlan) -> Text:
-    from planner.model.data_sources import uses_demo_corpus
-
     text = Text.assemble((plan.name, "bold"), "  binding constraint: ", (plan.binding_constraint, "bold"))
     if uses_demo_corpus(plan.data):
         text.append("\ntrains on the DEMO corpus builtin:pydoc: name your data in Data sources (F2)",
