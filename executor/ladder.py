@@ -12,7 +12,8 @@
 Each rung runs the existing trainer entrypoint (`python -m executor.train` under `torchrun
 --standalone`, executor.train.launch). A re-run skips rungs that have result.json and resumes an
 unfinished rung from its own checkpoint, so a killed rung is the only one trained again. The Slurm
-backend (an array job over the rungs) is not built yet: `--backend slurm` is refused with that message.
+backend (executor.ladder_slurm) submits the same prepare and the same per-rung entrypoint
+(`train_rung` + `record_result`) as one prepare job and one array job over the rungs.
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ def check_ladder_approved(ladder: LadderPlan, allow_unapproved: bool = False) ->
             "approval.plan_sha256: does not match the content; review the changes and approve it again"])
 
 
-def _state(run_dir: Path) -> dict:
+def load_state(run_dir: Path) -> dict:
+    """ladder.json: per rung status, attempts, exit code, val_loss (and the Slurm submissions)."""
     path = run_dir / "ladder.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"rungs": {}}
 
 
-def _save(run_dir: Path, state: dict) -> None:
+def save_state(run_dir: Path, state: dict) -> None:
     atomic_write_text(run_dir / "ladder.json", json.dumps(state, indent=2) + "\n")
 
 
@@ -108,7 +110,37 @@ def _prepare(run_dir: Path, first_plan: Path, python: str, log: Callable[[str], 
     atomic_write_text(run_dir / "data" / PREPARED, "done\n")
 
 
-def _train_rung(run_dir: Path, name: str, on_start: Callable[[int], None], log: Callable[[str], None]) -> int:
+def prepare_data(run_dir: Path, ladder: LadderPlan, python: str, log: Callable[[str], None]) -> None:
+    """The shared prepare (on the first rung's plan), once: skipped when data/.ladder-prepared exists."""
+    _prepare(run_dir, run_dir / "rungs" / ladder.rungs[0].name / "plan.yaml", python, log)
+
+
+def record_result(run_dir: Path, rung, code: int) -> tuple[int, float] | None:
+    """After a rung's torchrun exited with `code`: its (step, val_loss) written to result.json (the
+    completion marker) when it reached its last step, else None."""
+    final = final_val_loss(run_dir / "rungs" / rung.name, rung.train_steps) if code == 0 else None
+    if final is not None:
+        result = {"name": rung.name, "role": rung.role, "num_params": rung.num_params,
+                  "num_tokens": rung.num_tokens, "step": final[0], "val_loss": final[1]}
+        atomic_write_text(run_dir / "rungs" / rung.name / "result.json", json.dumps(result, indent=2) + "\n")
+    return final
+
+
+def open_run(ladder_path: str | Path, run_dir: str | Path, only: list[str] | None,
+             allow_unapproved: bool) -> tuple[Path, LadderPlan]:
+    """The approval gate, the run directory (setup_run_dir) and a check of the `--rung` names."""
+    run_dir = Path(run_dir).resolve()
+    check_ladder_approved(read_model(LadderPlan, ladder_path), allow_unapproved)
+    ladder = setup_run_dir(ladder_path, run_dir)
+    unknown = sorted(set(only or []) - {r.name for r in ladder.rungs})
+    if unknown:
+        raise PlanInputError("unknown rung names", [
+            f"--rung: {unknown}; the ladder has {[r.name for r in ladder.rungs]}"])
+    return run_dir, ladder
+
+
+def train_rung(run_dir: Path, name: str, on_start: Callable[[int], None], log: Callable[[str], None]) -> int:
+    """Train (or resume) one rung under torchrun --standalone with its plan's ranks; torchrun's exit code."""
     from planner.io import read_plan
 
     rung_dir = run_dir / "rungs" / name
@@ -152,16 +184,11 @@ def run_ladder(ladder_path: str | Path, run_dir: str | Path, *, backend: str = "
     import sys
 
     if backend != "local":
-        raise PlanInputError(f"--backend {backend}: not supported for ladders yet", [
-            "backend: the Slurm array for ladder rungs is not built; use --backend local"])
-    run_dir = Path(run_dir).resolve()
-    check_ladder_approved(read_model(LadderPlan, ladder_path), allow_unapproved)
-    ladder = setup_run_dir(ladder_path, run_dir)
-    unknown = sorted(set(only or []) - {r.name for r in ladder.rungs})
-    if unknown:
-        raise PlanInputError("unknown rung names", [f"--rung: {unknown}; the ladder has {[r.name for r in ladder.rungs]}"])
-    _prepare(run_dir, run_dir / "rungs" / ladder.rungs[0].name / "plan.yaml", python or sys.executable, log)
-    state = _state(run_dir)
+        raise PlanInputError(f"--backend {backend}: run_ladder trains on this machine", [
+            "backend: the Slurm array is executor.ladder_slurm.submit_ladder (`llmplan ladder run --backend slurm`)"])
+    run_dir, ladder = open_run(ladder_path, run_dir, only, allow_unapproved)
+    prepare_data(run_dir, ladder, python or sys.executable, log)
+    state = load_state(run_dir)
     for rung in ladder.rungs:
         if only and rung.name not in only:
             continue
@@ -177,20 +204,17 @@ def run_ladder(ladder_path: str | Path, run_dir: str | Path, *, backend: str = "
 
         def started(pid: int, entry=entry) -> None:
             entry["pid"] = pid
-            _save(run_dir, state)
+            save_state(run_dir, state)
 
-        code = _train_rung(run_dir, rung.name, started, log)
-        final = final_val_loss(rung_dir, rung.train_steps) if code == 0 else None
+        code = train_rung(run_dir, rung.name, started, log)
+        final = record_result(run_dir, rung, code)
         if final is None:
             entry.update(status="FAILED" if code != 0 else "INTERRUPTED", exit_code=code)
-            _save(run_dir, state)
+            save_state(run_dir, state)
             raise PlanInputError(f"rung {rung.name} did not finish (exit {code})", [
                 f"see {run_dir / 'logs' / (rung.name + '.log')}; `llmplan ladder run` again resumes it"])
-        result = {"name": rung.name, "role": rung.role, "num_params": rung.num_params, "num_tokens": rung.num_tokens,
-                  "step": final[0], "val_loss": final[1]}
-        atomic_write_text(rung_dir / "result.json", json.dumps(result, indent=2) + "\n")
         entry.update(status="COMPLETED", exit_code=0, val_loss=final[1])
-        _save(run_dir, state)
+        save_state(run_dir, state)
         log(f"rung {rung.name}: val_loss {final[1]:.4f} at step {final[0]}")
     return state
 
@@ -205,4 +229,5 @@ def ladder_points(run_dir: str | Path) -> tuple[list[FitPoint], list[FitPoint]]:
     return fit, holdout
 
 
-__all__ = ["check_ladder_approved", "final_val_loss", "ladder_points", "run_ladder", "setup_run_dir"]
+__all__ = ["check_ladder_approved", "final_val_loss", "ladder_points", "load_state", "open_run", "prepare_data",
+           "record_result", "run_ladder", "save_state", "setup_run_dir", "train_rung"]

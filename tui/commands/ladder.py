@@ -86,17 +86,46 @@ def approve_cmd(ladder_file, approved_by, note) -> None:
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Default: runs/<ladder name>.")
 @click.option("--rung", "only", multiple=True, help="Run only these rungs (repeatable).")
 @click.option("--allow-unapproved", is_flag=True, help="Run a ladder nobody approved (recorded nowhere else).")
-def run_cmd(ladder_file, backend, run_dir, only, allow_unapproved) -> None:
-    """Prepare once, then train every unfinished rung; run it again to resume (finished rungs are skipped)."""
-    from executor.ladder import run_ladder
+@click.option("--site", "site_file", type=click.Path(dir_okay=False), default=None,
+              help="Slurm: site profile YAML (partition, account, python/venv, ...; docs/execution.md).")
+@click.option("--wait", is_flag=True, help="Slurm: poll until the array ends, then print every rung's status.")
+def run_cmd(ladder_file, backend, run_dir, only, allow_unapproved, site_file, wait) -> None:
+    """Prepare once, then train every unfinished rung; run it again to resume (finished rungs are skipped).
+    With --backend slurm: a prepare job and one array job (task i = rung i), returning after submission."""
     from planner.io import read_model
     from planner.schema.ladder import LadderPlan
 
     run_dir = run_dir or str(Path("runs") / read_model(LadderPlan, ladder_file).name)
+    if backend == "slurm":
+        from executor.backends.site import read_site
+        from executor.ladder_slurm import check_finished, status_lines, submit_ladder, wait_ladder
+
+        submit_ladder(ladder_file, run_dir, only=list(only), allow_unapproved=allow_unapproved,
+                      site=read_site(site_file)[0], log=click.echo)
+        if not wait:
+            click.echo(f"submitted; `llmplan ladder status {run_dir}` shows the rungs (or pass --wait)")
+            return
+        state = wait_ladder(run_dir)
+        for line in status_lines(state):
+            click.echo(line)
+        check_finished(run_dir, state)
+        return
+    from executor.ladder import run_ladder
+
     state = run_ladder(ladder_file, run_dir, backend=backend, only=list(only), allow_unapproved=allow_unapproved,
                        log=click.echo)
     done = sum(1 for e in state["rungs"].values() if e.get("status") == "COMPLETED")
     click.echo(f"ladder run in {run_dir}: {done} rungs completed in this directory's state")
+
+
+@ladder.command("status")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+def status_cmd(run_dir) -> None:
+    """Every rung's status in RUN_DIR (Slurm rungs refreshed from `scontrol show job`)."""
+    from executor.ladder_slurm import refresh, status_lines
+
+    for line in status_lines(refresh(run_dir)):
+        click.echo(line)
 
 
 def _read_points_csv(path: Path):
