@@ -11,6 +11,7 @@
     RUN_DIR/rungs/<rung>/task.json   the task's Slurm id, host and torchrun pid (written by the task)
     RUN_DIR/ladder.json          `slurm`: every submission (prepare job id, array job id, --array);
                                  per rung: its task's job id (ARRAY_TASK), attempts, status from scontrol
+                                 (read, changed and written under RUN_DIR/.run.lock)
 
 The scripts are rendered by executor.backends.slurm_render (the same headers, validation and shell
 quoting as the main run's jobs); the array line becomes the task ids still to run. Submission returns
@@ -38,6 +39,7 @@ from executor.backends.slurm import query_job, run_cmd, slurm_status
 from executor.backends.slurm_render import render_sbatch, sbatch_argv
 from executor.jobs import GPU_ENV, Job, JobGraph, ProcessLaunch, Resources, SiteOptions, is_cpu_plan, train_resources
 from executor.ladder import PREPARED, load_state, open_run, prepare_data, record_result, save_state, train_rung
+from executor.rundir import locked
 from planner.errors import PlanInputError
 from planner.io import atomic_write_text, read_model, read_plan
 from planner.schema import RunPlan
@@ -110,7 +112,13 @@ def submit_ladder(ladder_path: str | Path, run_dir: str | Path, *, only: list[st
     site = site or SiteOptions()
     python = python or python_executable()
     run_dir, ladder = open_run(ladder_path, run_dir, only, allow_unapproved)
-    state = refresh(run_dir)
+    with locked(run_dir):  # a `--wait` or `ladder status` refreshing ladder.json meanwhile loses nothing
+        return _submit(run_dir, ladder, only, python, site, log)
+
+
+def _submit(run_dir: Path, ladder: LadderPlan, only: list[str] | None, python: str, site: SiteOptions,
+            log: Callable[[str], None]) -> dict:
+    state = _refresh(run_dir)
     todo = []
     for i, rung in enumerate(ladder.rungs):
         if only and rung.name not in only:
@@ -153,7 +161,11 @@ def submit_ladder(ladder_path: str | Path, run_dir: str | Path, *, only: list[st
 def refresh(run_dir: str | Path) -> dict:
     """ladder.json with every Slurm rung's status brought up to date: COMPLETED once result.json exists,
     else its array task's state from `scontrol show job` (FAILED once Slurm has forgotten it)."""
-    run_dir = Path(run_dir)
+    with locked(run_dir):
+        return _refresh(Path(run_dir))
+
+
+def _refresh(run_dir: Path) -> dict:
     state = load_state(run_dir)
     records: dict[str, list[dict[str, str]]] = {}
     for name, entry in state["rungs"].items():

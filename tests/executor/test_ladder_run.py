@@ -167,6 +167,10 @@ def test_slurm_runs_the_rungs_as_one_array_and_resubmits_only_a_killed_task(targ
     assert json.loads(task.read_text())["job_id"] == f"{array}_1"
     script = (run_dir / "jobs" / "rungs.sbatch").read_text()
     assert "#SBATCH --array=0-2\n" in script and f"#SBATCH --dependency=afterok:{prepare}\n" in script
+    again = _cli("ladder", "run", str(ladder_file), "--backend", "slurm", "--run-dir", str(run_dir), cwd=tmp_path)
+    assert again.returncode == 0 and f"rung {victim}: still RUNNING (Slurm job {array}_1), not submitted again" in \
+        again.stdout and "nothing to submit" in again.stdout, again.stdout + again.stderr
+    assert len(json.loads((run_dir / "ladder.json").read_text())["slurm"]) == 1  # no task trains a rung twice
     os.killpg(json.loads(task.read_text())["torchrun_pid"], signal.SIGKILL)  # the task's torchrun and its ranks
     output, _ = first.communicate(timeout=600)
     assert first.returncode == 2, output[-3000:]
