@@ -152,6 +152,12 @@ def plan_ladder(plan: RunPlan, catalog: Catalog, *, num_sizes: int = DEFAULT_NUM
         raise PlanInputError("no ladder fits the budget", [
             f"budget_fraction: {budget_fraction:g} of {target_flops:.3g} FLOPs; the smallest ladder tried needs "
             f"{total:.3g}", "raise --budget-fraction or use fewer sizes or ratios"])
+    stuck = [r for r in rungs if r.layout is None]
+    if stuck:  # a ladder is run, not only priced: every rung needs a layout its GPUs can train it with
+        raise PlanInputError("no parallel layout runs a ladder rung", [
+            f"rung {r.name}: {r.model.num_params:,} parameters ({r.model.num_attention_heads} attention heads), "
+            f"global batch {r.global_batch_size} on {r.num_gpus} x {plan.estimate.gpu}" for r in stuck] + [
+            "raise --ratios or --budget-fraction (larger rungs and batches), or lower --span-decades"])
     return _assemble(plan, goals, rungs, ratios, span_decades, budget_fraction, capped, pins, name)
 
 

@@ -409,6 +409,16 @@ def usable_bytes(gpu: GpuSpec, space: SearchSpace) -> float:
     return gpu.memory_bytes * (1 - space.headroom_fraction)
 
 
+def cpu_space(gpu: GpuSpec, space: SearchSpace) -> SearchSpace:
+    """On the CPU pseudo-device the trainer runs TP and DP only: megatron-core's pipeline schedules and
+    context-parallel attention are CUDA-only, and executor/train/cpu_compat.py refuses PP > 1 and CP > 1.
+    A search there keeps PP = CP = 1 unless the caller chose the sizes itself."""
+    if gpu.generation != "CPU":
+        return space
+    return replace(space, pipeline_parallel_sizes=space.pipeline_parallel_sizes or (1,),
+                   context_parallel_sizes=space.context_parallel_sizes or (1,))
+
+
 def make_layout_plan(
     model: ModelShape, layout: ParallelLayout, mem: RankMemory, timing: StepTime, gpu: GpuSpec,
     *, gpus_per_node: int, precision: str, headroom_fraction: float,
@@ -468,7 +478,7 @@ def search_layouts(
                         ("seq_length", seq_length), ("gpus_per_node", gpus_per_node)):
         if value < 1:
             raise ValueError(f"{name} ({value}) must be a positive integer")
-    space = space or SearchSpace()
+    space = cpu_space(gpu, space or SearchSpace())
     if model.seq_length != seq_length:
         model = model.model_copy(update={"seq_length": seq_length})
     if cluster is None:

@@ -197,3 +197,33 @@ def test_ladder_fit_cli_fits_a_csv_and_predicts_the_target(tmp_path, capsys):
     (pred,) = fit["extrapolations"]
     assert pred["predicted_loss"] == pytest.approx(law.loss(pred["num_params"], pred["num_tokens"]), rel=1e-3)
     assert f"predict {pred['name']}" in out
+
+
+CPU_TARGET_GOALS = "tests/fixtures/ladder_cpu_goals.yaml"
+
+
+def _cpu_target():
+    from pathlib import Path
+
+    from planner.io import read_goals
+
+    goals = read_goals(Path(__file__).resolve().parents[2] / CPU_TARGET_GOALS)
+    return derive_plan(resolve(goals, load_catalog()))
+
+
+def test_cpu_rungs_get_layouts_the_cpu_trainer_runs():
+    """The CPU trainer refuses PP > 1 and CP > 1 (executor/train/cpu_compat.py): the search on the CPU
+    pseudo-device keeps both at 1, so no rung is priced with a layout that cannot start."""
+    rungs = plan_ladder(_cpu_target(), load_catalog(), num_sizes=3, ratios=(0.2,), span_decades=0.6,
+                        budget_fraction=0.05).rungs
+    assert [r.layout is not None for r in rungs] == [True] * 3
+    assert {(r.layout.pipeline_model_parallel_size, r.layout.context_parallel_size) for r in rungs} == {(1, 1)}
+
+
+def test_a_ladder_with_a_rung_no_layout_runs_is_refused_naming_the_rung():
+    """At 0.1 tokens per parameter the smallest CPU rung has a batch of one sequence and two heads on two
+    processes: nothing runs it (CP, the only split left, is CUDA-only), so the ladder is refused."""
+    with pytest.raises(PlanInputError) as info:
+        plan_ladder(_cpu_target(), load_catalog(), num_sizes=3, ratios=(0.1,), span_decades=0.6, budget_fraction=0.05)
+    text = str(info.value)
+    assert "no parallel layout runs a ladder rung" in text and "rung s1-r0.1" in text and "global batch 1" in text
