@@ -24,7 +24,6 @@ from tui.screens.compare import CompareScreen
 from tui.screens.export import ExportResult, ExportScreen
 from tui.screens.goals import GoalsScreen
 from tui.screens.plan import PlanScreen
-from tui.screens.runs import RunsScreen
 
 if TYPE_CHECKING:
     from tui.widgets.ladder_fit import LoadedFit
@@ -129,6 +128,8 @@ class WizardApp(App):
 
     def action_runs(self) -> None:
         """The run monitor (executor runs under ./runs), on top of the current screen."""
+        from tui.screens.runs import RunsScreen  # deferred: executor.control and both backends (~45 ms), not for the first paint
+
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen())
 

@@ -5,8 +5,10 @@ Both front ends look a format up in `EXPORTERS` and call its `render` (text, for
 The names are the schema-style `Literal` `ExportFormat`; `EXPORTERS` has exactly those keys.
 
 It lives in `tui/` because one exporter (sbatch) is the executor's and the planner never imports
-the executor. Every renderer is imported here at module level (none of them loads matplotlib before
-it draws a chart), so the registry shows what each format depends on.
+the executor. The renderers are imported here at module level (none of them loads matplotlib before
+it draws a chart), so the registry shows what each format depends on; only the sbatch renderer is
+imported on use, because its package (executor.backends) loads both backends, which neither
+`llmplan estimate` nor the wizard's first paint needs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import Literal
 
 from executor.approval import feasibility_refusals
-from executor.backends.slurm_render import render_sbatch_bundle
 from planner.errors import PlanInputError
 from planner.io import atomic_write_text, to_json, to_yaml
 from planner.reports import report, report_basic
@@ -78,6 +79,13 @@ def write_report(plan: RunPlan, path: Path) -> list[Path]:
     return [written, written.parent / report.COST_CHART, written.parent / report.LOSS_CHART]
 
 
+def render_sbatch(plan: RunPlan, **options) -> str:
+    """The sbatch bundle (executor.backends.slurm_render.render_sbatch_bundle)."""
+    from executor.backends.slurm_render import render_sbatch_bundle  # deferred: its package loads both backends
+
+    return render_sbatch_bundle(plan, **options)
+
+
 EXPORTERS: dict[ExportFormat, Exporter] = {
     e.name: e for e in (
         Exporter("yaml", "YAML", ".yaml", to_yaml),
@@ -85,7 +93,7 @@ EXPORTERS: dict[ExportFormat, Exporter] = {
         Exporter("markdown", "Markdown", ".md", report_basic.render_markdown, writer=write_report),
         Exporter("megatron-args", "Megatron arguments", ".sh", render_megatron_args,
                  runnable_only=True, in_wizard=False),
-        Exporter("sbatch", "sbatch bundle", ".sh", render_sbatch_bundle,
+        Exporter("sbatch", "sbatch bundle", ".sh", render_sbatch,
                  runnable_only=True, takes_site=True, in_wizard=False),
     )
 }

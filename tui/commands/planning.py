@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 
 import presets
-from executor.backends.site import read_site
 from executor.hf.shape import continue_from, tokenizer_spec
 from planner.calibration.calibrate import calibration_table, fit_mfu_model, residuals_yaml, summary
 from planner.calibration.crossval import cross_validation, cv_markdown, fit_all
@@ -286,6 +285,8 @@ def export(file, fmt, output, site_file) -> None:
     exporter.check(plan, file)
     options = {}
     if exporter.takes_site:
+        from executor.backends.site import read_site  # deferred: executor.backends loads both backends (~55 ms)
+
         options["site"] = read_site(site_file)[0]
     if output:
         beside = exporter.write(plan, output, **options)[1:]
