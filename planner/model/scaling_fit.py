@@ -235,15 +235,3 @@ def _extrapolate(target: Target, theta, samples) -> Extrapolation:
         interval = _interval(np.exp(predict_log_loss(samples, ln, ld)[:, 0]))
     return Extrapolation(name=target.name, num_params=target.num_params, num_tokens=target.num_tokens,
                          predicted_loss=point, interval=interval)
-
-
-def usable_law(fit: ScalingFit, source: str, name: str = "user-fit") -> ScalingLaw:
-    """The ScalingLaw a plan can use, or ValueError naming every parameter the ladder did not identify."""
-    if not fit.fully_identified:
-        missing = [n for n in PARAM_NAMES if not fit.identified[n]]
-        reasons = fit.problems or ["no reason recorded"]
-        raise ValueError(f"the fit does not identify {', '.join(missing)}: " + "; ".join(reasons))
-    p = fit.params
-    max_c = max(6.0 * q.num_params * q.num_tokens for q in fit.points)
-    return ScalingLaw(name=name, source=source, E=p["E"], A=p["A"], B=p["B"], alpha=p["alpha"], beta=p["beta"],
-                      covariance=fit.covariance, num_points=len(fit.points), max_compute_flops=max_c)

@@ -17,9 +17,31 @@ from __future__ import annotations
 
 import math
 
+from planner.errors import PlanInputError
 from planner.model import sizing
 from planner.schema import Assumption, Goals, Range, RunPlan
-from planner.schema.scaling_law import ScalingLaw
+from planner.schema.scaling_law import PARAM_NAMES, ScalingFit, ScalingLaw
+
+
+def law_from_fit(fit: ScalingFit, source: str, name: str = "user-fit") -> ScalingLaw:
+    """The ScalingLaw a plan can use from a `llmplan ladder fit` result, or PlanInputError (exit 2) naming
+    every parameter the ladder did not identify, an empty fit, or parameters out of range."""
+    if not fit.fully_identified:
+        missing = [n for n in PARAM_NAMES if not fit.identified[n]]
+        raise PlanInputError(f"the fit does not identify {', '.join(missing)}; a plan cannot use it", [
+            *(f"identified.{n}: false" for n in missing), *(fit.problems or ["no reason recorded"]),
+            "train more sizes or more tokens-per-parameter ratios (`llmplan ladder plan --rungs 5 --ratios 10,20,40`) "
+            "and fit again"], source=source)
+    if not fit.points:
+        raise PlanInputError("the fit has no ladder points", ["points: empty; fit a ladder run"], source=source)
+    p = fit.params
+    try:
+        return ScalingLaw(name=name, source=fit.source or source, E=p["E"], A=p["A"], B=p["B"], alpha=p["alpha"],
+                          beta=p["beta"], covariance=fit.covariance, num_points=len(fit.points),
+                          max_compute_flops=max(6.0 * q.num_params * q.num_tokens for q in fit.points))
+    except ValueError as exc:
+        raise PlanInputError("the fit's parameters are out of range", [str(exc).splitlines()[0]],
+                             source=source) from None
 
 Z80 = 1.2815515655446004
 """Standard normal 90th percentile: p10/p90 = mean ∓ Z80·sd."""

@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from planner.errors import PlanInputError
+from planner.model.user_law import law_from_fit
+
 from planner.model.scaling_fit import (
-    HUBER_DELTA, design_problems, fit_ladder, objective, predict_log_loss, start_grid, usable_law,
+    HUBER_DELTA, design_problems, fit_ladder, objective, predict_log_loss, start_grid,
 )
 from planner.reports.ladder_report import fit_text
 from planner.schema.scaling_law import PARAM_NAMES, FitPoint, ScalingFit
@@ -88,8 +91,8 @@ def test_a_single_ratio_leaves_the_data_term_unidentified_and_prints_no_number()
     assert any("one tokens-per-parameter ratio" in p for p in fit.problems)
     text = fit_text(fit)
     assert "beta   not identified" in text and "alpha  not identified" in text and "E      " in text
-    with pytest.raises(ValueError, match="does not identify"):
-        usable_law(fit, "synthetic")
+    with pytest.raises(PlanInputError, match="does not identify"):
+        law_from_fit(fit, "synthetic")
 
 
 def test_two_sizes_leave_the_parameter_term_unidentified():
@@ -107,6 +110,6 @@ def test_fit_json_round_trips_and_a_usable_law_carries_its_covariance():
     fit = fit_ladder(_exact_points(np.geomspace(1e7, 1e9, 4), (10.0, 40.0)), num_bootstrap=8, seed=1)
     again = ScalingFit.model_validate_json(fit.model_dump_json())
     assert again == fit
-    law = usable_law(fit, "test")
+    law = law_from_fit(fit, "test")
     assert law.alpha == pytest.approx(TRUE.alpha, rel=1e-2)
     assert len(law.covariance) == 5 and law.num_points == 8

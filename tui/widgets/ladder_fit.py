@@ -12,8 +12,8 @@ functions the CLI calls and returns what the screen shows:
   eq. 4, planner.model.sizing.compute_optimal) and the big run's predicted loss with its p10-p90
   (planner.model.user_law.apply_user_law: the delta method on the fit's bootstrap covariance).
 
-Imports of the planner are inside the functions: this module is imported only when the Ladder
-screen opens, and the screen calls these functions in a worker thread.
+This module is imported only when the Ladder screen first opens (tui/screens/plan.py), so its
+planner imports cost the wizard's first paint nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +21,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from planner.schema import RunPlan
-    from planner.schema.ladder import LadderPlan
-    from planner.schema.scaling_law import ScalingLaw
+from planner.errors import PlanInputError
+from planner.io import read_model
+from planner.ladder import plan_ladder as derive_ladder
+from planner.model import sizing, user_law
+from planner.model.user_law import law_from_fit
+from planner.schema import RunPlan
+from planner.schema.ladder import LadderPlan
+from planner.schema.scaling_law import ScalingFit, ScalingLaw
+from presets import load_catalog
 
 FRONTIER_POINTS = 40
 FRONTIER_MARGIN = 1.5
@@ -35,9 +39,6 @@ FRONTIER_MARGIN = 1.5
 
 def plan_ladder(plan: RunPlan) -> LadderPlan:
     """The ladder `llmplan ladder plan PLAN` derives for `plan` (default options)."""
-    from planner.ladder import plan_ladder as derive_ladder
-    from presets import load_catalog
-
     return derive_ladder(plan, load_catalog())
 
 
@@ -56,28 +57,15 @@ class LoadedFit:
 def read_fit(path: str | Path) -> LoadedFit:
     """A fit.json as the Ladder screen shows it; PlanInputError when the file is not a valid fit.
 
-    The law is the one `llmplan plan --scaling-law` would use (planner.model.scaling_fit.usable_law,
-    restated here without numpy): a fit that leaves a term unidentified, or has no points, loads
-    with its points and the reason instead of a law.
+    The law is the one `llmplan plan --scaling-law` uses (planner.model.user_law.law_from_fit): a fit
+    that leaves a term unidentified, or has no points, loads with its points and the reason instead.
     """
-    from planner.io import read_model
-    from planner.schema.scaling_law import PARAM_NAMES, ScalingFit, ScalingLaw
-
     fit = read_model(ScalingFit, path)
     points = tuple((p.num_params, p.num_tokens, p.loss) for p in fit.points)
-    missing = [name for name in PARAM_NAMES if not fit.identified[name]]
-    if missing:
-        reasons = "; ".join(fit.problems or ["no reason recorded"])
-        return LoadedFit(str(path), None, points, f"the fit does not identify {', '.join(missing)}: {reasons}")
-    if not points:
-        return LoadedFit(str(path), None, points, "the fit has no ladder points (points: empty)")
     try:
-        law = ScalingLaw(name="user-fit", source=fit.source or str(path), **{n: fit.params[n] for n in PARAM_NAMES},
-                         covariance=fit.covariance, num_points=len(points),
-                         max_compute_flops=max(6.0 * n * d for n, d, _ in points))
-    except ValueError as exc:
-        return LoadedFit(str(path), None, points, f"the fit's parameters are out of range: {exc}")
-    return LoadedFit(str(path), law, points)
+        return LoadedFit(str(path), law_from_fit(fit, str(path)), points)
+    except PlanInputError as exc:
+        return LoadedFit(str(path), None, points, "; ".join([exc.headline, *exc.lines]))
 
 
 def goals_fit(plan: RunPlan) -> LoadedFit | None:
@@ -113,8 +101,6 @@ def fit_figure(fit: LoadedFit, plan: RunPlan, num: int = FRONTIER_POINTS) -> Fit
     points = [(6.0 * n * d, loss) for n, d, loss in fit.points]
     if fit.law is None:
         return FitFigure(points=points)
-    from planner.model import sizing, user_law
-
     goals = plan.goals.model_copy(update={"scaling_law": fit.law})
     restated = user_law.apply_user_law(plan.model_copy(update={"goals": goals}))
     n, d = plan.model.num_params, plan.tokens.num_tokens
