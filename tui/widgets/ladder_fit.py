@@ -27,7 +27,7 @@ from planner.io import read_model
 from planner.ladder import plan_ladder as derive_ladder
 from planner.model import sizing, user_law
 from planner.model.user_law import law_from_fit
-from planner.schema import RunPlan
+from planner.schema import Range, RunPlan
 from planner.schema.ladder import LadderPlan
 from planner.schema.scaling_law import ScalingFit, ScalingLaw
 from presets import load_catalog
@@ -82,8 +82,16 @@ class Prediction:
     num_params: float
     num_tokens: float
     loss: float
-    p10: float | None = None
-    p90: float | None = None
+    band: Range | None = None
+    """The predicted loss's p10-p90 (planner.model.user_law.apply_user_law), None without a covariance."""
+
+    @property
+    def p10(self) -> float | None:
+        return self.band.p10 if self.band else None
+
+    @property
+    def p90(self) -> float | None:
+        return self.band.p90 if self.band else None
 
 
 @dataclass(frozen=True)
@@ -105,8 +113,7 @@ def fit_figure(fit: LoadedFit, plan: RunPlan, num: int = FRONTIER_POINTS) -> Fit
     restated = user_law.apply_user_law(plan.model_copy(update={"goals": goals}))
     n, d = plan.model.num_params, plan.tokens.num_tokens
     band = restated.ranges.get("predicted_loss")
-    target = Prediction(6.0 * n * d, n, d, restated.estimate.predicted_loss,
-                        band.p10 if band else None, band.p90 if band else None)
+    target = Prediction(6.0 * n * d, n, d, restated.estimate.predicted_loss, band)
     law = user_law.as_loss_fit(fit.law)
     computes = [c for c, _ in points] + [target.compute]
     lo, hi = math.log10(min(computes) / FRONTIER_MARGIN), math.log10(max(computes) * FRONTIER_MARGIN)
