@@ -31,11 +31,15 @@ def test_three_stages_run_in_dependency_order_and_complete(tmp_path):
     assert cost_report(plan, state).gpu_hours_so_far > 0
 
 
+def _run_failing(tmp_path, job: str):
+    """A fake run whose `job` exits non-zero, run to its end on the local backend."""
+    plan, graph = new_fake_run(tmp_path, env={"FAKE_FAIL_STAGE": job})
+    LocalBackend().submit(graph, plan, ["prepare", "train", "evaluate"])
+    return graph, wait_final(LocalBackend().status, graph.run_dir)
+
+
 def test_a_failing_stage_stops_the_chain_and_dependents_are_cancelled(tmp_path):
-    plan, graph = new_fake_run(tmp_path, env={"FAKE_FAIL_STAGE": "train"})
-    backend = LocalBackend()
-    backend.submit(graph, plan, ["prepare", "train", "evaluate"])
-    state = wait_final(backend.status, graph.run_dir)
+    graph, state = _run_failing(tmp_path, "train")
     assert [s.status for s in state.stages.values()] == ["COMPLETED", "FAILED", "CANCELLED"]
     assert state.stages["train"].attempts[-1].exit_code != 0
     assert "evaluate" not in invocations(graph.run_dir)
@@ -105,10 +109,7 @@ def test_the_prepare_array_runs_its_tasks_in_a_pool_and_the_merge_runs_after_all
 
 
 def test_a_failing_shard_task_fails_prepare_and_the_merge_never_runs(tmp_path):
-    plan, graph = new_fake_run(tmp_path, env={"FAKE_FAIL_STAGE": "prepare-shards"})
-    backend = LocalBackend()
-    backend.submit(graph, plan, ["prepare", "train", "evaluate"])
-    state = wait_final(backend.status, graph.run_dir)
+    graph, state = _run_failing(tmp_path, "prepare-shards")
     assert [s.status for s in state.stages.values()] == ["FAILED", "CANCELLED", "CANCELLED"]
     assert "prepare" not in invocations(graph.run_dir) and not Path(graph.run_dir, "data", "prepared.txt").exists()
 
