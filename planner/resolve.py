@@ -84,7 +84,7 @@ def resolve(goals: Goals, catalog: Catalog) -> ResolvedGoals:
     price = goals.price_per_gpu_hour_usd if goals.price_per_gpu_hour_usd is not None else gpu.price_per_hour_usd
     purchase = goals.gpu_purchase_usd if goals.gpu_purchase_usd is not None else gpu.purchase_usd
     power = pricing.PowerModel(gpu_power_utilisation=energy.gpu_power_utilisation.value,
-                            node_overhead_fraction=energy.node_overhead_fraction.value)
+                               node_overhead_fraction=energy.node_overhead_fraction.value)
     check_training_presets(goals, catalog.reliability)
     notes = [*_hardware_notes(gpu, precision), *_price_notes(goals, gpu, price, purchase),
              *_energy_notes(goals, catalog, region), *_reliability_notes(goals, catalog.reliability),

@@ -25,7 +25,7 @@ from planner.model.architecture import derive_shape, make_shape
 from planner.chain import estimate_chain
 from planner.compute.cluster import cluster_from_gpu
 from planner.model.flops import model_flops_per_token
-from planner.compute.layout import SearchSpace, evaluate_layout, search_layouts
+from planner.compute.layout import SearchSpace, search_layouts
 from planner.compute.memory import per_rank_memory
 from planner.cost.reliability import Z90
 from planner.resolve import resolve

@@ -219,8 +219,7 @@ def layout_violations(layout: ParallelLayout, model: ModelShape, cluster: NodeSh
     numbers and the nearest valid values; `num_gpus` and `global_batch_tokens` (a plan's) add the
     rules `num_gpus` and `batch_tokens`. Empty when the layout can run."""
     lay, gpn = layout, cluster.gpus_per_node
-    t, p, v = (lay.tensor_model_parallel_size, lay.pipeline_model_parallel_size,
-               lay.virtual_pipeline_model_parallel_size)
+    t, p = lay.tensor_model_parallel_size, lay.pipeline_model_parallel_size
     cp, d, L = lay.context_parallel_size, lay.data_parallel_size, model.num_layers
     alone = {violation.code: violation for violation in layout_only_violations(lay)}
     broken = tensor_breaks(t, model, gpn)

@@ -31,7 +31,7 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from planner.schema.scaling_law import (
-    PARAM_NAMES, Extrapolation, FitPoint, Interval, ScalingFit, ScalingLaw,
+    PARAM_NAMES, Extrapolation, FitPoint, Interval, ScalingFit,
 )
 
 HUBER_DELTA = 1e-3

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from click.testing import CliRunner
 from exec_helpers import FIXTURE, tiny_plan, write_approved
 
 from executor.approval import ExecutionRefused, approve, check_executable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.derive import derive_plan, plan_problems, size_run
+from planner.derive import plan_problems, size_run
 
 from planner.errors import PlanInputError
 from planner.io import read_plan

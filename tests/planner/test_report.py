@@ -17,7 +17,7 @@ pytest.importorskip("matplotlib", reason="the report needs the `report` extra (m
 from markdown_it import MarkdownIt  # noqa: E402
 
 from planner.io import read_plan  # noqa: E402
-from planner.reports.report import COST_CHART, LOSS_CHART, count_label, markdown_text, num, render_markdown, table  # noqa: E402
+from planner.reports.report import COST_CHART, LOSS_CHART, count_label, markdown_text, num, table  # noqa: E402
 from planner.cost.uncertainty import plan_ranges, residuals_of  # noqa: E402
 from presets import load_catalog  # noqa: E402
 
