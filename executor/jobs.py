@@ -71,6 +71,7 @@ class Resources:
     mem_gib: int  # per node; 0 means the whole node
     time_limit_s: int
     array_size: int = 0  # > 0: a job array of this many tasks, one per shard; 0: one job
+    array_tasks: tuple[int, ...] = ()  # the task ids to submit (a re-run's unfinished ones); (): 0..array_size-1
 
     @property
     def num_gpus(self) -> int:

@@ -30,13 +30,13 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from executor.backends.base import python_executable
-from executor.backends.safety import check_int
 from executor.backends.slurm import query_job, run_cmd, slurm_status
-from executor.backends.slurm_render import render_sbatch, sbatch_argv
+from executor.backends.slurm_render import array_spec, render_sbatch, sbatch_argv
 from executor.jobs import GPU_ENV, Job, JobGraph, ProcessLaunch, Resources, SiteOptions, is_cpu_plan, train_resources
 from executor.ladder import PREPARED, load_state, open_run, prepare_data, record_result, save_state, train_rung
 from executor.rundir import locked
@@ -48,14 +48,6 @@ from planner.schema.ladder import LadderPlan
 MODULE = "executor.ladder_slurm"
 DONE = ("COMPLETED", "FAILED", "CANCELLED")
 POLL_S = 3.0
-
-
-def array_spec(indices: list[int]) -> str:
-    """sbatch's --array value for these task ids: "0-2" when they are all of 0..n-1, else "1" or "0,2"."""
-    ids = [check_int(i, "array task id", 0, 9_999) for i in indices]
-    if not ids:
-        raise PlanInputError("empty array", ["rungs: no rung left to submit"])
-    return f"0-{ids[-1]}" if ids == list(range(len(ids))) and len(ids) > 1 else ",".join(map(str, ids))
 
 
 def task_ids(spec: str) -> list[int]:
@@ -93,12 +85,10 @@ def ladder_jobs(ladder: LadderPlan, plans: list[RunPlan], run_dir: str, site: Si
 
 def _sbatch(job: Job, graph: JobGraph, plan: RunPlan, python: str, site: SiteOptions, after: list[str],
             tasks: list[int] | None = None) -> str:
-    """Render the job into RUN_DIR/jobs/ (the array line narrowed to `tasks`) and submit it; its id."""
-    text = render_sbatch(job, graph, plan, python, after, site)
+    """Render the job into RUN_DIR/jobs/ (an array of only the task ids `tasks`) and submit it; its id."""
     if tasks is not None:
-        full = f"#SBATCH --array=0-{job.resources.array_size - 1}\n"
-        assert full in text  # noqa: S101 - header() writes the whole array line for array_size > 0
-        text = text.replace(full, f"#SBATCH --array={array_spec(tasks)}\n", 1)
+        job = replace(job, resources=replace(job.resources, array_tasks=tuple(tasks)))
+    text = render_sbatch(job, graph, plan, python, after, site)
     script = Path(graph.run_dir) / "jobs" / f"{job.name}.sbatch"
     script.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(script, text)
@@ -262,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["array_spec", "check_finished", "ladder_jobs", "refresh", "run_task", "status_lines", "submit_ladder",
+__all__ = ["check_finished", "ladder_jobs", "refresh", "run_task", "status_lines", "submit_ladder",
            "task_ids", "wait_ladder"]
 
 if __name__ == "__main__":

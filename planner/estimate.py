@@ -6,12 +6,9 @@ three can never disagree. Presets and defaults are resolved by the caller (plann
 
 from __future__ import annotations
 
-from planner.chain import cost_per_gpu_hour, estimate_chain, estimate_from_parts, mfu_for, prior_compute_flops
+from planner.chain import estimate_chain
 from planner.resolve import ResolvedGoals
 from planner.schema import Assumption, Estimate, ModelShape
-
-__all__ = ["cost_per_gpu_hour", "estimate_assumptions", "estimate_from_parts", "estimate_run", "mfu_for",
-           "prior_compute_flops"]
 
 
 def estimate_run(

@@ -78,6 +78,15 @@ def log_path(job: Job, run_dir: str) -> str:
     return f"{logs}/{check_name(job.name, 'stage')}{suffix}.log"  # %a: sbatch's array task index
 
 
+def array_spec(indices: list[int], size: int = 10_000) -> str:
+    """sbatch's --array value for these task ids: "0-2" when they are all of 0..n-1, else "1" or "0,2";
+    each id is checked to lie in 0..size-1."""
+    ids = [check_int(i, "array task id", 0, size - 1) for i in indices]
+    if not ids:
+        raise PlanInputError("empty array", ["array_tasks: no task left to submit"])
+    return f"0-{ids[-1]}" if ids == list(range(len(ids))) and len(ids) > 1 else ",".join(map(str, ids))
+
+
 def header(job: Job, graph: JobGraph, site: SiteOptions, after: list[str]) -> list[str]:
     res = job.resources
     name = check_name(f"{graph.plan_name[:48]}-{job.name}", "job_name")
@@ -100,7 +109,9 @@ def header(job: Job, graph: JobGraph, site: SiteOptions, after: list[str]) -> li
     lines += [f"#SBATCH --time={format_time(res.time_limit_s)}",
               f"#SBATCH --output={log_path(job, graph.run_dir)}", "#SBATCH --open-mode=append"]
     if res.array_size:
-        lines.append(f"#SBATCH --array=0-{check_int(res.array_size, 'array_size', 1, 10_000) - 1}")
+        size = check_int(res.array_size, "array_size", 1, 10_000)
+        tasks = array_spec(list(res.array_tasks), size) if res.array_tasks else f"0-{size - 1}"
+        lines.append(f"#SBATCH --array={tasks}")
     if job.requeue:
         lines += ["#SBATCH --requeue",
                   f"#SBATCH --signal=B:USR1@{check_int(job.signal_before_end_s, 'signal_before_end_s', 1, 86400)}"]

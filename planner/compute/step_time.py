@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from planner.compute.cluster import ClusterSpec
 from planner.model.flops import forward_flops_per_token, hardware_flops_per_token
-from planner.compute.memory import sharding_group_size, stage_num_layers
+from planner.compute.memory import sharding_group_size
+from planner.compute.parallel import stage_num_layers
 from planner.compute.precision import attention_peak_flops, get_precision, peak_flops
 from planner.schema import GpuSpec, ModelShape, ParallelLayout
 

@@ -24,7 +24,8 @@ import pytest
 from exec_helpers import _slurm_cluster
 
 from executor.backends.slurm import query_job
-from executor.ladder_slurm import array_spec, task_ids
+from executor.backends.slurm_render import array_spec
+from executor.ladder_slurm import task_ids
 from planner.errors import PlanInputError
 
 pytest.importorskip("torch")
@@ -139,7 +140,7 @@ def test_array_task_ids_round_trip_between_sbatch_and_scontrol():
         [0, 1, 2], [1], [0, 2], [1, 2, 3], [0, 2, 3]]
     with pytest.raises(PlanInputError, match="array task id"):
         array_spec([-1])
-    with pytest.raises(PlanInputError, match="no rung left"):
+    with pytest.raises(PlanInputError, match="no task left"):
         array_spec([])
 
 
