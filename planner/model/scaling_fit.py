@@ -16,7 +16,11 @@ does the same:
   optimum and the best grid starts, and report p10/p50/p90 of every parameter and of every
   extrapolated loss (80% intervals);
 - identifiability: a term the ladder cannot pin down is reported as None with the reason, never as
-  a number (see `design_problems` and `interval_problems`).
+  a number (see `design_problems`, `degenerate_problems` and `interval_problems`). A term the
+  optimum drives to nothing (an exponent of 13 that makes A/N^α vanish at every rung, or E → 0)
+  fits the points but says nothing about them: with 8 points and Huber's near-L1 loss the optimum
+  can interpolate five of them that way, and bootstrap refits started from it stay there, so its
+  zero-width interval would look like certainty.
 
 Pure functions of arrays; numpy and scipy are imported here (the `fit` extra), never by derive.
 """
@@ -42,8 +46,10 @@ MIN_POINTS = 6
 MAX_EXPONENT_SPREAD = 0.5
 """An exponent whose 80% bootstrap interval is wider than this is not identified."""
 MAX_LOG_SPREAD = math.log(1000.0)
-"""A coefficient (A, B, E) whose 80% interval spans more than a factor of 10 is not identified."""
+"""A coefficient (A, B, E) whose 80% interval spans more than a factor of 1000 is not identified."""
 PERCENTILES = (10.0, 50.0, 90.0)
+MIN_TERM_SHARE = 0.01
+"""A term below this share of the fitted loss at every point is degenerate (not seen by the data)."""
 
 
 def start_grid() -> np.ndarray:
@@ -151,6 +157,26 @@ def interval_problems(samples: np.ndarray) -> list[tuple[str, str]]:
     return out
 
 
+def degenerate_problems(theta, log_n, log_d) -> list[tuple[str, str]]:
+    """(parameter, reason) for terms of the fitted law that are below MIN_TERM_SHARE of the loss at every point."""
+    a, b, e, al, be = (float(x) for x in theta)
+    terms = np.stack([a - al * log_n, b - be * log_d, np.full_like(log_n, e)])
+    share = np.exp(terms - logsumexp(terms, axis=0)).max(axis=1)
+    out = []
+    if share[0] < MIN_TERM_SHARE:
+        out += [(p, f"the size term A/N^alpha is at most {share[0]:.2g} of the fitted loss at every rung (alpha = "
+                    f"{al:.3g}): the ladder shows no effect of model size; widen --span-decades or raise the ratios")
+                for p in ("A", "alpha")]
+    if share[1] < MIN_TERM_SHARE:
+        out += [(p, f"the data term B/D^beta is at most {share[1]:.2g} of the fitted loss at every rung (beta = "
+                    f"{be:.3g}): the ladder shows no effect of tokens; spread the ratios further apart")
+                for p in ("B", "beta")]
+    if share[2] < MIN_TERM_SHARE:
+        out.append(("E", f"the irreducible loss fell to {math.exp(e):.3g}, at most {share[2]:.2g} of the loss at every "
+                         "rung: the losses are too far above their floor to locate it; train longer rungs"))
+    return out
+
+
 @dataclass(frozen=True)
 class Target:
     """A point to extrapolate to (the big run, or a held-out rung)."""
@@ -176,6 +202,7 @@ def fit_ladder(points: list[FitPoint], *, num_bootstrap: int = 200, seed: int = 
     if len(points) < 2:
         return _result(points, None, None, problems, num_bootstrap, seed, delta, targets, source)
     theta = fit_theta(log_n, log_d, log_l, num_starts=num_starts, delta=delta)
+    problems += [p for p in degenerate_problems(theta, log_n, log_d) if p[0] not in {q for q, _ in problems}]
     rng = np.random.default_rng(seed)
     grid = start_grid()
     samples = []

@@ -15,7 +15,7 @@ from planner.errors import PlanInputError
 from planner.model.user_law import law_from_fit
 
 from planner.model.scaling_fit import (
-    HUBER_DELTA, design_problems, fit_ladder, objective, predict_log_loss, start_grid,
+    HUBER_DELTA, degenerate_problems, design_problems, fit_ladder, objective, predict_log_loss, start_grid,
 )
 from planner.reports.ladder_report import fit_text
 from planner.schema.scaling_law import PARAM_NAMES, FitPoint, ScalingFit
@@ -98,6 +98,34 @@ def test_a_single_ratio_leaves_the_data_term_unidentified_and_prints_no_number()
 def test_two_sizes_leave_the_parameter_term_unidentified():
     problems = dict(design_problems([1e7] * 3 + [1e8] * 3, [1e8, 2e8, 4e8, 1e9, 2e9, 4e9]))
     assert "alpha" in problems and "needs at least 3" in problems["alpha"]
+
+
+def test_a_size_term_the_optimum_drives_to_nothing_is_not_identified():
+    """Losses that depend on D alone (a first CPU ladder at 0.5 and 2 tokens per parameter looked like
+    this): the optimum sends alpha to ~13 and E to ~0, bootstrap refits from it stay there, and the
+    zero-width intervals must not be reported as identified parameters (module docstring)."""
+    sizes, ratios = np.geomspace(2.3e5, 9e5, 4), (0.5, 2.0)
+    points = [FitPoint(num_params=n, num_tokens=n * r, loss=50.0 / (n * r) ** 0.18) for n in sizes for r in ratios]
+    fit = fit_ladder(points, num_bootstrap=20)
+    assert not fit.identified["alpha"] and fit.params["alpha"] is None and fit.params["A"] is None
+    assert any(p.startswith("alpha: the size term") for p in fit.problems)
+    assert not fit.identified["E"] and any(p.startswith("E: the irreducible loss") for p in fit.problems)
+    assert fit.identified["beta"] and abs(fit.params["beta"] - 0.18) < 0.01
+    assert "alpha  not identified" in fit_text(fit)
+    with pytest.raises(PlanInputError, match="does not identify"):
+        law_from_fit(fit, "synthetic")
+
+
+def test_degenerate_terms_are_named_from_their_share_of_the_fitted_loss():
+    log_n, log_d = np.log([1e6, 1e7]), np.log([1e7, 1e8])
+    healthy = np.array([math.log(406.4), math.log(410.7), math.log(1.69), 0.34, 0.28])
+    assert degenerate_problems(healthy, log_n, log_d) == []
+    no_size = healthy.copy()
+    no_size[3] = 13.0
+    assert [p for p, _ in degenerate_problems(no_size, log_n, log_d)] == ["A", "alpha"]
+    no_floor = healthy.copy()
+    no_floor[2] = math.log(1e-9)
+    assert [p for p, _ in degenerate_problems(no_floor, log_n, log_d)] == ["E"]
 
 
 def test_too_few_points_identify_nothing():
