@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from planner.schema.ladder import LadderPlan
 from planner.schema.scaling_law import PARAM_NAMES, ScalingFit
 
@@ -11,7 +13,7 @@ def _row(r) -> list[str]:
     return [r.name, r.role, f"{r.num_params:,}", f"{r.num_tokens:.3g}", f"{r.tokens_per_param:g}",
             f"{r.model.num_layers}x{r.model.hidden_size}", f"{r.global_batch_size}x{r.train_steps}",
             f"{r.num_gpus} {tp}", f"{r.gpu_hours:,.3g}", f"${r.cost_usd:,.0f}", f"{r.wallclock_days * 24:,.2g}",
-            f"{r.reference_loss:.3f}"]
+            f"{r.reference_loss:.3f}" if r.reference_loss <= math.log(r.model.vocab_size) else "n/a"]
 
 
 HEAD = ["rung", "role", "params", "tokens", "D/N", "layers x width", "batch x steps", "GPUs, layout",
@@ -31,7 +33,8 @@ def ladder_markdown(ladder: LadderPlan) -> str:
               f"{ladder.budget_fraction:.2%}), {tot.gpu_hours:,.3g} GPU-hours, ${tot.cost_usd:,.0f} "
               f"({tot.cost_fraction:.2%} of the target's dollars), {tot.wallclock_days_serial:,.3g} days one "
               "rung after another.", "",
-              "ref. loss: what the published law (Besiroglu et al. 2024) predicts; the ladder is there to replace it."]
+              "ref. loss: what the published law (Besiroglu et al. 2024) predicts; the ladder is there to replace it. "
+              "n/a: the law predicts more than ln(vocab_size), a uniform guess, so it does not apply at that size."]
     lines += [f"- warning: {w}" for w in ladder.warnings]
     return "\n".join(lines) + "\n"
 
@@ -46,6 +49,8 @@ def ladder_text(ladder: LadderPlan) -> str:
     out.append(f"total: {tot.gpu_hours:,.3g} GPU-hours, ${tot.cost_usd:,.0f}, {tot.compute_fraction:.2%} of "
                f"{ladder.target.name}'s compute (cap {ladder.budget_fraction:.2%}), {tot.wallclock_days_serial:,.3g} "
                "days serial")
+    if any(r.reference_loss > math.log(r.model.vocab_size) for r in ladder.rungs):
+        out.append("ref. loss n/a: the published law predicts more than ln(vocab_size), a uniform guess, at that size")
     out += [f"warning: {w}" for w in ladder.warnings]
     return "\n".join(out) + "\n"
 

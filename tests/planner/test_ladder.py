@@ -227,3 +227,19 @@ def test_a_ladder_with_a_rung_no_layout_runs_is_refused_naming_the_rung():
         plan_ladder(_cpu_target(), load_catalog(), num_sizes=3, ratios=(0.1,), span_decades=0.6, budget_fraction=0.05)
     text = str(info.value)
     assert "no parallel layout runs a ladder rung" in text and "rung s1-r0.1" in text and "global batch 1" in text
+
+
+def test_a_published_law_worse_than_a_uniform_guess_is_flagged_not_printed():
+    """Below ~1M parameters the Besiroglu et al. 2024 law (Table 1) predicts tens of nats, more than
+    ln(vocab_size), which a uniform guess over the vocabulary achieves: the plan warns and the ladder
+    prints n/a instead of that number; a 1B plan at vocab 32000 is left alone."""
+    tiny = derive_preset("tiny-cpu")
+    assert tiny.estimate.predicted_loss > math.log(tiny.model.vocab_size)
+    assert any("above ln(vocab_size)" in w for w in tiny.warnings)
+    assert not any("above ln(vocab_size)" in w for w in derive_preset("default").warnings)
+    ladder = plan_ladder(_cpu_target(), load_catalog(), num_sizes=3, ratios=(0.2,), span_decades=0.6,
+                         budget_fraction=0.05)
+    table = ladder_markdown(ladder)
+    rows = [line for line in table.splitlines() if line.startswith("| s")]
+    assert rows and all(line.rstrip(" |").endswith("n/a") for line in rows)
+    assert "n/a: the law predicts more than ln(vocab_size)" in table
