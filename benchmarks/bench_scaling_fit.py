@@ -34,7 +34,7 @@ def synthetic_points(seed: int, sizes, ratios, noise: float) -> list[FitPoint]:
 
 
 def run_trials(trials: int, bootstrap: int, noise: float, num_sizes: int = 6, ratios=(10.0, 20.0, 40.0),
-               num_starts: int = 8) -> dict:
+               num_starts: int = 8, loo_refits: bool = True) -> dict:
     """Coverage per parameter and extrapolation errors over `trials` seeded ladders."""
     sizes = np.geomspace(1e7, 1e9, num_sizes)
     target = Target("100x", sizes[-1] * 10, sizes[-1] * 10 * 20.0)
@@ -43,7 +43,7 @@ def run_trials(trials: int, bootstrap: int, noise: float, num_sizes: int = 6, ra
     errors, interval_hits, not_identified = [], 0, 0
     for seed in range(trials):
         fit = fit_ladder(synthetic_points(seed, sizes, ratios, noise), num_bootstrap=bootstrap, seed=seed,
-                         targets=[target], num_starts=num_starts)
+                         targets=[target], num_starts=num_starts, loo_refits=loo_refits)
         for name in PARAM_NAMES:
             iv = fit.intervals.get(name)
             inside[name] += bool(iv and iv.p10 <= TRUE_PARAMS[name] <= iv.p90)

@@ -6,7 +6,8 @@
   that law (planner.model.sizing).
 - `loss_range(law, N, D)`: the predicted loss's p10-p90 by the delta method on the fit's bootstrap
   covariance of θ = (log A, log B, log E, α, β): Var L = gᵀ Σ g with g = ∂L/∂θ =
-  (A·N^−α, B·D^−β, E, −A·N^−α·ln N, −B·D^−β·ln D); p10/p90 = L ∓ 1.2816·sd (normal quantiles).
+  (A·N^−α, B·D^−β, E, −A·N^−α·ln N, −B·D^−β·ln D); p10/p90 = L ∓ 1.2816·sd (normal quantiles),
+  widened to at least L·exp(∓1.2816·σ_LOO) with σ_LOO the fit's leave-one-out rms log error.
 - `apply_user_law(plan)`: a derived plan's predicted loss, its range and its assumptions restated on
   the user's law (the hook planner.derive.assemble_plan calls).
 
@@ -38,6 +39,7 @@ def law_from_fit(fit: ScalingFit, source: str, name: str = "user-fit") -> Scalin
     try:
         return ScalingLaw(name=name, source=fit.source or source, E=p["E"], A=p["A"], B=p["B"], alpha=p["alpha"],
                           beta=p["beta"], covariance=fit.covariance, num_points=len(fit.points),
+                          loo_rms_log_error=fit.loo_rms_log_error or 0.0,
                           max_compute_flops=max(6.0 * q.num_params * q.num_tokens for q in fit.points))
     except ValueError as exc:
         raise PlanInputError("the fit's parameters are out of range", [str(exc).splitlines()[0]],
@@ -61,16 +63,21 @@ def loss_fit(goals: Goals) -> sizing.LossFit:
 
 
 def loss_range(law: ScalingLaw, num_params: float, num_tokens: float, point: float) -> Range | None:
-    """p10-p50-p90 of the predicted loss around `point` (delta method), None without a covariance."""
-    if law.covariance is None:
+    """p10-p50-p90 of the predicted loss around `point`: the delta method on the bootstrap covariance,
+    widened to at least ±Z80 of the fit's leave-one-out rms log error (never narrower than the fit's
+    out-of-sample error); None with neither."""
+    if law.covariance is None and law.loo_rms_log_error == 0:
         return None
-    n_term = law.A * num_params ** -law.alpha
-    d_term = law.B * num_tokens ** -law.beta
-    g = [n_term, d_term, law.E, -n_term * math.log(num_params), -d_term * math.log(num_tokens)]
-    var = sum(g[i] * law.covariance[i][j] * g[j] for i in range(5) for j in range(5))
-    sd = math.sqrt(max(var, 0.0))
-    return Range(p10=point - Z80 * sd, p50=point, p90=point + Z80 * sd,
-                 method="delta method on the scaling-law fit's bootstrap covariance (planner.model.user_law)")
+    sd = 0.0
+    if law.covariance is not None:
+        n_term = law.A * num_params ** -law.alpha
+        d_term = law.B * num_tokens ** -law.beta
+        g = [n_term, d_term, law.E, -n_term * math.log(num_params), -d_term * math.log(num_tokens)]
+        sd = math.sqrt(max(sum(g[i] * law.covariance[i][j] * g[j] for i in range(5) for j in range(5)), 0.0))
+    spread = math.exp(Z80 * law.loo_rms_log_error)
+    return Range(p10=min(point - Z80 * sd, point / spread), p50=point, p90=max(point + Z80 * sd, point * spread),
+                 method="delta method on the scaling-law fit's bootstrap covariance, at least as wide as its "
+                        "leave-one-out error (planner.model.user_law)")
 
 
 def apply_user_law(plan: RunPlan) -> RunPlan:

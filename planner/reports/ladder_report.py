@@ -68,7 +68,11 @@ def fit_text(fit: ScalingFit) -> str:
     out += [f"  problem: {p}" for p in fit.problems]
     for p in fit.points:
         pred = "" if p.predicted_loss is None else f"  fitted {p.predicted_loss:.4f} ({p.residual_log:+.2%})"
+        pred += "" if p.loo_residual_log is None else f"  left out {p.loo_predicted_loss:.4f} ({p.loo_residual_log:+.2%})"
         out.append(f"  point {p.name or '-':<14} N={p.num_params:.4g} D={p.num_tokens:.4g} loss {p.loss:.4f}{pred}")
+    if fit.loo_rms_log_error is not None:
+        out.append(f"  out-of-sample error (leave-one-out, rms of log residuals): {fit.loo_rms_log_error:.2%}; "
+                   "every predicted p10-p90 spans at least ±1.28 times this")
     for e in fit.extrapolations:
         if e.predicted_loss is None:
             out.append(f"  predict {e.name}: not printed (the law is not identified)")

@@ -31,6 +31,8 @@ class ScalingLaw(StrictModel):
     covariance: list[list[float]] | None = Field(
         None, description="5x5 bootstrap covariance of (log A, log B, log E, alpha, beta); None: no interval")
     num_points: int = Field(0, ge=0, description="ladder points the law was fitted on")
+    loo_rms_log_error: float = Field(0.0, ge=0, description="out-of-sample error of the fit: rms of the "
+                                     "leave-one-out log residuals; the plan's loss p10-p90 is at least this wide")
     max_compute_flops: float = Field(0.0, ge=0, description="6·N·D of the largest ladder point")
 
     @model_validator(mode="after")
@@ -61,6 +63,8 @@ class FitPoint(StrictModel):
     loss: PositiveFloat
     predicted_loss: float | None = None
     residual_log: float | None = Field(None, description="log(predicted) - log(measured)")
+    loo_predicted_loss: float | None = Field(None, description="the law refitted without this point, at it")
+    loo_residual_log: float | None = Field(None, description="log(loo_predicted) - log(measured): out of sample")
 
 
 class Extrapolation(StrictModel):
@@ -87,6 +91,7 @@ class ScalingFit(StrictModel):
     seed: int = 0
     huber_delta: float = 1e-3
     covariance: list[list[float]] | None = None
+    loo_rms_log_error: float | None = Field(None, description="rms of the points' leave-one-out log residuals")
     extrapolations: list[Extrapolation] = Field(default_factory=list)
     source: FreeText = ""
 

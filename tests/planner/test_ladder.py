@@ -243,3 +243,25 @@ def test_a_published_law_worse_than_a_uniform_guess_is_flagged_not_printed():
     rows = [line for line in table.splitlines() if line.startswith("| s")]
     assert rows and all(line.rstrip(" |").endswith("n/a") for line in rows)
     assert "n/a: the law predicts more than ln(vocab_size)" in table
+
+
+def test_ladder_fit_on_a_run_directory_predicts_the_holdout_rung_out_of_sample(tmp_path, capsys):
+    """`ladder fit RUN_DIR` fits the rungs' result.json (role fit), predicts the holdout rung it left out,
+    and says whether the measured loss lies in the predicted p10-p90 (the LOO-widened interval)."""
+    law = sizing.LossFit("x", 2.1, 300.0, 900.0, 0.32, 0.30, "")
+    rungs = [(f"n{n:g}-r{r:g}", "fit", n, r) for n in (1e7, 3e7, 1e8, 3e8) for r in (10, 40)] + [("holdout", "holdout", 1e9, 20)]
+    for i, (name, role, n, r) in enumerate(rungs):
+        d = tmp_path / "rungs" / name
+        d.mkdir(parents=True)
+        loss = law.loss(n, n * r) * (1.0 + (0.004 * (-1) ** i if role == "fit" else 0.0))
+        d.joinpath("result.json").write_text(json.dumps(
+            {"name": name, "role": role, "num_params": n, "num_tokens": n * r, "step": 10, "val_loss": loss}))
+    assert main(["ladder", "fit", str(tmp_path), "--bootstrap", "10"]) == 0
+    out = capsys.readouterr().out
+    fit = json.loads((tmp_path / "fit.json").read_text())
+    assert len(fit["points"]) == 8 and [e["name"] for e in fit["extrapolations"]] == ["holdout"]
+    assert all(p["loo_residual_log"] is not None for p in fit["points"]) and fit["loo_rms_log_error"] > 0
+    measured = law.loss(1e9, 2e10)
+    line = next(x for x in out.splitlines() if x.startswith("holdout holdout: "))
+    assert f"measured {measured:.4f}" in line and "p10-p90 [" in line and line.endswith("holds it")
+    assert "out-of-sample error (leave-one-out" in out

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from planner.errors import PlanInputError
-from planner.model.user_law import law_from_fit
+from planner.model.user_law import Z80, law_from_fit, loss_range
 
 from planner.model.scaling_fit import (
-    HUBER_DELTA, degenerate_problems, design_problems, fit_ladder, objective, predict_log_loss, start_grid,
+    HUBER_DELTA, Target, degenerate_problems, design_problems, fit_ladder, objective, predict_log_loss, start_grid,
 )
 from planner.reports.ladder_report import fit_text
 from planner.schema.scaling_law import PARAM_NAMES, FitPoint, ScalingFit
@@ -76,12 +76,39 @@ def test_noise_free_losses_give_back_the_true_law():
 
 def test_true_parameters_fall_in_their_80pct_intervals_and_the_100x_extrapolation_holds_to_2pct():
     """Must show (issue 17): 50 seeded synthetic ladders (6 sizes x 3 ratios, 0.5% noise) with a bounded
-    bootstrap (25 resamples, 2 grid starts; benchmarks/bench_scaling_fit.py runs 200 and prints the figures)."""
-    out = _bench().run_trials(trials=50, bootstrap=25, noise=0.005, num_starts=2)
+    bootstrap (25 resamples, 2 grid starts; benchmarks/bench_scaling_fit.py runs 200 and prints the figures).
+    No leave-one-out refits: they change neither the parameters' intervals nor the point extrapolation
+    (test_the_leave_one_out_error_... covers them)."""
+    out = _bench().run_trials(trials=50, bootstrap=25, noise=0.005, num_starts=2, loo_refits=False)
     assert all(v >= 0.7 for v in out["coverage"].values()), out["coverage"]
     assert out["not_identified"] == 0
     assert out["extrapolation_abs_error_median"] < 0.02, out
     assert out["extrapolation_within_2pct"] >= 0.9, out
+
+
+def test_the_leave_one_out_error_tracks_the_noise_and_sets_the_least_width_of_every_interval():
+    """Each point predicted by the law refitted without it (scaling_fit.leave_one_out): on 1% log-normal
+    noise the rms of those residuals is of the noise's size (above it: a left-out point is predicted, not
+    fitted), every extrapolated p10-p90 spans at least exp(±1.28·rms), and a plan on that law gets a loss
+    range at least that wide (user_law.loss_range), however tight the bootstrap covariance is."""
+    bench = _bench()
+    sizes, ratios = np.geomspace(1e7, 1e9, 6), (10.0, 20.0, 40.0)
+    target = Target("100x", 1e10, 2e11)
+    fit = fit_ladder(bench.synthetic_points(3, sizes, ratios, 0.01), num_bootstrap=20, seed=3, targets=[target])
+    loo = np.array([p.loo_residual_log for p in fit.points])
+    assert np.sqrt(np.mean(loo ** 2)) == pytest.approx(fit.loo_rms_log_error)
+    assert 0.005 < fit.loo_rms_log_error < 0.03
+    in_sample = np.sqrt(np.mean(np.array([p.residual_log for p in fit.points]) ** 2))
+    assert fit.loo_rms_log_error > in_sample  # out of sample is the larger error
+    ex = fit.extrapolations[0]
+    spread = math.exp(Z80 * fit.loo_rms_log_error)
+    assert ex.interval.p10 <= ex.predicted_loss / spread + 1e-12 and ex.interval.p90 >= ex.predicted_loss * spread - 1e-12
+    law = law_from_fit(fit, "synthetic")
+    assert law.loo_rms_log_error == fit.loo_rms_log_error
+    tight = law.model_copy(update={"covariance": [[0.0] * 5 for _ in range(5)]})
+    band = loss_range(tight, 1e10, 2e11, 2.0)
+    assert band.p10 == pytest.approx(2.0 / spread) and band.p90 == pytest.approx(2.0 * spread)
+    assert loss_range(tight.model_copy(update={"loo_rms_log_error": 0.0}), 1e10, 2e11, 2.0).p90 == 2.0
 
 
 def test_a_single_ratio_leaves_the_data_term_unidentified_and_prints_no_number():

@@ -175,9 +175,12 @@ def fit_cmd(source, output, num_bootstrap, seed, target_plan) -> None:
     atomic_write_text(out, json.dumps(fit.model_dump(mode="json"), indent=2) + "\n")
     click.echo(fit_text(fit), nl=False)
     for h in holdout:
-        pred = next(e for e in fit.extrapolations if e.name == (h.name or "holdout")).predicted_loss
-        if pred is not None:
-            click.echo(f"holdout {h.name}: measured {h.loss:.4f}, predicted {pred:.4f} ({pred / h.loss - 1:+.2%})")
+        ex = next(e for e in fit.extrapolations if e.name == (h.name or "holdout"))
+        if ex.predicted_loss is not None:
+            pred, iv = ex.predicted_loss, ex.interval
+            inside = "" if iv is None else (f"; p10-p90 [{iv.p10:.4f}, {iv.p90:.4f}] "
+                                            f"{'holds' if iv.p10 <= h.loss <= iv.p90 else 'misses'} it")
+            click.echo(f"holdout {h.name}: measured {h.loss:.4f}, predicted {pred:.4f} ({pred / h.loss - 1:+.2%}){inside}")
     click.echo(f"written to {out}")
 
 
