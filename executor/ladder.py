@@ -2,11 +2,12 @@
 
     RUN_DIR/
       ladder.yaml                 the approved ladder, byte for byte
-      ladder.json                 state: per rung status, exit code, val_loss, timestamps (atomic writes)
+      ladder.json                 state: per rung status, attempts, exit code, val_loss, seconds (atomic writes)
       data/                       prepared once (`llmplan prepare` on the first rung's plan), then `.ladder-prepared`
       rungs/<name>/plan.yaml      the rung's RunPlan (planner.ladder.rung_plan)
       rungs/<name>/metrics.jsonl  the trainer's metrics (val_loss at each evaluation and the last step)
       rungs/<name>/result.json    the rung's final validation loss: its completion marker
+      rungs/<name>/time.json      wall seconds of its torchrun attempts so far (result.json: against the plan's)
       logs/prepare.log, logs/<rung>.log
 
 Each rung runs the existing trainer entrypoint (`python -m executor.train` under `torchrun
@@ -22,6 +23,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -117,11 +119,14 @@ def prepare_data(run_dir: Path, ladder: LadderPlan, python: str, log: Callable[[
 
 def record_result(run_dir: Path, rung, code: int) -> tuple[int, float] | None:
     """After a rung's torchrun exited with `code`: its (step, val_loss) written to result.json (the
-    completion marker) when it reached its last step, else None."""
+    completion marker, with the wall seconds of all its attempts against the ladder plan's) when it
+    reached its last step, else None."""
     final = final_val_loss(run_dir / "rungs" / rung.name, rung.train_steps) if code == 0 else None
     if final is not None:
         result = {"name": rung.name, "role": rung.role, "num_params": rung.num_params,
-                  "num_tokens": rung.num_tokens, "step": final[0], "val_loss": final[1]}
+                  "num_tokens": rung.num_tokens, "step": final[0], "val_loss": final[1],
+                  "train_seconds": round(train_seconds(run_dir / "rungs" / rung.name), 1),
+                  "planned_seconds": round(rung.wallclock_days * 86400.0, 1)}
         atomic_write_text(run_dir / "rungs" / rung.name / "result.json", json.dumps(result, indent=2) + "\n")
     return final
 
@@ -149,8 +154,22 @@ def train_rung(run_dir: Path, name: str, on_start: Callable[[int], None], log: C
     argv = torchrun_argv(procs, rung_dir / "plan.yaml", run_dir / "data", rung_dir, resume=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"} if is_cpu_plan(plan) else dict(os.environ)
     log(f"rung {name}: {plan.model.num_params:,} parameters, {plan.recipe.train_steps} steps on {procs} ranks")
-    with open(run_dir / "logs" / f"{name}.log", "ab") as out:
-        return _launch(argv, env, out, on_start)
+    start = time.monotonic()
+    try:
+        with open(run_dir / "logs" / f"{name}.log", "ab") as out:
+            return _launch(argv, env, out, on_start)
+    finally:
+        _add_seconds(rung_dir, time.monotonic() - start)
+
+
+def train_seconds(rung_dir: Path) -> float:
+    """Wall seconds of every torchrun attempt at this rung so far (time.json; 0 before the first)."""
+    path = rung_dir / "time.json"
+    return float(json.loads(path.read_text())["seconds"]) if path.exists() else 0.0
+
+
+def _add_seconds(rung_dir: Path, seconds: float) -> None:
+    atomic_write_text(rung_dir / "time.json", json.dumps({"seconds": train_seconds(rung_dir) + seconds}) + "\n")
 
 
 def _launch(argv: list[str], env: dict, out, on_start: Callable[[int], None]) -> int:
@@ -213,10 +232,16 @@ def run_ladder(ladder_path: str | Path, run_dir: str | Path, *, backend: str = "
             save_state(run_dir, state)
             raise PlanInputError(f"rung {rung.name} did not finish (exit {code})", [
                 f"see {run_dir / 'logs' / (rung.name + '.log')}; `llmplan ladder run` again resumes it"])
-        entry.update(status="COMPLETED", exit_code=0, val_loss=final[1])
+        entry.update(status="COMPLETED", exit_code=0, val_loss=final[1], **timing(rung_dir))
         save_state(run_dir, state)
         log(f"rung {rung.name}: val_loss {final[1]:.4f} at step {final[0]}")
     return state
+
+
+def timing(rung_dir: Path) -> dict:
+    """train_seconds and planned_seconds from a finished rung's result.json (for ladder.json)."""
+    result = json.loads((rung_dir / "result.json").read_text())
+    return {k: result[k] for k in ("train_seconds", "planned_seconds") if k in result}
 
 
 def ladder_points(run_dir: str | Path) -> tuple[list[FitPoint], list[FitPoint]]:

@@ -38,12 +38,15 @@ from executor.backends.base import python_executable
 from executor.backends.slurm import query_job, run_cmd, slurm_status
 from executor.backends.slurm_render import array_spec, render_sbatch, sbatch_argv
 from executor.jobs import GPU_ENV, Job, JobGraph, ProcessLaunch, Resources, SiteOptions, is_cpu_plan, train_resources
-from executor.ladder import PREPARED, load_state, open_run, prepare_data, record_result, save_state, train_rung
+from executor.ladder import (
+    PREPARED, load_state, open_run, prepare_data, record_result, save_state, timing, train_rung,
+)
 from executor.rundir import locked
 from planner.errors import PlanInputError
 from planner.io import atomic_write_text, read_model, read_plan
 from planner.schema import RunPlan
 from planner.schema.ladder import LadderPlan
+from planner.units import format_duration_days
 
 MODULE = "executor.ladder_slurm"
 DONE = ("COMPLETED", "FAILED", "CANCELLED")
@@ -163,7 +166,8 @@ def _refresh(run_dir: Path) -> dict:
             continue
         result = run_dir / "rungs" / name / "result.json"
         if result.exists():
-            entry.update(status="COMPLETED", exit_code=0, val_loss=json.loads(result.read_text())["val_loss"])
+            entry.update(status="COMPLETED", exit_code=0, val_loss=json.loads(result.read_text())["val_loss"],
+                         **timing(result.parent))
             continue
         if entry.get("status") in DONE:
             continue
@@ -190,14 +194,27 @@ def wait_ladder(run_dir: str | Path, poll_s: float = POLL_S) -> dict:
 
 
 def status_lines(state: dict) -> list[str]:
-    """One line per rung: status, Slurm task, attempts, final validation loss."""
-    lines = []
+    """One line per rung: status, Slurm task, attempts, final validation loss, wall time against the plan's;
+    then the ladder's total time against its plan over the finished rungs."""
+    lines, spent, planned = [], 0.0, 0.0
     for name, e in state["rungs"].items():
         loss = f", val_loss {e['val_loss']:.4f}" if e.get("val_loss") is not None else ""
         job = f" (Slurm job {e['job_id']})" if e.get("job_id") else ""
         code = f", exit {e['exit_code']}" if e.get("exit_code") not in (None, 0) else ""
-        lines.append(f"rung {name}: {e.get('status', '?')}{job}, attempt {e.get('attempts', 0)}{code}{loss}")
+        took = ""
+        if e.get("train_seconds") is not None and e.get("planned_seconds"):
+            spent, planned = spent + e["train_seconds"], planned + e["planned_seconds"]
+            took = (f", {_took(e['train_seconds'])} against {_took(e['planned_seconds'])} "
+                    f"planned ({e['train_seconds'] / e['planned_seconds']:.2f}x)")
+        lines.append(f"rung {name}: {e.get('status', '?')}{job}, attempt {e.get('attempts', 0)}{code}{loss}{took}")
+    if planned:
+        lines.append(f"finished rungs: {_took(spent)} of training against {_took(planned)} "
+                     f"planned ({spent / planned:.2f}x)")
     return lines
+
+
+def _took(seconds: float) -> str:
+    return format_duration_days(seconds / 86400.0)
 
 
 def check_finished(run_dir: str | Path, state: dict) -> None:

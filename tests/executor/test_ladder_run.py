@@ -107,6 +107,8 @@ def test_three_rungs_train_and_a_killed_rung_is_the_only_one_trained_again(ladde
     assert state["s1-r0.25"]["status"] == "COMPLETED" and state[victim]["status"] == "FAILED"
     s1_result = run_dir / "rungs" / "s1-r0.25" / "result.json"
     s1_written = s1_result.stat().st_mtime_ns
+    first_attempt = json.loads((run_dir / "rungs" / victim / "time.json").read_text())["seconds"]
+    assert first_attempt > 0  # the killed attempt's wall time is kept for the rung's total
 
     resumed = _cli("ladder", "run", str(ladder_file), "--run-dir", str(run_dir), cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
@@ -121,7 +123,14 @@ def test_three_rungs_train_and_a_killed_rung_is_the_only_one_trained_again(ladde
         plan_steps = int(next(line.split(":")[1] for line in (run_dir / "rungs" / name / "plan.yaml").read_text()
                               .splitlines() if line.strip().startswith("train_steps:")))
         assert result["step"] == plan_steps and 0 < result["val_loss"] < 20
+        assert result["train_seconds"] > 0 and result["planned_seconds"] > 0
+        assert state[name]["train_seconds"] == result["train_seconds"]
         losses[name] = result["val_loss"]
+    victim_result = json.loads((run_dir / "rungs" / victim / "result.json").read_text())
+    assert victim_result["train_seconds"] > first_attempt  # both attempts, not only the resumed one
+    status = _cli("ladder", "status", str(run_dir), cwd=tmp_path).stdout
+    assert f"rung {victim}: COMPLETED, attempt 2" in status and "planned (" in status
+    assert status.strip().splitlines()[-1].startswith("finished rungs: ")
     print(f"FIGURE ladder CI: final val_loss {losses}")
 
     fit = _cli("ladder", "fit", str(run_dir), "--bootstrap", "10", cwd=tmp_path)
@@ -196,7 +205,7 @@ def test_slurm_runs_the_rungs_as_one_array_and_resubmits_only_a_killed_task(targ
     script = (run_dir / "jobs" / "rungs.sbatch").read_text()
     assert "#SBATCH --array=1\n" in script and "--dependency" not in script
     assert {name: e["attempts"] for name, e in state["rungs"].items()} == {"s1-r0.2": 1, victim: 2, "s3-r0.2": 1}
-    assert all(e["status"] == "COMPLETED" for e in state["rungs"].values())
+    assert all(e["status"] == "COMPLETED" and e["train_seconds"] > 0 for e in state["rungs"].values())
     assert {name: (run_dir / "rungs" / name / "result.json").stat().st_mtime_ns for name in done} == done
     log = (run_dir / "logs" / f"{victim}.log").read_text()
     assert "resumed from step" in log, "the resubmitted rung started over instead of resuming its checkpoint"
