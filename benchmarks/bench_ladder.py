@@ -17,7 +17,7 @@ every decade up multiplies the time by ten.
 
 Two cheaper designs were run first and are kept as options, not defaults: at ratios 0.5 and 2
 (`--ratios 0.5,2 --budget-fraction 0.05`, 13 min) and 2 and 8 (`--ratios 2,8 --budget-fraction 0.15`,
-31 min) the rungs stop after a few hundred optimizer steps, far below the ~20 tokens per parameter
+35 min) the rungs stop after a few hundred optimizer steps, far below the ~20 tokens per parameter
 the law was fitted around, rung-to-rung noise is as large as the size effect, and the fit identifies
 neither the size term nor E (ladder fit says so and predicts nothing); see docs/ladder.md.
 
