@@ -442,8 +442,8 @@ def plan_warnings(goals: Goals, rg: ResolvedGoals, model: ModelShape, num_tokens
     if model.num_params < 7e7:
         warnings.append(f"{model.num_params:,} parameters is below the smallest model of the loss fits "
                         "(~70M, Hoffmann et al. 2022): predicted_loss is an extrapolation")
-    uniform = math.log(goals.vocab_size)
-    if estimate.predicted_loss > uniform:
+    uniform = sizing.uniform_guess_loss(goals.vocab_size)
+    if not sizing.beats_uniform_guess(estimate.predicted_loss, goals.vocab_size):
         warnings.append(f"predicted_loss {estimate.predicted_loss:.3g} nats is above ln(vocab_size) = {uniform:.3g}, "
                         "the loss of a uniform guess over the vocabulary: the loss law does not hold this far "
                         "outside its range; fit your own (`llmplan ladder`) and plan with --scaling-law")

@@ -222,6 +222,16 @@ def epochs_warning(num_tokens: float, unique_tokens: float) -> str | None:
     )
 
 
+def uniform_guess_loss(vocab_size: int) -> float:
+    """ln(vocab_size): the cross-entropy (nats per token) of a uniform guess over the vocabulary, the loss
+    of an untrained model. A law that predicts more is outside its range, not a prediction."""
+    return math.log(vocab_size)
+
+
+def beats_uniform_guess(loss: float, vocab_size: int) -> bool:
+    return loss <= uniform_guess_loss(vocab_size)
+
+
 def predicted_loss(
     num_params: float, num_tokens: float, unique_tokens: float | None = None, fit: LossFit = DEFAULT_FIT
 ) -> float:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
+from planner.model.sizing import beats_uniform_guess
 from planner.schema.ladder import LadderPlan
 from planner.schema.scaling_law import PARAM_NAMES, ScalingFit
 
@@ -13,7 +12,7 @@ def _row(r) -> list[str]:
     return [r.name, r.role, f"{r.num_params:,}", f"{r.num_tokens:.3g}", f"{r.tokens_per_param:g}",
             f"{r.model.num_layers}x{r.model.hidden_size}", f"{r.global_batch_size}x{r.train_steps}",
             f"{r.num_gpus} {tp}", f"{r.gpu_hours:,.3g}", f"${r.cost_usd:,.0f}", f"{r.wallclock_days * 24:,.2g}",
-            f"{r.reference_loss:.3f}" if r.reference_loss <= math.log(r.model.vocab_size) else "n/a"]
+            f"{r.reference_loss:.3f}" if beats_uniform_guess(r.reference_loss, r.model.vocab_size) else "n/a"]
 
 
 HEAD = ["rung", "role", "params", "tokens", "D/N", "layers x width", "batch x steps", "GPUs, layout",
@@ -49,7 +48,7 @@ def ladder_text(ladder: LadderPlan) -> str:
     out.append(f"total: {tot.gpu_hours:,.3g} GPU-hours, ${tot.cost_usd:,.0f}, {tot.compute_fraction:.2%} of "
                f"{ladder.target.name}'s compute (cap {ladder.budget_fraction:.2%}), {tot.wallclock_days_serial:,.3g} "
                "days serial")
-    if any(r.reference_loss > math.log(r.model.vocab_size) for r in ladder.rungs):
+    if not all(beats_uniform_guess(r.reference_loss, r.model.vocab_size) for r in ladder.rungs):
         out.append("ref. loss n/a: the published law predicts more than ln(vocab_size), a uniform guess, at that size")
     out += [f"warning: {w}" for w in ladder.warnings]
     return "\n".join(out) + "\n"
@@ -60,7 +59,10 @@ def fit_text(fit: ScalingFit) -> str:
     out = [f"{fit.law_text}: {len(fit.points)} points, {fit.num_bootstrap} bootstrap resamples (seed {fit.seed})"]
     for name in PARAM_NAMES:
         if not fit.identified[name]:
-            out.append(f"  {name:<6} not identified")
+            ep = fit.e_profile if name == "E" else None
+            out.append(f"  {name:<6} not identified" + ("" if ep is None else (
+                f"; the losses admit any E in [{ep.low:.3g}, {ep.high:.3g}] ({ep.admitted} of {ep.grid_points} "
+                "grid values, Bates & Watts 80% profile bound), and every prediction below spans them")))
             continue
         iv = fit.intervals.get(name)
         band = f"  80% interval [{iv.p10:.4g}, {iv.p90:.4g}]" if iv else ""

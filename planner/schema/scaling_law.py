@@ -68,11 +68,29 @@ class FitPoint(StrictModel):
 
 
 class Extrapolation(StrictModel):
+    """The law's loss at one (N, D) and its p10-p90, with what the interval is made of."""
+
     name: str
     num_params: PositiveFloat
     num_tokens: PositiveFloat
     predicted_loss: float | None
     interval: Interval | None = None
+    basis: FreeText = Field("", description="what the p10-p90 covers (bootstrap, leave-one-out error, E profile)")
+
+
+class EProfile(StrictModel):
+    """The irreducible losses E the ladder cannot reject when it cannot locate E itself.
+
+    E is fixed on a grid over [0, min loss), the other four parameters refitted at each value, and a
+    value is kept when the refitted law's squared log residuals stay within the small-sample profile
+    bound S_E <= S_min·(1 + F(1, n-5; 0.8)/(n-5)) (Bates & Watts 1988, §6.1).
+    """
+
+    low: float = Field(ge=0, description="smallest E not rejected")
+    high: float = Field(ge=0, description="largest E not rejected")
+    grid_points: int = Field(ge=1)
+    admitted: int = Field(ge=1, description="grid values of E not rejected")
+    criterion: FreeText = ""
 
 
 class ScalingFit(StrictModel):
@@ -93,6 +111,8 @@ class ScalingFit(StrictModel):
     covariance: list[list[float]] | None = None
     loo_rms_log_error: float | None = Field(None, description="rms of the points' leave-one-out log residuals")
     extrapolations: list[Extrapolation] = Field(default_factory=list)
+    e_profile: EProfile | None = Field(None, description="the E values the losses admit, when E is the only "
+                                       "parameter not identified; every extrapolated p10-p90 spans them")
     source: FreeText = ""
 
     @model_validator(mode="after")

@@ -265,3 +265,26 @@ def test_ladder_fit_on_a_run_directory_predicts_the_holdout_rung_out_of_sample(t
     line = next(x for x in out.splitlines() if x.startswith("holdout holdout: "))
     assert f"measured {measured:.4f}" in line and "p10-p90 [" in line and line.endswith("holds it")
     assert "out-of-sample error (leave-one-out" in out
+
+
+CPU_LADDER = "tests/fixtures/ladder_cpu_5_20.csv"
+
+
+def test_ladder_fit_reads_holdout_rows_of_a_csv_and_refuses_an_unknown_role(tmp_path, capsys):
+    """A CSV's `role` column (fit, the default, or holdout): the CPU ladder's losses (benchmarks/bench_ladder.py,
+    recorded in tests/fixtures/ladder_cpu_5_20.csv) with its held-out rung, which is predicted, not fitted."""
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / CPU_LADDER
+    out_json = tmp_path / "fit.json"
+    assert main(["ladder", "fit", str(src), "--bootstrap", "10", "-o", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    fit = json.loads(out_json.read_text())
+    assert len(fit["points"]) == 8 and "holdout-r10" not in {p["name"] for p in fit["points"]}
+    assert [e["name"] for e in fit["extrapolations"]] == ["holdout-r10"]
+    assert "holdout holdout-r10: measured 2.6448, predicted" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("num_params,num_tokens,loss,role\n1e6,1e7,3.0,test\n", encoding="utf-8")
+    assert main(["ladder", "fit", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv:2: role is 'test'; allowed: fit, holdout" in err

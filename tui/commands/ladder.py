@@ -129,17 +129,30 @@ def status_cmd(run_dir) -> None:
 
 
 def _read_points_csv(path: Path):
+    """Points to fit and held-out points to check, from a CSV of num_params,num_tokens,loss[,name][,role].
+
+    role is `fit` (the default) or `holdout`: a holdout row is not fitted; its loss is predicted and
+    compared, as a ladder run directory's holdout rung is.
+    """
     import csv
 
     from planner.schema.scaling_law import FitPoint
 
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    try:
-        return [FitPoint(name=r.get("name", ""), num_params=float(r["num_params"]), num_tokens=float(r["num_tokens"]),
-                         loss=float(r["loss"])) for r in rows], []
-    except (KeyError, ValueError) as exc:
-        raise PlanInputError(f"{path}: rows need num_params, num_tokens and loss columns ({exc})") from None
+    fit, holdout = [], []
+    for line, r in enumerate(rows, start=2):
+        role = (r.get("role") or "fit").strip()
+        if role not in ("fit", "holdout"):
+            raise PlanInputError(f"{path}:{line}: role is {role!r}; allowed: fit, holdout")
+        try:
+            point = FitPoint(name=r.get("name") or "", num_params=float(r["num_params"]),
+                             num_tokens=float(r["num_tokens"]), loss=float(r["loss"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlanInputError(f"{path}:{line}: rows need num_params, num_tokens and loss columns, positive "
+                                 f"numbers ({exc})") from None
+        (holdout if role == "holdout" else fit).append(point)
+    return fit, holdout
 
 
 @ladder.command("fit")
