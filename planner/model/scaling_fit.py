@@ -20,9 +20,10 @@ does the same:
   ±1.28 of it in log-loss (a normal 80% interval), however narrow the bootstrap says it is;
 - E alone not identified (the usual case for small ladders far above their floor): E is profiled
   (`profile_e`): fixed on a grid over [0, min loss), the other four refitted, and kept where the
-  residuals stay within the small-sample profile bound of Bates & Watts 1988 §6.1 (80%). The fit reports that range of E
-  (never one value of it), and every extrapolation's p10-p90 spans the predictions of all those
-  laws, so a target near the ladder gets a narrow interval and one far beyond it a wide one;
+  residuals stay within the small-sample profile bound of Bates & Watts 1988 §6.1 (80%). The fit
+  reports that range of E (never one value of it), and every extrapolation's p10-p90 spans the
+  predictions of all those laws, so a target near the ladder gets a narrow interval and one far
+  beyond it a wide one;
 - identifiability: a term the ladder cannot pin down is reported as None with the reason, never as
   a number (see `design_problems`, `degenerate_problems` and `interval_problems`). A term the
   optimum drives to nothing (an exponent of 13 that makes A/N^α vanish at every rung, or E → 0)
@@ -285,11 +286,11 @@ def _fit_fixed_e(e: float, log_n, log_d, log_l, starts: list[np.ndarray], delta:
 
 
 def profile_e(log_n, log_d, log_l, theta, *, delta: float = HUBER_DELTA, grid_points: int = E_PROFILE_GRID,
-              grid_starts: int = 0, level: float = 0.8) -> Profile:
+              level: float = 0.8) -> Profile:
     """The laws along E that the losses cannot reject (an 80% profile-likelihood set).
 
-    E is held at each grid value over [0, min loss), the four others refitted (Huber, as the fit), and
-    a value kept when the sum of squared log residuals S_E stays within Bates & Watts' small-sample
+    E is held at each grid value over [0, min loss), the four others refitted (Huber, as the fit,
+    continuing from the previous grid value's optimum and from the full fit's), and a value kept when the sum of squared log residuals S_E stays within Bates & Watts' small-sample
     profile bound S_E <= S_min·(1 + F(1, n−5; level)/(n−5)) (Bates & Watts 1988, "Nonlinear Regression
     Analysis and Its Applications" §6.1: the profile-t / F form of the likelihood ratio for one
     parameter, exact for a linear model, which Wilks' chi-square approximates only for many points).
@@ -300,14 +301,10 @@ def profile_e(log_n, log_d, log_l, theta, *, delta: float = HUBER_DELTA, grid_po
 
     n = log_n.size
     e_max = float(np.exp(log_l).min())
-    grid = start_grid()
     fits, previous = [np.asarray(theta, float)], np.asarray(theta, float)
     for k in range(grid_points):
         e = math.log(max(e_max * k / grid_points, e_max * 1e-6))
-        sub = grid.copy()
-        sub[:, 2] = e
-        best = np.argsort(_grid_losses(sub, log_n, log_d, log_l, np.ones_like(log_n), delta))[:grid_starts]
-        previous = _fit_fixed_e(e, log_n, log_d, log_l, [previous, theta, *sub[best]], delta)
+        previous = _fit_fixed_e(e, log_n, log_d, log_l, [previous, theta], delta)
         fits.append(previous)
     rss = np.array([float(((predict_log_loss(th, log_n, log_d) - log_l) ** 2).sum()) for th in fits])
     dof = max(n - 5, 1)
