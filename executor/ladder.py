@@ -232,16 +232,17 @@ def run_ladder(ladder_path: str | Path, run_dir: str | Path, *, backend: str = "
             save_state(run_dir, state)
             raise PlanInputError(f"rung {rung.name} did not finish (exit {code})", [
                 f"see {run_dir / 'logs' / (rung.name + '.log')}; `llmplan ladder run` again resumes it"])
-        entry.update(status="COMPLETED", exit_code=0, val_loss=final[1], **timing(rung_dir))
+        entry.update(completed_entry(rung_dir))
         save_state(run_dir, state)
         log(f"rung {rung.name}: val_loss {final[1]:.4f} at step {final[0]}")
     return state
 
 
-def timing(rung_dir: Path) -> dict:
-    """train_seconds and planned_seconds from a finished rung's result.json (for ladder.json)."""
+def completed_entry(rung_dir: Path) -> dict:
+    """A finished rung's ladder.json fields, from its result.json: status, val_loss and its seconds."""
     result = json.loads((rung_dir / "result.json").read_text())
-    return {k: result[k] for k in ("train_seconds", "planned_seconds") if k in result}
+    return {"status": "COMPLETED", "exit_code": 0, "val_loss": result["val_loss"],
+            **{k: result[k] for k in ("train_seconds", "planned_seconds") if k in result}}
 
 
 def ladder_points(run_dir: str | Path) -> tuple[list[FitPoint], list[FitPoint]]:

@@ -39,7 +39,7 @@ from executor.backends.slurm import query_job, run_cmd, slurm_status
 from executor.backends.slurm_render import array_spec, render_sbatch, sbatch_argv
 from executor.jobs import GPU_ENV, Job, JobGraph, ProcessLaunch, Resources, SiteOptions, is_cpu_plan, train_resources
 from executor.ladder import (
-    PREPARED, load_state, open_run, prepare_data, record_result, save_state, timing, train_rung,
+    PREPARED, completed_entry, load_state, open_run, prepare_data, record_result, save_state, train_rung,
 )
 from executor.rundir import locked
 from planner.errors import PlanInputError
@@ -166,8 +166,7 @@ def _refresh(run_dir: Path) -> dict:
             continue
         result = run_dir / "rungs" / name / "result.json"
         if result.exists():
-            entry.update(status="COMPLETED", exit_code=0, val_loss=json.loads(result.read_text())["val_loss"],
-                         **timing(result.parent))
+            entry.update(completed_entry(result.parent))
             continue
         if entry.get("status") in DONE:
             continue

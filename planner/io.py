@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import PlanInputError, from_validation_error
 from planner.schema import SCHEMA_VERSION, Goals, RunPlan
+from planner.schema.scaling_law import FitPoint
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -62,6 +63,35 @@ def read_model(model: type[M], path: str | Path) -> M:
     except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
         raise PlanInputError(f"cannot read {path}: {exc.__class__.__name__}") from None
     return validate_as(model, parse_text(text, str(path)), str(path))
+
+
+def read_fit_points_csv(path: str | Path) -> tuple[list[FitPoint], list[FitPoint]]:
+    """(points to fit, held-out points) from a CSV of num_params,num_tokens,loss[,name][,role].
+
+    role is `fit` (the default) or `holdout`: a holdout row is not fitted; `llmplan ladder fit` predicts
+    its loss and compares, as it does a ladder run directory's holdout rung.
+    """
+    import csv
+
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError, csv.Error) as exc:
+        raise PlanInputError(f"cannot read {path} as CSV: {exc.__class__.__name__}") from None
+    fit, holdout = [], []
+    for line, r in enumerate(rows, start=2):
+        role = (r.get("role") or "fit").strip()
+        if role not in ("fit", "holdout"):
+            raise PlanInputError(f"{path}:{line}: role is {role!r}; allowed: fit, holdout")
+        missing = [k for k in ("num_params", "num_tokens", "loss") if not (r.get(k) or "").strip()]
+        if missing:
+            raise PlanInputError(f"{path}:{line}: no {', '.join(missing)}; each row needs num_params, num_tokens "
+                                 "and loss (positive numbers)")
+        fields = {"name": r.get("name") or "", **{k: r[k].strip() for k in ("num_params", "num_tokens", "loss")}}
+        point = validate_as(FitPoint, fields, f"{path}:{line}")
+        (holdout if role == "holdout" else fit).append(point)
+    return fit, holdout
 
 
 def read_goals(path: str | Path) -> Goals:

@@ -288,3 +288,23 @@ def test_ladder_fit_reads_holdout_rows_of_a_csv_and_refuses_an_unknown_role(tmp_
     assert main(["ladder", "fit", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.csv:2: role is 'test'; allowed: fit, holdout" in err
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("num_params,num_tokens,loss\n1e6,1e7,0\n", "loss: Input should be greater than 0 (got '0')"),
+    ("num_params,num_tokens,loss\n1e6,1e7,nan\n", "loss: Input should be a finite number (got 'nan')"),
+    ("x,y\n1,2\n", "no num_params, num_tokens, loss; each row needs"),
+])
+def test_a_bad_points_csv_gets_one_message_naming_the_line_and_field(tmp_path, capsys, text, message):
+    bad = tmp_path / "points.csv"
+    bad.write_text(text, encoding="utf-8")
+    assert main(["ladder", "fit", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "points.csv:2" in err and message in err and "Traceback" not in err
+
+
+def test_a_points_csv_that_is_not_text_exits_2(tmp_path, capsys):
+    bad = tmp_path / "points.csv"
+    bad.write_bytes(b"\xff\xfe\x00bad")
+    assert main(["ladder", "fit", str(bad)]) == 2
+    assert "cannot read" in capsys.readouterr().err and not (tmp_path / "points.fit.json").exists()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from planner.errors import PlanInputError
+from planner.io import read_fit_points_csv
 from planner.model.user_law import Z80, law_from_fit, loss_range
 
 from planner.model.scaling_fit import (
@@ -172,13 +173,8 @@ def test_fit_json_round_trips_and_a_usable_law_carries_its_covariance():
 
 
 def _cpu_ladder():
-    import csv
-
-    with open(ROOT / "tests" / "fixtures" / "ladder_cpu_5_20.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    points = [FitPoint(name=r["name"], num_params=float(r["num_params"]), num_tokens=float(r["num_tokens"]),
-                       loss=float(r["loss"])) for r in rows]
-    return [p for p, r in zip(points, rows) if r["role"] == "fit"], next(p for p, r in zip(points, rows) if r["role"] == "holdout")
+    fit, (holdout,) = read_fit_points_csv(ROOT / "tests" / "fixtures" / "ladder_cpu_5_20.csv")
+    return fit, holdout
 
 
 def test_a_ladder_that_cannot_locate_e_profiles_it_and_predicts_near_the_ladder_with_that_spread():

@@ -128,33 +128,6 @@ def status_cmd(run_dir) -> None:
         click.echo(line)
 
 
-def _read_points_csv(path: Path):
-    """Points to fit and held-out points to check, from a CSV of num_params,num_tokens,loss[,name][,role].
-
-    role is `fit` (the default) or `holdout`: a holdout row is not fitted; its loss is predicted and
-    compared, as a ladder run directory's holdout rung is.
-    """
-    import csv
-
-    from planner.schema.scaling_law import FitPoint
-
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    fit, holdout = [], []
-    for line, r in enumerate(rows, start=2):
-        role = (r.get("role") or "fit").strip()
-        if role not in ("fit", "holdout"):
-            raise PlanInputError(f"{path}:{line}: role is {role!r}; allowed: fit, holdout")
-        try:
-            point = FitPoint(name=r.get("name") or "", num_params=float(r["num_params"]),
-                             num_tokens=float(r["num_tokens"]), loss=float(r["loss"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise PlanInputError(f"{path}:{line}: rows need num_params, num_tokens and loss columns, positive "
-                                 f"numbers ({exc})") from None
-        (holdout if role == "holdout" else fit).append(point)
-    return fit, holdout
-
-
 @ladder.command("fit")
 @click.argument("source", type=click.Path(exists=True))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write fit.json here (default: SOURCE/fit.json).")
@@ -176,7 +149,9 @@ def fit_cmd(source, output, num_bootstrap, seed, target_plan) -> None:
 
         points, holdout = ladder_points(src)
     else:
-        points, holdout = _read_points_csv(src)
+        from planner.io import read_fit_points_csv
+
+        points, holdout = read_fit_points_csv(src)
     if not points:
         raise PlanInputError(f"{source}: no finished rungs (rungs/*/result.json) or points to fit")
     targets = [Target(p.name or "holdout", p.num_params, p.num_tokens) for p in holdout]
